@@ -1,0 +1,5 @@
+"""Back-office d'une agence de paiement : grilles, workflows, paiements SEPA."""
+
+from .app import create_app
+
+__all__ = ["create_app"]

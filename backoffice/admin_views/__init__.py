@@ -1,0 +1,27 @@
+"""register(admin): every view in menu order; called only from app.py (nothing else imports this)."""
+
+from __future__ import annotations
+
+
+def create_admin(app):
+    from flask_admin import Admin
+    from flask_admin.theme import Bootstrap4Theme
+
+    from .dashboard import DashboardView
+
+    admin = Admin(
+        app,
+        name="Back-office",
+        theme=Bootstrap4Theme(base_template="admin/bo_master.html", fluid=True),
+        index_view=DashboardView(name="Accueil", url="/admin", endpoint="admin"),
+    )
+    register(admin)
+    return admin
+
+
+def register(admin) -> None:
+    from ..extensions import db
+    from . import views
+
+    for view in views.all_views(db.session):
+        admin.add_view(view)

@@ -1,0 +1,24 @@
+"""SQLAlchemy 2 typed models, one module per aggregate. Importing this package registers them all."""
+
+from .activite_partielle import AutorisationAP, DemandeIndemnisation, LigneDI, Salarie
+from .afas import Anomalie, DeclarationPartenaire, LieuAccueil, LigneActivite
+from .allocations import Allocation, DemandeHorsDelai, Ressource
+from .audit import AuditEvent, BulkRun
+from .base import Base, Money
+from .beneficiaires import Beneficiaire, CompteBancaire, Dispositif, Inscription, MotifSortie
+from .cerfa import Cerfa
+from .comptes import Compte, CompteEtablissement, JetonCompte
+from .outbox import JobOutbox, MailOutbox
+from .paiements import LotPaiement, Paiement
+from .programmes import ContratServiceCivique, ConventionNacre, PosteAdulteRelais
+from .reversements import Remboursement, Reversement
+from .structures import Etablissement, Structure
+
+__all__ = [
+    "Allocation", "Anomalie", "AuditEvent", "AutorisationAP", "Base", "Beneficiaire", "BulkRun",
+    "Cerfa", "Compte", "CompteBancaire", "CompteEtablissement", "ContratServiceCivique",
+    "ConventionNacre", "DeclarationPartenaire", "DemandeHorsDelai", "DemandeIndemnisation",
+    "Dispositif", "Etablissement", "Inscription", "JetonCompte", "JobOutbox", "LieuAccueil",
+    "LigneActivite", "LigneDI", "LotPaiement", "MailOutbox", "Money", "MotifSortie", "Paiement",
+    "PosteAdulteRelais", "Remboursement", "Ressource", "Reversement", "Salarie", "Structure",
+]

@@ -1,0 +1,196 @@
+"""Youths (bénéficiaires), their bank accounts, the dispositif catalogue and enrolments (parcours)."""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import Optional
+
+import sqlalchemy as sa
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from .base import Base, TimestampMixin, VersionMixin, enum_column
+from .comptes import Compte
+from .enums import InscriptionStatut, ProtectionJuridique, TrancheFiscale, TypeCompteBancaire
+from .structures import Structure
+
+
+class Beneficiaire(TimestampMixin, VersionMixin, Base):
+    __tablename__ = "beneficiaire"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    identifiant_imilo: Mapped[str] = mapped_column(sa.String(20), unique=True)
+    nom: Mapped[str] = mapped_column(sa.String(80))
+    prenom: Mapped[str] = mapped_column(sa.String(80))
+    # Upper-case, accent-free "NOM PRENOM": served by an index for prefix search.
+    nom_recherche: Mapped[str] = mapped_column(sa.String(170), default="")
+    date_naissance: Mapped[date]
+    email: Mapped[Optional[str]] = mapped_column(sa.String(254))
+    telephone: Mapped[Optional[str]] = mapped_column(sa.String(20))
+    adresse: Mapped[Optional[str]] = mapped_column(sa.String(200))
+    code_postal: Mapped[Optional[str]] = mapped_column(sa.String(5))
+    ville: Mapped[Optional[str]] = mapped_column(sa.String(80))
+    antenne_id: Mapped[int] = mapped_column(sa.ForeignKey("structure.id"), index=True)
+    ressortissant_eee: Mapped[bool] = mapped_column(default=True)
+    numero_agdref: Mapped[Optional[str]] = mapped_column(sa.String(10))
+    date_fin_titre_sejour: Mapped[Optional[date]]
+    inscrit_france_travail: Mapped[bool] = mapped_column(default=False)
+    date_inscription_france_travail: Mapped[Optional[date]]
+    qpv: Mapped[bool] = mapped_column(default=False)
+    rqth: Mapped[bool] = mapped_column(default=False)
+    tranche_fiscale: Mapped[TrancheFiscale] = mapped_column(
+        enum_column(TrancheFiscale, "tranche_fiscale"), default=TrancheFiscale.NON_IMPOSABLE
+    )
+    protection_juridique: Mapped[ProtectionJuridique] = mapped_column(
+        enum_column(ProtectionJuridique, "protection"), default=ProtectionJuridique.AUCUNE
+    )
+    reference_jugement: Mapped[Optional[str]] = mapped_column(sa.String(80))
+    micro_entrepreneur: Mapped[bool] = mapped_column(default=False)
+    activite_micro: Mapped[Optional[str]] = mapped_column(sa.String(20))
+    date_immatriculation_micro: Mapped[Optional[date]]
+
+    antenne: Mapped[Structure] = relationship()
+    comptes_bancaires: Mapped[list["CompteBancaire"]] = relationship(back_populates="beneficiaire")
+    inscriptions: Mapped[list["Inscription"]] = relationship(back_populates="beneficiaire")
+
+    __table_args__ = (
+        # R14: a non-EEA youth has an AGDREF number and a permit end date
+        sa.CheckConstraint(
+            "ressortissant_eee OR (numero_agdref IS NOT NULL AND date_fin_titre_sejour IS NOT NULL)",
+            name="agdref_hors_eee",
+        ),
+        sa.CheckConstraint(
+            "protection_juridique NOT IN ('tutelle', 'curatelle') OR reference_jugement IS NOT NULL",
+            name="jugement_protection",
+        ),
+        sa.CheckConstraint(
+            "activite_micro IS NULL OR activite_micro IN ('achat_revente', 'bic_services', 'bnc', 'agricole')",
+            name="activite_micro",
+        ),
+        sa.Index("ix_beneficiaire_nom_recherche", "nom_recherche", "id"),
+    )
+
+    def __str__(self) -> str:
+        return f"{self.nom.upper()} {self.prenom} ({self.identifiant_imilo})"
+
+
+class CompteBancaire(TimestampMixin, VersionMixin, Base):
+    """A RIB. R38: no Livret A, holder length per cerfa, joint account shows the youth's name."""
+
+    __tablename__ = "compte_bancaire"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    beneficiaire_id: Mapped[int] = mapped_column(sa.ForeignKey("beneficiaire.id"), index=True)
+    iban: Mapped[str] = mapped_column(sa.String(34))
+    bic: Mapped[Optional[str]] = mapped_column(sa.String(11))
+    titulaire: Mapped[str] = mapped_column(sa.String(70))
+    type_compte: Mapped[TypeCompteBancaire] = mapped_column(
+        enum_column(TypeCompteBancaire, "type_compte"), default=TypeCompteBancaire.COURANT
+    )
+    compte_joint: Mapped[bool] = mapped_column(default=False)
+    actif: Mapped[bool] = mapped_column(default=True)
+
+    beneficiaire: Mapped[Beneficiaire] = relationship(back_populates="comptes_bancaires")
+
+    __table_args__ = (
+        sa.CheckConstraint("type_compte = 'courant'", name="pas_de_livret"),  # R38
+        sa.CheckConstraint("length(iban) BETWEEN 15 AND 34", name="iban_longueur"),
+        sa.CheckConstraint("length(titulaire) BETWEEN 1 AND 49", name="titulaire_longueur"),  # R38 (CEJ ≤ 49)
+    )
+
+    def __str__(self) -> str:
+        return f"{self.titulaire} · …{self.iban[-4:]}"
+
+
+class Dispositif(TimestampMixin, Base):
+    """The catalogue: each programme's rules as data (durations, renewal, allowance, exits)."""
+
+    __tablename__ = "dispositif"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    code: Mapped[str] = mapped_column(sa.String(20), unique=True)
+    libelle: Mapped[str] = mapped_column(sa.String(120))
+    duree_min_jours: Mapped[Optional[int]]
+    duree_max_mois: Mapped[Optional[int]]
+    renouvelable: Mapped[bool] = mapped_column(default=False)
+    nb_renouvellements_max: Mapped[int] = mapped_column(default=0)
+    duree_renouvellement_mois: Mapped[Optional[int]]
+    allocation_autorisee: Mapped[bool] = mapped_column(default=False)
+    longueur_max_titulaire: Mapped[Optional[int]]  # R38: 38 PACEA, 49 CEJ
+    france_travail_requis: Mapped[bool] = mapped_column(default=False)  # R13 / R10
+    sortie_positive: Mapped[bool] = mapped_column(default=False)
+    pilote_code: Mapped[Optional[str]] = mapped_column(sa.String(20))
+    age_min: Mapped[Optional[int]]
+    age_max: Mapped[Optional[int]]
+    actif: Mapped[bool] = mapped_column(default=True)
+
+    motifs_sortie: Mapped[list["MotifSortie"]] = relationship(back_populates="dispositif")
+
+    __table_args__ = (
+        sa.CheckConstraint("nb_renouvellements_max >= 0", name="renouvellements_positif"),
+        sa.CheckConstraint("renouvelable OR nb_renouvellements_max = 0", name="renouvellement_coherent"),
+    )
+
+    def __str__(self) -> str:
+        return self.code
+
+
+class MotifSortie(Base):
+    __tablename__ = "motif_sortie"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    dispositif_id: Mapped[int] = mapped_column(sa.ForeignKey("dispositif.id"), index=True)
+    libelle: Mapped[str] = mapped_column(sa.String(80))
+    sortie_positive: Mapped[bool] = mapped_column(default=False)
+
+    dispositif: Mapped[Dispositif] = relationship(back_populates="motifs_sortie")
+
+    __table_args__ = (sa.UniqueConstraint("dispositif_id", "libelle"),)
+
+    def __str__(self) -> str:
+        return self.libelle
+
+
+class Inscription(TimestampMixin, VersionMixin, Base):
+    """An enrolment in a dispositif (parcours), with its N° parcours/dispositif."""
+
+    __tablename__ = "inscription"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    numero: Mapped[str] = mapped_column(sa.String(20), unique=True)
+    beneficiaire_id: Mapped[int] = mapped_column(sa.ForeignKey("beneficiaire.id"), index=True)
+    dispositif_id: Mapped[int] = mapped_column(sa.ForeignKey("dispositif.id"), index=True)
+    antenne_id: Mapped[int] = mapped_column(sa.ForeignKey("structure.id"), index=True)
+    referent_id: Mapped[Optional[int]] = mapped_column(sa.ForeignKey("compte.id"))
+    prescripteur: Mapped[Optional[str]] = mapped_column(sa.String(80))
+    pilote: Mapped[Optional[str]] = mapped_column(sa.String(20))
+    date_debut: Mapped[date]
+    date_fin_prevue: Mapped[date]
+    date_fin_reelle: Mapped[Optional[date]]
+    statut: Mapped[InscriptionStatut] = mapped_column(
+        enum_column(InscriptionStatut, "inscription_statut"), default=InscriptionStatut.OUVERT
+    )
+    motif_sortie_id: Mapped[Optional[int]] = mapped_column(sa.ForeignKey("motif_sortie.id"))
+    sortie_positive: Mapped[bool] = mapped_column(default=False)
+    nb_renouvellements: Mapped[int] = mapped_column(default=0)
+    precedente_id: Mapped[Optional[int]] = mapped_column(sa.ForeignKey("inscription.id"))
+
+    beneficiaire: Mapped[Beneficiaire] = relationship(back_populates="inscriptions")
+    dispositif: Mapped[Dispositif] = relationship()
+    antenne: Mapped[Structure] = relationship()
+    referent: Mapped[Optional[Compte]] = relationship()
+    motif_sortie: Mapped[Optional[MotifSortie]] = relationship()
+    precedente: Mapped[Optional["Inscription"]] = relationship(remote_side=[id])
+
+    __table_args__ = (
+        sa.CheckConstraint("date_fin_prevue >= date_debut", name="dates_ordonnees"),
+        sa.CheckConstraint(
+            "date_fin_reelle IS NULL OR date_fin_reelle >= date_debut", name="fin_reelle_apres_debut"
+        ),
+        sa.CheckConstraint("nb_renouvellements >= 0", name="renouvellements_positif"),
+        sa.CheckConstraint(
+            "statut <> 'cloture' OR date_fin_reelle IS NOT NULL", name="cloture_datee"
+        ),
+    )
+
+    def __str__(self) -> str:
+        return self.numero

@@ -1,0 +1,247 @@
+"""One StrEnum per life cycle; values are the French words stored in the database."""
+
+from enum import StrEnum
+
+
+class Role(StrEnum):
+    ADMIN = "admin"
+    SIEGE = "siege"
+    MANAGER = "manager"
+    SUPPORT = "support"
+    COMPTABLE = "comptable"
+    CONSEILLER = "conseiller"
+    PARTENAIRE = "partenaire"
+
+
+ROLE_LABELS = {
+    Role.ADMIN: "Administrateur",
+    Role.SIEGE: "Siège (validation)",
+    Role.MANAGER: "Manager",
+    Role.SUPPORT: "Support",
+    Role.COMPTABLE: "Agent comptable",
+    Role.CONSEILLER: "Conseiller",
+    Role.PARTENAIRE: "Partenaire (extranet)",
+}
+
+
+class TypeStructure(StrEnum):
+    SIEGE = "siege"
+    ANTENNE = "antenne"
+    PARTENAIRE_AFAS = "partenaire_afas"
+    ORGANISME_ACCUEIL = "organisme_accueil"
+    OPERATEUR_NACRE = "operateur_nacre"
+    EMPLOYEUR = "employeur"
+
+
+class CompteStatut(StrEnum):
+    ACTIF = "actif"
+    VERROUILLE = "verrouille"
+    DESACTIVE = "desactive"
+
+
+class TrancheFiscale(StrEnum):
+    NON_IMPOSABLE = "non_imposable"
+    TRANCHE_1 = "tranche_1"
+    AU_DELA = "au_dela"
+
+
+class ProtectionJuridique(StrEnum):
+    AUCUNE = "aucune"
+    MINEUR = "mineur"
+    TUTELLE = "tutelle"
+    CURATELLE = "curatelle"
+
+
+class TypeCompteBancaire(StrEnum):
+    COURANT = "courant"
+    LIVRET_A = "livret_a"
+    EPARGNE = "epargne"
+
+
+class InscriptionStatut(StrEnum):
+    OUVERT = "ouvert"
+    RENOUVELE = "renouvele"
+    CLOTURE = "cloture"
+
+
+class CerfaType(StrEnum):
+    INITIAL = "initial"
+    RENOUVELLEMENT = "renouvellement"
+    CORRECTIF = "correctif"
+
+
+class CerfaStatut(StrEnum):
+    SAISI = "saisi"
+    SIGNE_RECU = "signe_recu"
+    VALIDE_SIEGE = "valide_siege"
+    TRANSMIS = "transmis"
+    ACCEPTE = "accepte"
+    REFUSE = "refuse"
+
+
+class AllocationNature(StrEnum):
+    ENTREE = "entree"
+    COURANTE = "courante"
+    PREMIERE_RENOUVELLEMENT = "premiere_renouvellement"
+    HORS_DELAI = "hors_delai"
+    RECTIFICATIVE = "rectificative"
+
+
+class AllocationStatut(StrEnum):
+    ENREGISTREE = "enregistree"
+    SOUMISE = "soumise"
+    VALIDEE_SIEGE = "validee_siege"
+    TRANSMISE = "transmise"
+    ACCEPTEE = "acceptee"
+    VERSEE = "versee"
+    REFUSEE = "refusee"
+    REMPLACEE = "remplacee"  # superseded by a corrective version (R46)
+
+
+class CategorieRessource(StrEnum):
+    DEDUCTIBLE = "deductible"  # R24
+    DEGRESSIVE = "degressive"  # R25
+    SUSPENSIVE = "suspensive"  # R26
+    NON_CUMULABLE = "non_cumulable"  # R27 (RSA, prime d'activité)
+    EXCLUE = "exclue"  # R29
+
+
+class HorsDelaiStatut(StrEnum):
+    EN_ATTENTE = "en_attente"
+    APPROUVEE = "approuvee"
+    REFUSEE = "refusee"
+    ANNULEE = "annulee"
+
+
+class LotStatut(StrEnum):
+    PREPAREE = "preparee"
+    EMISE = "emise"
+    RAPPROCHEE = "rapprochee"
+
+
+class PaiementStatut(StrEnum):
+    EN_ATTENTE = "en_attente"
+    EMIS = "emis"
+    EXECUTE = "execute"
+    REJETE = "rejete"
+
+
+class ReversementStatut(StrEnum):
+    EMIS = "emis"
+    NOTIFIE = "notifie"
+    EN_RECOUVREMENT = "en_recouvrement"
+    SOLDE = "solde"
+    REMIS = "remis"
+    ANNULE = "annule"
+
+
+class MailStatut(StrEnum):
+    EN_FILE = "en_file"
+    ENVOYE = "envoye"
+    ECHEC = "echec"
+
+
+class JobOutboxStatut(StrEnum):
+    A_ENVOYER = "a_envoyer"
+    EN_FILE = "en_file"
+    TERMINE = "termine"
+
+
+class BulkRunStatut(StrEnum):
+    EN_ATTENTE = "en_attente"
+    EN_COURS = "en_cours"
+    TERMINE = "termine"
+    ECHEC = "echec"
+
+
+class DeclarationType(StrEnum):
+    PREVISIONNELLE = "previsionnelle"
+    ACTUALISATION = "actualisation"
+    REELLE = "reelle"
+
+
+class DeclarationStatut(StrEnum):
+    EN_SAISIE = "en_saisie"
+    CONTROLEE = "controlee"
+    APPROUVEE = "approuvee"
+    TRANSMISE = "transmise"
+    EN_TRAITEMENT = "en_traitement"
+    TRAITEE = "traitee"
+
+
+class ModeLieu(StrEnum):
+    MONO_LIEU = "mono_lieu"
+    ITINERANCE = "itinerance"
+    ANTENNE = "antenne"
+
+
+class MotifAP(StrEnum):
+    CONJONCTURE = "1_conjoncture"
+    APPROVISIONNEMENT = "2_approvisionnement"
+    SINISTRE = "3_sinistre_intemperies"
+    RESTRUCTURATION = "4_restructuration"
+    AUTRE = "5_autre"
+
+
+class AutorisationStatut(StrEnum):
+    DEPOSEE = "deposee"
+    ACCORDEE = "accordee"
+    REFUSEE = "refusee"
+    ACCORD_IMPLICITE = "accord_implicite"
+    EXPIREE = "expiree"
+
+
+class DIStatut(StrEnum):
+    CREEE = "creee"
+    EN_SAISIE = "en_saisie"
+    ENVOYEE = "envoyee"
+    VALIDEE = "validee"
+    INVALIDEE = "invalidee"
+    PAYEE = "payee"
+
+
+class ConventionStatut(StrEnum):
+    EN_COURS = "en_cours"
+    TERMINEE = "terminee"
+    RESILIEE = "resiliee"
+
+
+class RoleEtablissement(StrEnum):
+    CONTACT_PRINCIPAL = "contact_principal"
+    UTILISATEUR = "utilisateur"
+    TIERS_DECLARANT = "tiers_declarant"
+
+
+STATUT_LABELS: dict[str, str] = {
+    "actif": "Actif", "verrouille": "Verrouillé", "desactive": "Désactivé",
+    "ouvert": "Ouvert", "renouvele": "Renouvelé", "cloture": "Clôturé",
+    "saisi": "Saisi", "signe_recu": "Signé reçu", "valide_siege": "Validé siège",
+    "transmis": "Transmis ASP", "accepte": "Accepté ASP", "refuse": "Refusé",
+    "enregistree": "Enregistrée", "soumise": "Soumise", "validee_siege": "Validée siège",
+    "transmise": "Transmise ASP", "acceptee": "Acceptée ASP", "versee": "Versée",
+    "refusee": "Refusée", "remplacee": "Remplacée (corrigée)",
+    "en_attente": "En attente", "approuvee": "Approuvée", "annulee": "Annulée",
+    "preparee": "Préparé", "emise": "Émis", "rapprochee": "Rapproché",
+    "emis": "Émis", "execute": "Exécuté", "rejete": "Rejeté",
+    "notifie": "Notifié", "en_recouvrement": "En recouvrement", "solde": "Soldé",
+    "remis": "Remis", "annule": "Annulé",
+    "en_file": "En file", "envoye": "Envoyé", "echec": "Échec",
+    "en_cours": "En cours", "termine": "Terminé",
+    "en_saisie": "En saisie", "controlee": "Contrôlée", "en_traitement": "En traitement",
+    "traitee": "Traitée",
+    "deposee": "Déposée", "accordee": "Accordée", "accord_implicite": "Accord implicite",
+    "expiree": "Expirée", "creee": "Créée", "envoyee": "Envoyée à l'UD", "validee": "Validée",
+    "invalidee": "Invalidée", "payee": "Payée", "terminee": "Terminée", "resiliee": "Résiliée",
+}
+
+STATUT_COLORS: dict[str, str] = {
+    "verrouille": "danger", "desactive": "secondary", "refuse": "danger", "refusee": "danger",
+    "rejete": "danger", "echec": "danger", "invalidee": "danger", "annule": "secondary",
+    "annulee": "secondary", "remplacee": "secondary", "cloture": "secondary",
+    "valide_siege": "info", "validee_siege": "info", "soumise": "primary", "signe_recu": "primary",
+    "transmis": "primary", "transmise": "primary", "en_attente": "warning", "en_file": "warning",
+    "accepte": "success", "acceptee": "success", "versee": "success", "solde": "success",
+    "envoye": "success", "actif": "success", "approuvee": "success", "payee": "success",
+    "emise": "primary", "emis": "primary", "execute": "success", "rapprochee": "success",
+    "termine": "success", "en_recouvrement": "warning", "notifie": "info",
+}

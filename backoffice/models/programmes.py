@@ -1,0 +1,103 @@
+"""Agreements of the other ASP programmes: NACRE (R51), Adultes-relais (R52), Service civique (R55)."""
+
+from __future__ import annotations
+
+from datetime import date
+from decimal import Decimal
+from typing import Optional
+
+import sqlalchemy as sa
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from .base import Base, Money, TimestampMixin, VersionMixin, enum_column, money_check
+from .enums import ConventionStatut
+from .structures import Structure
+
+
+class ConventionNacre(TimestampMixin, VersionMixin, Base):
+    __tablename__ = "convention_nacre"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    numero: Mapped[str] = mapped_column(sa.String(24), unique=True)
+    operateur_id: Mapped[int] = mapped_column(sa.ForeignKey("structure.id"), index=True)
+    subvention_annuelle: Mapped[Decimal] = mapped_column(Money)
+    date_debut: Mapped[date]
+    date_fin: Mapped[date]  # accompaniment up to 3 years
+    date_premier_contrat: Mapped[Optional[date]]
+    avance_versee: Mapped[Decimal] = mapped_column(Money, default=Decimal("0.00"))  # R51: 25 %
+    statut: Mapped[ConventionStatut] = mapped_column(
+        enum_column(ConventionStatut, "convention_statut"), default=ConventionStatut.EN_COURS
+    )
+
+    operateur: Mapped[Structure] = relationship()
+
+    __table_args__ = (
+        money_check("subvention_annuelle"),
+        money_check("avance_versee"),
+        sa.CheckConstraint("date_fin >= date_debut", name="dates_ordonnees"),
+        sa.CheckConstraint("avance_versee <= subvention_annuelle", name="avance_plafonnee"),
+    )
+
+    def __str__(self) -> str:
+        return self.numero
+
+
+class PosteAdulteRelais(TimestampMixin, VersionMixin, Base):
+    __tablename__ = "poste_adulte_relais"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    numero_convention: Mapped[str] = mapped_column(sa.String(24), unique=True)
+    employeur_id: Mapped[int] = mapped_column(sa.ForeignKey("structure.id"), index=True)
+    salarie_nom: Mapped[str] = mapped_column(sa.String(80))
+    salarie_prenom: Mapped[str] = mapped_column(sa.String(80))
+    salarie_date_naissance: Mapped[date]
+    date_debut: Mapped[date]
+    date_fin: Mapped[date]  # agreement for 3 years, renewable
+    quotite: Mapped[Decimal] = mapped_column(sa.Numeric(5, 2), default=Decimal("100.00"))
+    aide_annuelle: Mapped[Decimal] = mapped_column(Money)  # R52
+    aide_mensuelle: Mapped[Decimal] = mapped_column(Money)
+    statut: Mapped[ConventionStatut] = mapped_column(
+        enum_column(ConventionStatut, "convention_statut"), default=ConventionStatut.EN_COURS
+    )
+
+    employeur: Mapped[Structure] = relationship()
+
+    __table_args__ = (
+        money_check("aide_annuelle"),
+        money_check("aide_mensuelle"),
+        sa.CheckConstraint("date_fin >= date_debut", name="dates_ordonnees"),
+        sa.CheckConstraint("quotite > 0 AND quotite <= 100", name="quotite"),
+    )
+
+    def __str__(self) -> str:
+        return self.numero_convention
+
+
+class ContratServiceCivique(TimestampMixin, VersionMixin, Base):
+    __tablename__ = "contrat_service_civique"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    numero: Mapped[str] = mapped_column(sa.String(24), unique=True)
+    organisme_id: Mapped[int] = mapped_column(sa.ForeignKey("structure.id"), index=True)
+    volontaire_nom: Mapped[str] = mapped_column(sa.String(80))
+    volontaire_prenom: Mapped[str] = mapped_column(sa.String(80))
+    volontaire_date_naissance: Mapped[date]
+    date_debut: Mapped[date]
+    date_fin: Mapped[date]
+    majoration_sociale: Mapped[bool] = mapped_column(default=False)
+    indemnite_mensuelle: Mapped[Decimal] = mapped_column(Money)  # R55
+    prestation_accueil: Mapped[Decimal] = mapped_column(Money)
+    statut: Mapped[ConventionStatut] = mapped_column(
+        enum_column(ConventionStatut, "convention_statut"), default=ConventionStatut.EN_COURS
+    )
+
+    organisme: Mapped[Structure] = relationship()
+
+    __table_args__ = (
+        money_check("indemnite_mensuelle"),
+        money_check("prestation_accueil"),
+        sa.CheckConstraint("date_fin >= date_debut", name="dates_ordonnees"),
+    )
+
+    def __str__(self) -> str:
+        return self.numero

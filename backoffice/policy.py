@@ -1,0 +1,115 @@
+"""Who may do what: one table (role × view × action × export × columns), deny by default.
+
+A view with no entry here is closed to everyone. Row scope (a conseiller sees only their antenne)
+is expressed once per model in `row_scope` and applied wherever a row can leave the server: list,
+count, detail, edit, ajax lookups, actions and export.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import sqlalchemy as sa
+
+from .models.enums import Role
+
+A, S, M, SU, C, CO = Role.ADMIN, Role.SIEGE, Role.MANAGER, Role.SUPPORT, Role.COMPTABLE, Role.CONSEILLER
+STAFF = frozenset({A, S, M, SU, C, CO})
+NONE: frozenset = frozenset()
+
+
+@dataclass(frozen=True)
+class ViewPolicy:
+    view: frozenset = NONE
+    create: frozenset = NONE
+    edit: frozenset = NONE
+    delete: frozenset = NONE
+    export: frozenset = NONE
+    actions: frozenset = NONE  # roles that see the bulk-action menu at all; each transition checks its own
+    export_hidden: dict = field(default_factory=dict)  # role -> columns never exported to that role
+
+
+def P(view, create=(), edit=(), delete=(), export=(), actions=None, export_hidden=None) -> ViewPolicy:
+    view = frozenset(view)
+    return ViewPolicy(view, frozenset(create), frozenset(edit), frozenset(delete), frozenset(export),
+                      frozenset(actions) if actions is not None else view, export_hidden or {})
+
+
+IBAN_HIDDEN = {SU: ("iban", "bic")}
+
+POLICY: dict[str, ViewPolicy] = {
+    # Référentiel
+    "structure": P(STAFF, create={A}, edit={A}, export={A, S}),
+    "dispositif": P(STAFF, create={A}, edit={A}, export={A}),
+    "motif_sortie": P(STAFF, create={A}, edit={A}, delete={A}),
+    "etablissement": P({A, S, M, C, SU}, create={A, S}, edit={A, S}, export={A, S}),
+    # Comptes
+    "compte": P({A, SU}, create={A}, edit={A}, export={A, SU}),
+    "compte_etablissement": P({A, SU}, create={A}, edit={A}, delete={A}),
+    # Jeunes et parcours
+    "beneficiaire": P({A, S, M, C, CO}, create={A, CO}, edit={A, CO}, export={A, S, M, CO}),
+    "compte_bancaire": P({A, S, M, C, CO}, create={A, CO}, edit={A, CO}, export={A, C}, export_hidden=IBAN_HIDDEN),
+    "inscription": P({A, S, M, C, CO}, create={A, CO}, edit={A, CO}, export={A, S, M, CO}),
+    "cerfa": P({A, S, M, C, CO}, create={A, CO}, edit={A, CO}, export={A, S, M}),
+    "allocation": P({A, S, M, C, CO}, create={A, CO}, edit={A, CO}, export={A, S, M, C}),
+    "ressource": P({A, S, M, C, CO}, create={A, CO}, edit={A, CO}, delete={A, CO}),
+    "demande_hors_delai": P({A, S, M, CO}, create={A, CO}, edit={A, CO}, export={A, M}),
+    # Paiements
+    "lot_paiement": P({A, S, M, C}, export={A, C}),
+    "paiement": P({A, S, M, C}, export={A, C}),
+    "reversement": P({A, S, M, C, CO}, export={A, C, M}),
+    "remboursement": P({A, M, C}, create={A, C}, export={A, C}),
+    # Partenaires et programmes
+    "declaration_partenaire": P({A, S, M}, create={A, S}, edit={A, S}, export={A, S, M}),
+    "lieu_accueil": P({A, S, M}, create={A, S}, edit={A, S}),
+    "ligne_activite": P({A, S, M}, create={A, S}, edit={A, S}),
+    "anomalie": P({A, S, M}, create={A, S}, edit={A, S}),
+    "autorisation_ap": P({A, S, M, C}, create={A, S}, edit={A, S}, export={A, S, C}),
+    "salarie": P({A, S, M, C}, create={A, S}, edit={A, S}),
+    "demande_indemnisation": P({A, S, M, C}, create={A, S}, edit={A, S}, export={A, S, C}),
+    "ligne_di": P({A, S, M, C}, create={A, S}, edit={A, S}),
+    "convention_nacre": P({A, S, M, C}, create={A, S}, edit={A, S}, export={A, C}),
+    "poste_adulte_relais": P({A, S, M, C}, create={A, S}, edit={A, S}, export={A, C}),
+    "contrat_service_civique": P({A, S, M, C}, create={A, S}, edit={A, S}, export={A, C}),
+    # Suivi
+    "mail_outbox": P({A, SU}, export={A}),
+    "job_outbox": P({A}),
+    "audit_event": P({A, M, SU}, export={A}),
+    "bulk_run": P({A, S, M, C, SU}),
+}
+
+
+def policy_for(endpoint: str) -> ViewPolicy:
+    return POLICY.get(endpoint, ViewPolicy())  # deny by default
+
+
+def allows(endpoint: str, what: str, user) -> bool:
+    if user is None or not getattr(user, "is_authenticated", False):
+        return False
+    return user.role in getattr(policy_for(endpoint), what)
+
+
+def row_scope(model, user):
+    """SQL clause limiting `model` to what `user` may see, or None for no limit."""
+    if user is None or not getattr(user, "is_authenticated", False):
+        return sa.false()
+    if user.role != Role.CONSEILLER:
+        return None
+    antenne_id = user.structure_id
+    from . import models as m
+
+    if hasattr(model, "antenne_id"):
+        return model.antenne_id == antenne_id
+    if model is m.CompteBancaire:
+        return model.beneficiaire.has(m.Beneficiaire.antenne_id == antenne_id)
+    if model is m.Ressource:
+        return model.allocation.has(m.Allocation.antenne_id == antenne_id)
+    if model is m.Remboursement:
+        return model.reversement.has(m.Reversement.antenne_id == antenne_id)
+    if model is m.Structure:
+        return sa.or_(model.id == antenne_id, model.type != "antenne")
+    if model is m.Compte:
+        return model.structure_id == antenne_id
+    if model in (m.Dispositif, m.MotifSortie):
+        return None
+    return sa.false()  # a model without a rule is invisible to a conseiller

@@ -1,0 +1,61 @@
+"""Audit events: one per changed row, written set-based; JSON-safe diffs."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from decimal import Decimal
+from enum import Enum
+from typing import Any, Iterable
+
+import sqlalchemy as sa
+
+from ..models import AuditEvent
+from ..models.base import utcnow
+
+
+def jsonable(value: Any) -> Any:
+    if isinstance(value, Enum):
+        return value.value
+    if isinstance(value, Decimal):
+        return str(value)
+    if isinstance(value, (date, datetime)):
+        return value.isoformat()
+    if isinstance(value, dict):
+        return {k: jsonable(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple, set)):
+        return [jsonable(v) for v in value]
+    return value
+
+
+def record(session, *, entity: str, entity_id: int | None, action: str, actor_id: int | None,
+           from_status: str | None = None, to_status: str | None = None,
+           params: dict | None = None, diff: dict | None = None, ip: str | None = None,
+           bulk_run_id: int | None = None) -> None:
+    """One event (logins, account changes, single edits)."""
+    session.execute(sa.insert(AuditEvent).values(
+        at=utcnow(), entity=entity, entity_id=entity_id, action=action, actor_id=actor_id,
+        from_status=from_status, to_status=to_status, params=jsonable(params) if params else None,
+        diff=jsonable(diff) if diff else None, ip=ip, bulk_run_id=bulk_run_id,
+    ))
+
+
+def record_many(session, rows: Iterable[dict]) -> int:
+    """Many events in one executemany (psycopg batches it into multi-row INSERTs)."""
+    rows = [dict(r, at=r.get("at") or utcnow()) for r in rows]
+    if rows:
+        session.execute(sa.insert(AuditEvent), [jsonable_row(r) for r in rows])
+    return len(rows)
+
+
+def jsonable_row(row: dict) -> dict:
+    out = dict(row)
+    for key in ("params", "diff"):
+        if out.get(key) is not None:
+            out[key] = jsonable(out[key])
+    return out
+
+
+def diff_of(before: dict, after: dict) -> dict:
+    """{column: [before, after]} for the columns that changed."""
+    return {k: [jsonable(before.get(k)), jsonable(v)] for k, v in after.items()
+            if jsonable(before.get(k)) != jsonable(v)}

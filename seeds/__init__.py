@@ -1,0 +1,1 @@
+"""Demo data: load_demo() is what `backoffice demo` and `backoffice seed` call."""

@@ -1,0 +1,37 @@
+"""One demo account per role (DESIGN.md): login = role name, password Demo-2026!, no forced change."""
+
+from __future__ import annotations
+
+import sqlalchemy as sa
+
+from backoffice.models import Compte
+from backoffice.models.enums import Role
+from backoffice.passwords import hash_password
+
+DEMO_PASSWORD = "Demo-2026!"
+
+# login, role, prénom, nom, structure code
+DEMO_ACCOUNTS = [
+    ("admin", Role.ADMIN, "Alice", "Administratrice", "ML-SIEGE"),
+    ("siege", Role.SIEGE, "Sébastien", "Valideur", "ML-SIEGE"),
+    ("manager", Role.MANAGER, "Margaux", "Responsable", "ML-SIEGE"),
+    ("support", Role.SUPPORT, "Samir", "Assistance", "ML-SIEGE"),
+    ("comptable", Role.COMPTABLE, "Claire", "Comptable", "ML-SIEGE"),
+    ("conseiller", Role.CONSEILLER, "Camille", "Conseillère", "ML-ANT-NORD"),
+    ("conseiller2", Role.CONSEILLER, "Karim", "Conseiller", "ML-ANT-SUD"),
+]
+
+
+def load_demo_accounts(session, structures: dict, *, password: str = DEMO_PASSWORD) -> dict[str, Compte]:
+    existing = {c.login: c for c in session.scalars(sa.select(Compte))}
+    password_hash = hash_password(password)  # one hash for all: argon2 is slow on purpose
+    for login, role, prenom, nom, code in DEMO_ACCOUNTS:
+        if login in existing:
+            continue
+        compte = Compte(login=login, role=role, prenom=prenom, nom=nom,
+                        email=f"{login}@ml-metropole.example.fr", structure_id=structures[code].id,
+                        password_hash=password_hash, must_change_password=False)
+        session.add(compte)
+        existing[login] = compte
+    session.flush()
+    return existing
