@@ -34,7 +34,7 @@ def register_commands(app) -> None:
 
 def _upgrade_database() -> None:
     from flask_migrate import upgrade
-    upgrade()
+    upgrade(revision="heads")
 
 
 @main.command("demo")

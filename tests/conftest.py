@@ -67,7 +67,7 @@ def app(database_url):
     application = create_app(config)
     with application.app_context():
         from flask_migrate import upgrade
-        upgrade()  # the migration chain itself builds the test schema
+        upgrade(revision="heads")  # the migration chain itself builds the test schema
     return application
 
 

@@ -10,7 +10,7 @@ import sqlalchemy as sa
 from markupsafe import Markup
 
 from ..i18n import format_date, format_montant
-from ..models.enums import STATUT_COLORS, STATUT_LABELS
+from ..models.enums import ROLE_LABELS, STATUT_COLORS, STATUT_LABELS
 
 LABELS = {
     "id": "N°", "nom": "Nom", "prenom": "Prénom", "date_naissance": "Date de naissance",

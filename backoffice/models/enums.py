@@ -148,6 +148,7 @@ class JobOutboxStatut(StrEnum):
 
 
 class BulkRunStatut(StrEnum):
+    APERCU = "apercu"  # frozen and previewed, not confirmed yet
     EN_ATTENTE = "en_attente"
     EN_COURS = "en_cours"
     TERMINE = "termine"
@@ -226,7 +227,7 @@ STATUT_LABELS: dict[str, str] = {
     "notifie": "Notifié", "en_recouvrement": "En recouvrement", "solde": "Soldé",
     "remis": "Remis", "annule": "Annulé",
     "en_file": "En file", "envoye": "Envoyé", "echec": "Échec",
-    "en_cours": "En cours", "termine": "Terminé",
+    "en_cours": "En cours", "termine": "Terminé", "apercu": "Aperçu (non confirmé)",
     "en_saisie": "En saisie", "controlee": "Contrôlée", "en_traitement": "En traitement",
     "traitee": "Traitée",
     "deposee": "Déposée", "accordee": "Accordée", "accord_implicite": "Accord implicite",

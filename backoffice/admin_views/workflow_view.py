@@ -1,0 +1,216 @@
+"""WorkflowModelView: every transition of the view's workflow as a row button and a bulk action.
+
+Scopes: "les lignes cochées" (Flask-Admin's action menu) or "les N lignes qui correspondent aux
+filtres" (the list's own filters, search and role scope, across all pages). A bulk request always
+freezes its ids into a BulkRun first and shows the dry run; confirming runs on exactly those ids,
+inline below BULK_INLINE_THRESHOLD, as an RQ job with a progress page above it.
+"""
+
+from __future__ import annotations
+
+from flask import abort, current_app, flash, redirect, request, url_for
+from flask_admin import expose
+from flask_login import current_user
+from markupsafe import Markup
+
+from .. import clock
+from ..extensions import db
+from ..forms.actions import form_for
+from ..i18n import format_montant
+from ..models import BulkRun
+from ..models.enums import BulkRunStatut
+from ..workflows import Selection, run
+from ..workflows.bulk import schedule
+from ..workflows.errors import WorkflowError
+from .base import SecureModelView
+
+
+def _report_message(report) -> str:
+    return report.message()
+
+
+class WorkflowModelView(SecureModelView):
+    workflow = None  # a backoffice.workflows.engine.Workflow
+    list_template = "admin/workflow_list.html"
+
+    # ---- what the current user may run ------------------------------------------------------
+    def offered_transitions(self):
+        if self.workflow is None or not current_user.is_authenticated or not self._allowed("actions"):
+            return []
+        return self.workflow.offered(current_user.role)
+
+    def init_actions(self):
+        super().init_actions()
+        if self.workflow is None:
+            return
+        for t in self.workflow.transitions.values():
+            if t.system:
+                continue
+            name = f"wf_{t.name}"
+            self._actions.append((name, t.label))
+            self._actions_data[name] = (self._make_bulk_handler(t.name), t.label, None)
+
+    def is_action_allowed(self, name):
+        if name.startswith("wf_"):
+            t = self.workflow.transitions.get(name[3:])
+            return t is not None and t in self.offered_transitions()
+        return super().is_action_allowed(name)
+
+    def _make_bulk_handler(self, transition_name):
+        def handler(ids):
+            return self._preview(transition_name, Selection.of_ids(ids), "les lignes cochées")
+        return handler
+
+    # ---- row buttons ----------------------------------------------------------------------------
+    def row_buttons(self, model) -> Markup:
+        out = []
+        for t in self.workflow.available(model.statut, current_user.role) if self._allowed("actions") else []:
+            if not t.row_button:
+                continue
+            url = self.get_url(".workflow_row", name=t.name)
+            out.append(Markup(
+                '<form method="post" action="{url}"><input type="hidden" name="csrf_token" value="{csrf}">'
+                '<input type="hidden" name="id" value="{id}"><input type="hidden" name="version" value="{v}">'
+                '<button type="submit" class="btn btn-outline-{style} btn-sm" data-transition="{name}">'
+                '{label}</button></form>').format(url=url, csrf=_csrf(), id=model.id, v=model.version,
+                                                  style=t.style, name=t.name, label=t.label))
+        return Markup('<span class="bo-row-actions">') + Markup("").join(out) + Markup("</span>")
+
+    # ---- endpoints --------------------------------------------------------------------------------
+    @expose("/workflow/<name>/row", methods=["POST"])
+    def workflow_row(self, name):
+        t = self._transition_or_404(name)
+        try:
+            ident, version = int(request.form["id"]), int(request.form["version"])
+        except (KeyError, ValueError):
+            flash("Requête invalide.", "error")
+            return redirect(self.get_url(".index_view"))
+        if t.params:  # a reason is needed: go through the confirmation page with its form
+            return self._preview(name, Selection.of_ids([ident], versions={ident: version}), "la ligne choisie")
+        try:
+            report = run(db.session, self.workflow, name, Selection.of_ids([ident], versions={ident: version}),
+                         current_user, now=clock.now())
+            db.session.commit()
+        except WorkflowError as exc:
+            db.session.rollback()
+            flash(str(exc), "error")
+            return redirect(request.referrer or self.get_url(".index_view"))
+        flash(_report_message(report), "success" if report.changed else "warning")
+        return redirect(_safe_back(request.referrer) or self.get_url(".index_view"))
+
+    @expose("/workflow/<name>/filtered", methods=["POST"])
+    def workflow_filtered(self, name):
+        """All rows matching the list's filters and search (query string forwarded), across pages."""
+        self._transition_or_404(name)
+        args = self._get_list_extra_args()
+        _, query = self.get_list(None, None, False, args.search, args.filters, execute=False, page_size=0)
+        ids_query = query.with_entities(self.model.id).order_by(None)
+        ids = [row[0] for row in ids_query.all()]
+        return self._preview(name, Selection.of_ids(ids), "toutes les lignes filtrées")
+
+    def _preview(self, name, selection: Selection, scope_label: str):
+        t = self._transition_or_404(name)
+        ids = selection.freeze(db.session)
+        if not ids:
+            flash("Aucune ligne sélectionnée.", "warning")
+            return redirect(self.get_url(".index_view"))
+        run_row = BulkRun(workflow=self.workflow.name, transition=t.name, actor_id=current_user.id, ids=ids,
+                          total=len(ids), statut=BulkRunStatut.APERCU, refus={},
+                          params={"_versions": {str(k): v for k, v in selection.versions.items()}},
+                          description=f"{t.label} — {scope_label} ({self.name})")
+        db.session.add(run_row)
+        db.session.commit()
+        return redirect(self.get_url(".workflow_run", run_id=run_row.id))
+
+    @expose("/workflow/run/<int:run_id>", methods=["GET", "POST"])
+    def workflow_run(self, run_id):
+        run_row = db.session.get(BulkRun, run_id)
+        if run_row is None or run_row.workflow != self.workflow.name or run_row.actor_id != current_user.id:
+            abort(404)
+        t = self._transition_or_404(run_row.transition)
+        versions = {int(k): v for k, v in ((run_row.params or {}).get("_versions") or {}).items()}
+        selection = Selection.of_ids(run_row.ids, versions=versions)
+        form = form_for(t)() if t.params else None
+
+        if request.method == "POST" and run_row.statut == BulkRunStatut.APERCU:
+            if form is not None and not form.validate_on_submit():
+                pass  # errors shown next to the fields below
+            elif form is None and not _csrf_ok():
+                abort(400)
+            else:
+                params = {f.name: f.data for f in form if f.name != "csrf_token"} if form else {}
+                return self._confirm(run_row, t, selection, params)
+
+        report = None
+        if run_row.statut == BulkRunStatut.APERCU:
+            try:
+                report = run(db.session, self.workflow, t.name, selection, current_user, dry_run=True,
+                             now=clock.now(), params=None if t.params else {})
+            except WorkflowError as exc:
+                flash(str(exc), "error")
+                return redirect(self.get_url(".index_view"))
+            finally:
+                db.session.rollback()
+        return self.render("admin/workflow_run.html", run=run_row, transition=t, report=report, form=form,
+                           format_montant=format_montant, list_url=self.get_url(".index_view"))
+
+    def _confirm(self, run_row, t, selection, params):
+        threshold = current_app.config.get("BULK_INLINE_THRESHOLD", 2000)
+        try:
+            if run_row.total <= threshold:
+                report = run(db.session, self.workflow, t.name, selection, current_user, params=params,
+                             now=clock.now(), bulk_run_id=run_row.id)
+                run_row.statut = BulkRunStatut.TERMINE
+                run_row.traites = run_row.total
+                run_row.modifies = report.changed
+                run_row.refus = dict(report.refused)
+                run_row.params = params
+                run_row.termine_at = clock.now()
+                db.session.commit()
+                flash(_report_message(report), "success" if report.changed else "warning")
+            else:
+                job_run = schedule(db.session, self.workflow, t.name, list(run_row.ids), current_user,
+                                   params=params, now=clock.now(), run=run_row)
+                db.session.commit()
+                flash(f"Traitement de {job_run.total} lignes lancé en arrière-plan.", "info")
+                return redirect(self.get_url(".workflow_run_progress", run_id=job_run.id))
+        except WorkflowError as exc:
+            db.session.rollback()
+            flash(str(exc), "error")
+        return redirect(self.get_url(".workflow_run", run_id=run_row.id))
+
+    @expose("/workflow/progress/<int:run_id>")
+    def workflow_run_progress(self, run_id):
+        run_row = db.session.get(BulkRun, run_id)
+        if run_row is None or run_row.workflow != self.workflow.name or run_row.actor_id != current_user.id:
+            abort(404)
+        t = self._transition_or_404(run_row.transition)
+        return self.render("admin/workflow_run.html", run=run_row, transition=t, report=None, form=None,
+                           format_montant=format_montant, list_url=self.get_url(".index_view"))
+
+    def _transition_or_404(self, name):
+        t = self.workflow.transitions.get(name) if self.workflow else None
+        if t is None or t.system:
+            abort(404)
+        if t not in self.offered_transitions():
+            abort(403)
+        return t
+
+
+def _csrf() -> str:
+    from flask_wtf.csrf import generate_csrf
+    return generate_csrf()
+
+
+def _csrf_ok() -> bool:
+    return True  # CSRFProtect already refused any POST without a valid token
+
+
+def _safe_back(url):
+    from urllib.parse import urlsplit
+    if not url:
+        return None
+    parts = urlsplit(url)
+    if parts.netloc and parts.netloc != request.host:
+        return None
+    return parts.path + (f"?{parts.query}" if parts.query else "")

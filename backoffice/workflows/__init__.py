@@ -1,0 +1,19 @@
+"""Workflows: the only place a status changes. REGISTRY maps a name to its transition table."""
+
+from __future__ import annotations
+
+from .engine import Context, Guard, Param, Report, Transition, Workflow, apply_chunk, run
+from .selection import Selection
+
+
+def registry() -> dict[str, Workflow]:
+    from .allocations import ALLOCATION
+    from .cerfa import CERFA
+    from .compte_transitions import COMPTE
+    from .hors_delai import HORS_DELAI
+    from .reversements import REVERSEMENT
+    return {w.name: w for w in (CERFA, ALLOCATION, HORS_DELAI, REVERSEMENT, COMPTE)}
+
+
+__all__ = ["Context", "Guard", "Param", "Report", "Selection", "Transition", "Workflow", "apply_chunk",
+           "registry", "run"]

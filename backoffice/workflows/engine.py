@@ -1,0 +1,313 @@
+"""The workflow engine: a transition table per workflow, run on a selection of rows, set-based.
+
+For each chunk of ~1,000 ids:
+  1. one SELECT gives each row's status and its first failing guard (CASE WHEN NOT g1 THEN 'R43' …);
+  2. one UPDATE … SET statut = :to, version = version + 1 WHERE id IN :eligible AND statut IN :source
+     AND <every guard> RETURNING id moves the rows (django-fsm's ConcurrentTransitionMixin idea applied
+     to a chunk: a replay, a double click or a retried job finds nothing to move);
+  3. one INSERT INTO audit_event … SELECT per source status writes one event per moved row;
+  4. the transition's effects run on the moved ids, set-based too.
+Nothing else in the code base changes a status.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import dataclass, field
+from datetime import datetime
+from decimal import Decimal
+from typing import Any, Callable, Iterable
+
+import sqlalchemy as sa
+
+from ..models import AuditEvent
+from ..models.enums import STATUT_LABELS
+from .audit import jsonable
+from .errors import InvalidParameters, RoleRefused, UnknownTransition
+from .selection import Selection
+
+CHUNK_SIZE = 1000
+REASON_STATE = "etat"
+
+
+@dataclass(frozen=True)
+class Context:
+    """What a guard or an effect may read: who acts, when, with which parameters."""
+
+    actor_id: int | None
+    role: str | None
+    now: datetime
+    params: dict[str, Any]
+    bulk_run_id: int | None = None
+
+
+@dataclass(frozen=True)
+class Guard:
+    """A named condition: `predicate(ctx)` is a SQL boolean over the workflow's model (True = allowed)."""
+
+    code: str  # the rule it enforces, e.g. "R43"
+    message: str  # French refusal reason shown to users
+    predicate: Callable[[Context], Any] | None = None
+    # For checks SQL cannot express (an IBAN's RIB key): (session, ids, ctx) -> ids that FAIL
+    python: Callable[[Any, list[int], Context], set[int]] | None = None
+
+    @property
+    def reason(self) -> str:
+        return f"{self.message} ({self.code})" if self.code.startswith("R") else self.message
+
+
+@dataclass(frozen=True)
+class Param:
+    """A transition parameter; forms/actions.py builds the WTForms field from it."""
+
+    name: str
+    label: str
+    kind: str = "text"  # text | textarea | date | money
+    required: bool = True
+    max_length: int = 500
+
+
+@dataclass(frozen=True)
+class Transition:
+    name: str
+    label: str
+    source: frozenset
+    target: Any
+    roles: frozenset
+    guards: tuple[Guard, ...] = ()
+    params: tuple[Param, ...] = ()
+    effects: tuple[Callable, ...] = ()
+    # extra columns to set with the status: ctx -> {column: value or SQL expression}
+    values: Callable[[Context], dict] | None = None
+    style: str = "primary"  # button colour: primary | success | danger | secondary
+    row_button: bool = True
+    system: bool = False  # run by the system (jobs, other transitions), never offered in the UI
+
+
+def T(name, label, source, target, roles, **kw) -> Transition:
+    return Transition(name=name, label=label, source=frozenset(source), target=target,
+                      roles=frozenset(roles), guards=tuple(kw.pop("guards", ())),
+                      params=tuple(kw.pop("params", ())), effects=tuple(kw.pop("effects", ())), **kw)
+
+
+@dataclass
+class Report:
+    """What a run did, or would do (dry run): changed count and refusals per French reason."""
+
+    workflow: str
+    transition: str
+    label: str
+    dry_run: bool
+    total: int = 0
+    changed: int = 0
+    refused: Counter = field(default_factory=Counter)
+    amount: Decimal | None = None
+    changed_ids: list[int] = field(default_factory=list)
+
+    @property
+    def refused_total(self) -> int:
+        return sum(self.refused.values())
+
+    def merge_refusals(self, reasons: Iterable[str]) -> None:
+        self.refused.update(reasons)
+
+    def message(self) -> str:
+        verb = "seront modifiées" if self.dry_run else "modifiées"
+        parts = [f"{self.label} : {self.changed} ligne(s) {verb}"]
+        for reason, n in self.refused.most_common():
+            parts.append(f"{n} refusée(s) : {reason}")
+        return " ; ".join(parts) + "."
+
+    def as_dict(self) -> dict:
+        return {"transition": self.transition, "total": self.total, "changed": self.changed,
+                "refused": dict(self.refused), "amount": str(self.amount) if self.amount is not None else None}
+
+
+class Workflow:
+    """An explicit table of transitions over one model's status column."""
+
+    def __init__(self, name: str, model, transitions: list[Transition], *, entity: str | None = None,
+                 amount_column: str | None = None, scope: Callable | None = None):
+        self.name = name
+        self.model = model
+        self.status = model.statut
+        self.entity = entity or model.__tablename__
+        self.transitions = {t.name: t for t in transitions}
+        self.amount_column = amount_column
+        self.scope = scope  # (model, actor) -> SQL clause or None: rows outside it are refused
+
+    def transition(self, name: str) -> Transition:
+        try:
+            return self.transitions[name]
+        except KeyError:
+            raise UnknownTransition(f"Action inconnue : {name}") from None
+
+    def available(self, status, role) -> list[Transition]:
+        """Transitions a role may offer from a status (row buttons)."""
+        return [t for t in self.transitions.values()
+                if not t.system and role in t.roles and status in t.source]
+
+    def offered(self, role) -> list[Transition]:
+        return [t for t in self.transitions.values() if not t.system and role in t.roles]
+
+
+def _state_reason(status: str, t: Transition) -> str:
+    if status == getattr(t.target, "value", t.target):
+        return f"déjà à l'état « {STATUT_LABELS.get(status, status)} »"
+    return f"statut « {STATUT_LABELS.get(status, status)} » : action impossible"
+
+
+def check_params(t: Transition, params: dict | None) -> dict:
+    params = dict(params or {})
+    errors = []
+    for p in t.params:
+        value = params.get(p.name)
+        if isinstance(value, str):
+            value = value.strip()
+            params[p.name] = value
+        if p.required and (value is None or value == ""):
+            errors.append(f"« {p.label} » est obligatoire.")
+        elif isinstance(value, str) and len(value) > p.max_length:
+            errors.append(f"« {p.label} » : {p.max_length} caractères au plus.")
+    if errors:
+        raise InvalidParameters(" ".join(errors))
+    return params
+
+
+def check_role(t: Transition, actor) -> None:
+    role = getattr(actor, "role", None)
+    if actor is not None and role not in t.roles and not (t.system and actor is None):
+        roles = ", ".join(sorted(str(getattr(r, "value", r)) for r in t.roles))
+        raise RoleRefused(f"Votre rôle ne permet pas l'action « {t.label} » (rôles autorisés : {roles}).")
+
+
+def run(session, wf: Workflow, name: str, selection: Selection, actor, *, params: dict | None = None,
+        dry_run: bool = False, now: datetime | None = None, bulk_run_id: int | None = None,
+        chunk_size: int = CHUNK_SIZE, system: bool = False) -> Report:
+    """Run transition `name` of `wf` on `selection` for `actor` (None = the system). Does not commit."""
+    from ..models.base import utcnow
+
+    t = wf.transition(name)
+    if not system:
+        check_role(t, actor)
+    params = check_params(t, params)
+    ctx = Context(actor_id=getattr(actor, "id", None), role=getattr(actor, "role", None),
+                  now=now or utcnow(), params=params, bulk_run_id=bulk_run_id)
+    report = Report(wf.name, t.name, t.label, dry_run)
+    if wf.amount_column:
+        report.amount = Decimal("0.00")
+    for ids in selection.chunks(session, chunk_size):
+        apply_chunk(session, wf, t, ids, ctx, report, actor=None if system else actor,
+                    versions=selection.versions, dry_run=dry_run)
+    return report
+
+
+def _guard_rows(session, wf: Workflow, t: Transition, ids: list[int], ctx: Context, actor, versions):
+    model = wf.model
+    checks = []
+    if actor is not None and wf.scope is not None:
+        clause = wf.scope(model, actor)
+        if clause is not None:
+            checks.append((clause, "hors de votre périmètre (antenne)"))
+    if versions:
+        stale = sa.case(*[(model.id == i, model.version == v) for i, v in versions.items()], else_=sa.true())
+        checks.append((stale, "modifié par quelqu'un d'autre depuis l'affichage : rechargez la page"))
+    for g in t.guards:
+        if g.predicate is not None:
+            checks.append((g.predicate(ctx), g.reason))
+    whens = [(sa.not_(sa.func.coalesce(clause, sa.false())), sa.literal(reason)) for clause, reason in checks]
+    refusal = sa.case(*whens, else_=sa.null()) if whens else sa.null()
+    cols = [model.id, wf.status, refusal.label("refus")]
+    if wf.amount_column:
+        cols.append(getattr(model, wf.amount_column))
+    rows = session.execute(sa.select(*cols).where(model.id.in_(ids))).all()
+    return rows, [c for c, _ in checks]
+
+
+def apply_chunk(session, wf: Workflow, t: Transition, ids: list[int], ctx: Context, report: Report, *,
+                actor=None, versions=None, dry_run: bool = False) -> list[int]:
+    """Evaluate guards and move one chunk; returns the moved ids."""
+    model = wf.model
+    rows, clauses = _guard_rows(session, wf, t, ids, ctx, actor, versions)
+    report.total += len(ids)
+    missing = len(ids) - len(rows)
+    if missing:
+        report.refused["introuvable ou supprimée"] += missing
+    source = {getattr(s, "value", s) for s in t.source}
+    python_refusals: dict[int, str] = {}
+    candidates = [r[0] for r in rows if r[2] is None and getattr(r[1], "value", r[1]) in source]
+    for g in t.guards:
+        if g.python is not None and candidates:
+            for failing in g.python(session, candidates, ctx):
+                python_refusals.setdefault(failing, g.reason)
+    eligible, before = [], {}
+    for row in rows:
+        status = getattr(row[1], "value", row[1])
+        if status not in source:
+            report.refused[_state_reason(status, t)] += 1
+        elif row[2] is not None:
+            report.refused[row[2]] += 1
+        elif row[0] in python_refusals:
+            report.refused[python_refusals[row[0]]] += 1
+        else:
+            eligible.append(row[0])
+            before[row[0]] = status
+            if wf.amount_column and row[3] is not None and report.amount is not None:
+                report.amount += row[3]
+    if dry_run or not eligible:
+        if dry_run:
+            report.changed += len(eligible)
+        return []
+
+    values = {"statut": t.target, "version": model.version + 1}
+    if hasattr(model, "updated_at"):
+        values["updated_at"] = ctx.now
+    if t.values:
+        values.update(t.values(ctx))
+    stmt = (sa.update(model)
+            .where(model.id.in_(eligible), wf.status.in_(list(t.source)), *clauses)
+            .values(**values)
+            .returning(model.id)
+            .execution_options(synchronize_session=False))
+    moved = sorted(session.execute(stmt).scalars().all())
+    lost = len(eligible) - len(moved)
+    if lost:  # changed between the SELECT and the UPDATE: reported, not touched
+        report.refused["modifiée entre-temps par une autre action"] += lost
+    if not moved:
+        return []
+    _expire(session, model, moved)
+    _audit(session, wf, t, moved, before, ctx)
+    for effect in t.effects:
+        effect(session, moved, ctx)
+    report.changed += len(moved)
+    if len(report.changed_ids) < 5000:
+        report.changed_ids.extend(moved[: 5000 - len(report.changed_ids)])
+    return moved
+
+
+def _expire(session, model, ids) -> None:
+    """Objects already loaded in the session must not show the old status after a set-based UPDATE."""
+    wanted = set(ids)
+    for obj in list(session.identity_map.values()):
+        if isinstance(obj, model) and obj.id in wanted:
+            session.expire(obj)
+
+
+def _audit(session, wf: Workflow, t: Transition, moved: list[int], before: dict, ctx: Context) -> None:
+    """One event per moved row: INSERT … SELECT, one statement per source status."""
+    model = wf.model
+    params = jsonable(ctx.params) if ctx.params else None
+    target = getattr(t.target, "value", t.target)
+    by_status: dict[str, list[int]] = {}
+    for i in moved:
+        by_status.setdefault(before[i], []).append(i)
+    for status, group in by_status.items():
+        select = sa.select(
+            sa.literal(ctx.now, sa.DateTime), sa.literal(ctx.actor_id, sa.Integer), sa.literal(wf.entity),
+            model.id, sa.literal(t.name), sa.literal(status), sa.literal(target),
+            sa.literal(params, AuditEvent.__table__.c.params.type) if params else sa.null(),
+            sa.literal(ctx.bulk_run_id, sa.Integer),
+        ).where(model.id.in_(group))
+        session.execute(sa.insert(AuditEvent).from_select(
+            ["at", "actor_id", "entity", "entity_id", "action", "from_status", "to_status", "params",
+             "bulk_run_id"], select))
