@@ -1,12 +1,17 @@
 """SecureModelView: the policy table decides access; antenne scope applies wherever rows leave.
 
 Every grid inherits: role checks (403 for a logged-in user without the right, login redirect
-otherwise), row scope in list, count, detail, edit, ajax lookups and export, CSRF on every form
-(Flask-WTF's FlaskForm as the base of Flask-Admin's forms), French formatters and labels,
-a default sort backed by an index, CSV/XLSX export per role with columns hidden per role.
+otherwise, 403 too for a create/edit/delete/export URL the role may not use), row scope in list,
+count, detail, edit, ajax lookups and export, CSRF on every form (Flask-WTF's FlaskForm under
+forms.entities.EntityForm as the base of Flask-Admin's forms), French fields, formatters, filters
+and labels, relations in the list eager-loaded (one page query, never one per row), prefix search
+that a btree serves, a default sort backed by an index, CSV/XLSX export per role with columns
+hidden per role.
 """
 
 from __future__ import annotations
+
+import importlib.util
 
 import sqlalchemy as sa
 from flask import abort, flash, has_request_context, redirect, request, url_for
@@ -14,16 +19,85 @@ from flask_admin.contrib.sqla import ModelView
 from flask_admin.contrib.sqla.ajax import QueryAjaxModelLoader
 from flask_admin.model.ajax import DEFAULT_PAGE_SIZE
 from flask_login import current_user
-from flask_wtf import FlaskForm
+from markupsafe import Markup
 from sqlalchemy.exc import IntegrityError
+from wtforms.validators import ValidationError
 
 from .. import policy
+from ..forms.entities import EntityForm
+from ..forms.fields import normaliser_recherche
 from ..models.base import MONEY_MAX
-from .formatters import export_value, formatters_for, label_for
+from .converters import BoModelConverter
+from .filters import BoFilterConverter
+from .formatters import export_mois, export_value, formatters_for, is_money_type, label_for
+from .formatters import money as money_formatter
+
+# model class -> endpoint of its grid, filled as views are built (relation links in lists)
+ENDPOINT_BY_MODEL: dict[type, str] = {}
+
+# XLSX needs openpyxl (tablib's "xlsx" extra); without it the grid offers CSV only.
+XLSX_AVAILABLE = importlib.util.find_spec("openpyxl") is not None
+
+
+def _escape_like(term: str) -> str:
+    return term.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+
+
+def search_variants(term: str) -> list[str]:
+    """The term as typed, upper-cased, and upper-cased without accents (Beneficiaire.nom_recherche)."""
+    out = []
+    for v in (term, term.upper(), normaliser_recherche(term)):
+        if v and v not in out:
+            out.append(v)
+    return out
+
+
+def prefix_match(column, term: str):
+    """`column LIKE 'term%'` for each variant: no cast and no ILIKE, so a btree (C collation) serves
+    it; an integer column matches a number exactly."""
+    if isinstance(column.type, sa.Integer):
+        return column == int(term) if term.isdigit() and len(term) <= 9 else sa.false()
+    if not isinstance(column.type, (sa.String, sa.Text)):
+        return sa.false()
+    return sa.or_(*[column.like(f"{_escape_like(v)}%", escape="\\") for v in search_variants(term)])
+
+
+def relation_link(view, context, model, name):
+    """A related row (already eager-loaded) as a link to its own grid's detail page, when the user
+    may open that grid; its __str__ reads only its own columns, so no query per row."""
+    obj = getattr(model, name, None)
+    if obj is None:
+        return ""
+    endpoint = ENDPOINT_BY_MODEL.get(type(obj))
+    if endpoint and policy.allows(endpoint, "view", current_user):
+        return Markup('<a href="{}" class="bo-lien">{}</a>').format(
+            url_for(f"{endpoint}.details_view", id=obj.id), str(obj))
+    return str(obj)
 
 
 class ScopedAjaxLoader(QueryAjaxModelLoader):
-    """Ajax picker that never returns a row outside the user's scope, searching by prefix."""
+    """Ajax picker that never returns a row outside the user's scope, searching by prefix.
+
+    `fields` are string columns of the model, or "relation.column" (matched through EXISTS, e.g. an
+    allocation found by its beneficiary's name); a number also matches the id exactly. At most 20
+    rows per request, so no form ever loads a whole table.
+    """
+
+    def _process_fields(self):
+        out = []
+        for field in self.fields:
+            if isinstance(field, str) and "." in field:
+                rel_name, col_name = field.split(".", 1)
+                rel = getattr(self.model, rel_name)
+                out.append((rel, getattr(rel.property.mapper.class_, col_name)))
+            elif isinstance(field, str):
+                attr = getattr(self.model, field, None)
+                if attr is None:
+                    raise ValueError(f"{self.model}.{field} does not exist.")
+                out.append((None, attr))
+            else:
+                out.append((None, field))
+        return out
 
     def get_query(self):
         query = super().get_query()
@@ -38,27 +112,29 @@ class ScopedAjaxLoader(QueryAjaxModelLoader):
         return self.get_query().filter(self.model.id == pk).one_or_none()
 
     def get_list(self, term, offset=0, limit=DEFAULT_PAGE_SIZE):
-        term = (term or "").strip()[:60]
+        term = " ".join((term or "").split())[:60]
         query = self.get_query()
         if term:
-            query = query.filter(sa.or_(*[
-                sa.cast(f, sa.String).ilike(f"{_escape_like(term)}%", escape="\\") for f in self._cached_fields
-            ]))
+            conditions = []
+            for rel, column in self._cached_fields:
+                match = prefix_match(column, term)
+                conditions.append(rel.has(match) if rel is not None else match)
+            if term.isdigit() and len(term) <= 9:
+                conditions.append(self.model.id == int(term))
+            query = query.filter(sa.or_(*conditions))
         order = self.order_by if self.order_by is not None else self.model.id
-        return query.order_by(order).offset(offset).limit(min(limit, 20)).all()
-
-
-def _escape_like(term: str) -> str:
-    return term.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+        return query.order_by(order).offset(max(offset or 0, 0)).limit(max(1, min(limit or 10, 20))).all()
 
 
 class SecureModelView(ModelView):
-    form_base_class = FlaskForm  # CSRF token on create/edit/delete/action/inline forms
+    form_base_class = EntityForm  # a FlaskForm: CSRF token on create/edit/delete/action forms
+    model_form_converter = BoModelConverter  # French amounts, dates, months and enum choices
+    filter_converter = BoFilterConverter()  # enum filters by value, amounts as Decimal
     page_size = 20
     can_set_page_size = True
     page_size_options = (20, 50, 100)
     can_view_details = True
-    export_types = ["csv", "xlsx"]
+    export_types = ["csv", "xlsx"] if XLSX_AVAILABLE else ["csv"]
     export_max_rows = 0
     details_modal = False
     column_display_pk = True
@@ -67,24 +143,67 @@ class SecureModelView(ModelView):
     column_default_sort = ("id", True)
     list_template = "admin/bo_list.html"
     details_template = "admin/bo_details.html"
+    # Statuses in which the edit form may save (None: any); other edits go through a workflow.
+    editable_statuts: frozenset | None = None
+    editable_message = "Cet enregistrement ne se modifie plus dans ce statut : passez par les actions prévues."
+    # {column: values} left out of an enum select box (e.g. an allocation is never created "rectificative")
+    form_enum_exclude: dict = {}
 
     def __init__(self, model, session, *, endpoint: str, name: str | None = None, category: str | None = None,
                  **kwargs):
         self.policy_endpoint = endpoint
+        ENDPOINT_BY_MODEL.setdefault(model, endpoint)
+        mapper = sa.inspect(model)
         formatters = formatters_for(model)
+        relations = {r.key for r in mapper.relationships if r.direction.name == "MANYTOONE"}
+        for name_ in list(self.column_list or []) + list(self.column_details_list or []):
+            if isinstance(name_, str) and name_ in relations:
+                formatters[name_] = relation_link
         formatters.update(self.column_formatters or {})
         self.column_formatters = formatters
-        self.column_formatters_export = dict(self.column_formatters_export or {})
+        export_formatters = {c.key: export_mois for c in mapper.columns
+                             if c.key in ("mois", "mois_reference") and isinstance(c.type, sa.Date)}
+        export_formatters.update(self.column_formatters_export or {})
+        self.column_formatters_export = export_formatters
         excluded = set(self.form_excluded_columns or ()) | set(self.protected_columns)
         self.form_excluded_columns = sorted(excluded)
-        super().__init__(model, session, name=name, category=category, endpoint=endpoint, **kwargs)
+        # French labels before Flask-Admin scaffolds filters, forms and the search placeholder
         labels = {}
-        for col in list(self.column_list or []) + list(self.column_filters or []) + [
-                c.key for c in sa.inspect(model).columns] + [r.key for r in sa.inspect(model).relationships]:
-            key = col if isinstance(col, str) else getattr(col, "key", str(col))
-            labels[key] = label_for(key)
+        for col in (list(self.column_list or []) + list(self.column_details_list or [])
+                    + [c for c in (self.column_filters or []) if isinstance(c, str)]
+                    + list(self.column_searchable_list or [])
+                    + [c.key for c in mapper.columns] + [r.key for r in mapper.relationships]):
+            key = col if isinstance(col, str) else getattr(col, "key", None)
+            if key:
+                labels[key] = label_for(key)
         labels.update(self.column_labels or {})
         self.column_labels = labels
+        super().__init__(model, session, name=name, category=category, endpoint=endpoint, **kwargs)
+        self._auto_joins = self._eager_relations()
+
+    def _eager_relations(self):
+        """Every many-to-one relation the list shows, directly or through a dotted column
+        ("beneficiaire.nom"), self-references included: joinedload, so one page query, never one per row."""
+        mapper = sa.inspect(self.model)
+        joins = []
+        for col, _label in self._list_columns:
+            head = col.split(".", 1)[0] if isinstance(col, str) else None
+            rel = mapper.relationships.get(head) if head else None
+            if rel is not None and rel.direction.name == "MANYTOONE":
+                attr = getattr(self.model, head)
+                if attr not in joins:
+                    joins.append(attr)
+        return joins
+
+    def right_aligned_columns(self) -> list[str]:
+        """Amount columns of the list (right-aligned by the list template)."""
+        mapper = sa.inspect(self.model)
+        out = []
+        for col, _label in self._list_columns:
+            column = mapper.columns.get(col) if isinstance(col, str) else None
+            if (column is not None and is_money_type(column.type)) or self.column_formatters.get(col) is money_formatter:
+                out.append(col)
+        return out
 
     # ---- access -------------------------------------------------------------------------
     def is_accessible(self) -> bool:
@@ -104,6 +223,22 @@ class SecureModelView(ModelView):
 
     def _allowed(self, what: str) -> bool:
         return policy.allows(self.policy_endpoint, what, current_user)
+
+    # Flask-Admin quietly redirects a create/edit/delete/export the view does not allow; a URL typed
+    # by hand gets a clear 403 instead (the list already hides the buttons).
+    _GUARDED = {"create_view": "can_create", "edit_view": "can_edit", "delete_view": "can_delete",
+                "export": "can_export"}
+
+    def _handle_view(self, name, **kwargs):
+        response = super()._handle_view(name, **kwargs)
+        if response is not None:
+            return response
+        flag = self._GUARDED.get(name)
+        if flag and not getattr(self, flag):
+            abort(403)
+        if name == "export" and kwargs.get("export_type") not in self.export_types:
+            abort(404)
+        return None
 
     @property
     def can_create(self):  # type: ignore[override]
@@ -161,6 +296,28 @@ class SecureModelView(ModelView):
             return None
         return self.get_query().filter(self.model.id == pk).one_or_none()
 
+    def _apply_search(self, query, count_query, joins, count_joins, search):
+        """Prefix search on the whole typed text ("martin lé" finds "MARTIN LEA"): `LIKE 'X%'` on
+        each searchable column, as typed, upper-cased and accent-free, so the btree indexes on
+        nom_recherche, numero, identifiant_imilo serve it (Flask-Admin's default casts and ILIKEs
+        '%x%', which no index serves, PERFORMANCE.md)."""
+        term = " ".join((search or "").split())[:80]
+        if not term:
+            return query, count_query, joins, count_joins
+        conditions, count_conditions = [], []
+        for field, path in self._search_fields:
+            query, joins, alias = self._apply_path_joins(query, joins, path, inner_join=False)
+            conditions.append(prefix_match(field if alias is None else getattr(alias, field.key), term))
+            if count_query is not None:
+                count_query, count_joins, count_alias = self._apply_path_joins(
+                    count_query, count_joins, path, inner_join=False)
+                count_conditions.append(
+                    prefix_match(field if count_alias is None else getattr(count_alias, field.key), term))
+        query = query.filter(sa.or_(*conditions))
+        if count_query is not None:
+            count_query = count_query.filter(sa.or_(*count_conditions))
+        return query, count_query, joins, count_joins
+
     def _create_ajax_loader(self, name, options):
         attr = getattr(self.model, name)
         remote = attr.property.mapper.class_
@@ -183,6 +340,9 @@ class SecureModelView(ModelView):
 
     # ---- errors -------------------------------------------------------------------------
     def handle_view_exception(self, exc):
+        if isinstance(exc, ValidationError):
+            flash(str(exc), "error")
+            return True
         if isinstance(exc, IntegrityError):
             flash("Enregistrement refusé : il contredit une règle de la base (doublon ou valeur interdite).", "error")
             return True
@@ -194,6 +354,9 @@ class SecureModelView(ModelView):
         return super().handle_view_exception(exc)
 
     def on_model_change(self, form, model, is_created):
+        if not is_created and self.editable_statuts is not None:
+            if getattr(model, "statut", None) not in self.editable_statuts:
+                raise ValidationError(self.editable_message)
         # Defence in depth on money (the database CHECKs refuse the rest)
         for col in sa.inspect(type(model)).columns:
             t = col.type

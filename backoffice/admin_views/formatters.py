@@ -1,8 +1,14 @@
-"""Column formatters: amounts 1 234,56 €, dates JJ/MM/AAAA, statuses as badges; French labels."""
+"""Column formatters: amounts 1 234,56 €, dates JJ/MM/AAAA, months MM/AAAA, statuses as badges,
+enum values as French labels, relations as links to their own grid; French labels.
+
+Formatters are chosen from the column types (`formatters_for`), so every grid formats alike without
+configuration; a view adds its own only for computed properties or special columns (IBAN).
+"""
 
 from __future__ import annotations
 
 import enum
+import json
 from datetime import date, datetime
 from decimal import Decimal
 
@@ -10,7 +16,7 @@ import sqlalchemy as sa
 from markupsafe import Markup
 
 from ..i18n import format_date, format_montant
-from ..models.enums import ROLE_LABELS, STATUT_COLORS, STATUT_LABELS
+from ..models.enums import ROLE_LABELS, STATUT_COLORS, STATUT_LABELS, Role
 
 LABELS = {
     "id": "N°", "nom": "Nom", "prenom": "Prénom", "date_naissance": "Date de naissance",
@@ -61,6 +67,66 @@ LABELS = {
     "fonction": "Job", "file": "File", "sujet": "Objet", "envoye_at": "Envoyé le",
     "prochain_essai_at": "Prochain essai", "params": "Paramètres", "diff": "Modifications",
     "ip": "Adresse IP", "quotite": "Quotité (%)", "majoration_sociale": "Majoration sociale",
+    # additions for the area grids
+    "nom_recherche": "Nom (recherche)", "date_inscription_france_travail": "Inscrit à France Travail le",
+    "reference_jugement": "Référence du jugement", "micro_entrepreneur": "Micro-entrepreneur",
+    "activite_micro": "Activité micro-entreprise", "date_immatriculation_micro": "Immatriculé le",
+    "actif": "Actif", "prescripteur": "Prescripteur", "pilote": "Pilote", "precedente": "Parcours précédent",
+    "precedent": "Cerfa précédent", "duree_prevue_mois": "Durée prévue (mois)",
+    "valide_siege_at": "Validé siège le", "decision_asp_at": "Décision ASP le", "corrige": "Version corrigée",
+    "soumise_at": "Soumise le", "validee_at": "Validée le", "transmise_at": "Transmise le",
+    "versee_at": "Versée le", "decision_at": "Décision le", "emis_at": "Émis le", "rapproche_at": "Rapproché le",
+    "fichier_sha256": "Empreinte du fichier SEPA", "motif_rejet": "Motif du rejet", "solde_at": "Soldé le",
+    "reste_du": "Reste dû", "libelle_voie": "Libellé de voie", "complement_adresse": "Complément d'adresse",
+    "effectif": "Effectif", "referent_nom": "Référent", "deposee_at": "Déposée le", "avis_cse": "Avis du CSE",
+    "heures_prevues": "Heures prévues", "numero_securite_sociale": "N° de sécurité sociale",
+    "heures_contrat_mensuelles": "Heures mensuelles au contrat", "apprenti": "Apprenti",
+    "envoyee_at": "Envoyée le", "motif_invalidation": "Motif d'invalidation", "periode": "Période",
+    "budget": "Budget", "charges": "Charges", "produits": "Produits", "approuvee_par": "Approuvée par",
+    "commune": "Commune", "declaration": "Déclaration", "heures_rencontres": "Heures de rencontres",
+    "heures_entretiens": "Heures d'entretiens", "heures_organisation": "Heures d'organisation",
+    "numero_convention": "N° de convention", "salarie_nom": "Nom du salarié",
+    "salarie_prenom": "Prénom du salarié", "salarie_date_naissance": "Naissance du salarié",
+    "volontaire_nom": "Nom du volontaire", "volontaire_prenom": "Prénom du volontaire",
+    "volontaire_date_naissance": "Naissance du volontaire", "date_premier_contrat": "Premier contrat le",
+    "compte": "Compte", "contexte": "Contexte", "job_id": "Identifiant RQ", "enqueued_at": "Mis en file le",
+    "termine_at": "Terminé le", "arguments": "Arguments", "bulk_run_id": "Traitement de masse",
+    "prev_hash": "Empreinte précédente", "hash": "Empreinte", "description": "Description",
+    "erreur": "Erreur", "last_failed_at": "Dernier échec", "locked_at": "Verrouillé le",
+    "password_changed_at": "Mot de passe changé le", "duree_min_jours": "Durée min. (jours)",
+    "nb_renouvellements_max": "Renouvellements max.", "duree_renouvellement_mois": "Durée d'un renouvellement (mois)",
+    "longueur_max_titulaire": "Titulaire RIB max. (caractères)", "france_travail_requis": "France Travail requis",
+    "pilote_code": "Code pilote", "age_min": "Âge min.", "age_max": "Âge max.", "demande_par": "Demandé par",
+}
+
+# Values of the non-status enums (statuses are in models.enums.STATUT_LABELS).
+ENUM_LABELS: dict[str, str] = {
+    # TypeCompteBancaire
+    "courant": "Compte courant", "livret_a": "Livret A", "epargne": "Compte d'épargne",
+    # TrancheFiscale
+    "non_imposable": "Non imposable", "tranche_1": "Tranche 1", "au_dela": "Au-delà de la tranche 1",
+    # ProtectionJuridique
+    "aucune": "Aucune", "mineur": "Mineur", "tutelle": "Tutelle", "curatelle": "Curatelle",
+    # CerfaType
+    "initial": "Initial", "renouvellement": "Renouvellement", "correctif": "Correctif",
+    # AllocationNature
+    "entree": "Entrée", "courante": "Courante", "premiere_renouvellement": "1re de renouvellement",
+    "hors_delai": "Hors délai", "rectificative": "Rectificative",
+    # CategorieRessource
+    "deductible": "Déductible", "degressive": "Dégressive", "suspensive": "Suspensive",
+    "non_cumulable": "Non cumulable", "exclue": "Exclue",
+    # TypeStructure
+    "siege": "Siège", "antenne": "Antenne", "partenaire_afas": "Partenaire Afas",
+    "organisme_accueil": "Organisme d'accueil", "operateur_nacre": "Opérateur NACRE", "employeur": "Employeur",
+    # DeclarationType, ModeLieu
+    "previsionnelle": "Prévisionnelle", "actualisation": "Actualisation", "reelle": "Réelle",
+    "mono_lieu": "Mono-lieu", "itinerance": "Itinérance",
+    # MotifAP
+    "1_conjoncture": "1 – Conjoncture économique", "2_approvisionnement": "2 – Difficultés d'approvisionnement",
+    "3_sinistre_intemperies": "3 – Sinistre ou intempéries", "4_restructuration": "4 – Restructuration",
+    "5_autre": "5 – Autre circonstance exceptionnelle",
+    # RoleEtablissement
+    "contact_principal": "Contact principal", "utilisateur": "Utilisateur", "tiers_declarant": "Tiers déclarant",
 }
 
 
@@ -71,6 +137,21 @@ def label_for(name: str) -> str:
     return LABELS.get(head, head.replace("_", " ").capitalize())
 
 
+def enum_label(value) -> str:
+    """French label of a StrEnum member or of its stored value."""
+    if value is None:
+        return ""
+    if isinstance(value, Role):  # "siege" is a role and a type of structure: the class decides
+        return ROLE_LABELS.get(value, value.value)
+    key = str(getattr(value, "value", value))
+    return STATUT_LABELS.get(key) or ENUM_LABELS.get(key) or key.replace("_", " ").capitalize()
+
+
+def enum_choices(enum_cls, exclude=()) -> list[tuple[str, str]]:
+    """[(stored value, French label)] for a select box or a filter."""
+    return [(m.value, enum_label(m)) for m in enum_cls if m not in exclude and m.value not in exclude]
+
+
 def statut_badge(value) -> Markup:
     key = str(getattr(value, "value", value))
     color = STATUT_COLORS.get(key, "light")
@@ -78,34 +159,59 @@ def statut_badge(value) -> Markup:
         color, key, STATUT_LABELS.get(key, key))
 
 
-def _money(view, context, model, name):
-    return format_montant(getattr(model, name))
+def _attr(model, name):
+    value = model
+    for part in name.split("."):
+        value = getattr(value, part, None) if value is not None else None
+    return value
 
 
-def _date(view, context, model, name):
-    return format_date(getattr(model, name))
+def money(view, context, model, name):
+    value = _attr(model, name)
+    return Markup('<span class="bo-montant">{}</span>').format(format_montant(value)) if value is not None else ""
 
 
-def _statut(view, context, model, name):
-    value = getattr(model, name)
-    return statut_badge(value) if value is not None else ""
+def date_fr(view, context, model, name):
+    return format_date(_attr(model, name))
 
 
-def _bool(view, context, model, name):
-    value = getattr(model, name)
+def statut(view, context, model, name):
+    value = _attr(model, name)
+    return statut_badge(value) if value else ""
+
+
+def yes_no(view, context, model, name):
+    value = _attr(model, name)
     return "Oui" if value else ("Non" if value is not None else "")
 
 
-def _enum(view, context, model, name):
-    value = getattr(model, name)
-    if value is None:
-        return ""
-    return STATUT_LABELS.get(str(value.value), str(value.value).replace("_", " ").capitalize())
+def enum_fr(view, context, model, name):
+    return enum_label(_attr(model, name))
 
 
-def _mois(view, context, model, name):
-    value = getattr(model, name)
+def mois(view, context, model, name):
+    value = _attr(model, name)
     return value.strftime("%m/%Y") if value else ""
+
+
+def iban_groupes(view, context, model, name):
+    """FR76 3000 6000 0112 3456 7890 189: readable and still copyable."""
+    value = _attr(model, name)
+    if not value:
+        return ""
+    return Markup('<span class="bo-iban">{}</span>').format(" ".join(value[i:i + 4] for i in range(0, len(value), 4)))
+
+
+def json_pre(view, context, model, name):
+    value = _attr(model, name)
+    if value in (None, {}, []):
+        return ""
+    return Markup('<pre class="bo-json">{}</pre>').format(json.dumps(value, ensure_ascii=False, indent=1,
+                                                                   sort_keys=True, default=str))
+
+
+def is_money_type(t) -> bool:
+    return isinstance(t, sa.Numeric) and not isinstance(t, sa.Float) and t.scale == 2 and t.precision == 12
 
 
 def formatters_for(model) -> dict:
@@ -113,19 +219,25 @@ def formatters_for(model) -> dict:
     out = {}
     for col in sa.inspect(model).columns:
         t = col.type
-        if col.key == "mois" and isinstance(t, sa.Date):
-            out[col.key] = _mois
-        elif isinstance(t, sa.Numeric) and not isinstance(t, sa.Float) and t.scale == 2 and t.precision == 12:
-            out[col.key] = _money
+        if col.key in ("mois", "mois_reference") and isinstance(t, sa.Date):
+            out[col.key] = mois
+        elif is_money_type(t):
+            out[col.key] = money
         elif isinstance(t, sa.Enum) and col.key == "statut":
-            out[col.key] = _statut
+            out[col.key] = statut
         elif isinstance(t, sa.Enum):
-            out[col.key] = _enum
+            out[col.key] = enum_fr
         elif isinstance(t, (sa.Date, sa.DateTime)):
-            out[col.key] = _date
+            out[col.key] = date_fr
         elif isinstance(t, sa.Boolean):
-            out[col.key] = _bool
+            out[col.key] = yes_no
+        elif isinstance(t, sa.JSON):
+            out[col.key] = json_pre
     return out
+
+
+def money_columns(model) -> list[str]:
+    return [c.key for c in sa.inspect(model).columns if is_money_type(c.type)]
 
 
 def export_value(value):
@@ -133,7 +245,7 @@ def export_value(value):
     if isinstance(value, Decimal):
         return f"{value:.2f}".replace(".", ",")
     if isinstance(value, enum.Enum):
-        return STATUT_LABELS.get(str(value.value), str(value.value))
+        return enum_label(value)
     if isinstance(value, datetime):
         return value.strftime("%d/%m/%Y %H:%M")
     if isinstance(value, date):
@@ -141,3 +253,8 @@ def export_value(value):
     if isinstance(value, bool):
         return "Oui" if value else "Non"
     return "" if value is None else str(value)
+
+
+def export_mois(view, context, model, name):
+    value = _attr(model, name)
+    return value.strftime("%m/%Y") if value else ""

@@ -37,7 +37,7 @@ def schedule(session, wf, name: str, ids: list[int], actor, *, params: dict | No
     return run
 
 
-def process(session, run_id: int, *, now_fn, chunk_size: int = CHUNK_SIZE) -> BulkRun | None:
+def process(session, run_id: int, *, now_fn, chunk_size: int = 2 * CHUNK_SIZE) -> BulkRun | None:
     """Work through a BulkRun; commits after each chunk. Safe to call again (retries, restarts)."""
     from . import registry
 

@@ -202,7 +202,16 @@ def run(session, wf: Workflow, name: str, selection: Selection, actor, *, params
     return report
 
 
-def _guard_rows(session, wf: Workflow, t: Transition, ids: list[int], ctx: Context, actor, versions):
+def id_in(session, column, ids: list[int]):
+    """`col = ANY(:ids)` with one array parameter on PostgreSQL (one bind, one plan); IN (...) elsewhere."""
+    if session.get_bind().dialect.name == "postgresql":
+        from sqlalchemy.dialects.postgresql import ARRAY
+        return column == sa.any_(sa.bindparam(None, list(ids), type_=ARRAY(sa.Integer)))
+    return column.in_(ids)
+
+
+def _guard_rows(session, wf: Workflow, t: Transition, ids: list[int], ctx: Context, actor, versions,
+                lock: bool):
     model = wf.model
     checks = []
     if actor is not None and wf.scope is not None:
@@ -212,6 +221,7 @@ def _guard_rows(session, wf: Workflow, t: Transition, ids: list[int], ctx: Conte
     if versions:
         stale = sa.case(*[(model.id == i, model.version == v) for i, v in versions.items()], else_=sa.true())
         checks.append((stale, "modifié par quelqu'un d'autre depuis l'affichage : rechargez la page"))
+    row_checks = [c for c, _ in checks]  # scope and version: cheap, re-checked by the UPDATE itself
     for g in t.guards:
         if g.predicate is not None:
             checks.append((g.predicate(ctx), g.reason))
@@ -220,15 +230,18 @@ def _guard_rows(session, wf: Workflow, t: Transition, ids: list[int], ctx: Conte
     cols = [model.id, wf.status, refusal.label("refus")]
     if wf.amount_column:
         cols.append(getattr(model, wf.amount_column))
-    rows = session.execute(sa.select(*cols).where(model.id.in_(ids))).all()
-    return rows, [c for c, _ in checks]
+    query = sa.select(*cols).where(id_in(session, model.id, ids))
+    if lock:  # the chunk's rows stay as evaluated until the UPDATE below (PostgreSQL row locks)
+        query = query.with_for_update(of=model)
+    rows = session.execute(query).all()
+    return rows, row_checks
 
 
 def apply_chunk(session, wf: Workflow, t: Transition, ids: list[int], ctx: Context, report: Report, *,
                 actor=None, versions=None, dry_run: bool = False) -> list[int]:
     """Evaluate guards and move one chunk; returns the moved ids."""
     model = wf.model
-    rows, clauses = _guard_rows(session, wf, t, ids, ctx, actor, versions)
+    rows, clauses = _guard_rows(session, wf, t, ids, ctx, actor, versions, lock=not dry_run)
     report.total += len(ids)
     missing = len(ids) - len(rows)
     if missing:
@@ -264,8 +277,9 @@ def apply_chunk(session, wf: Workflow, t: Transition, ids: list[int], ctx: Conte
         values["updated_at"] = ctx.now
     if t.values:
         values.update(t.values(ctx))
+    # Guards were evaluated on rows now locked; the status condition still makes a replay a no-op.
     stmt = (sa.update(model)
-            .where(model.id.in_(eligible), wf.status.in_(list(t.source)), *clauses)
+            .where(id_in(session, model.id, eligible), wf.status.in_(list(t.source)), *clauses)
             .values(**values)
             .returning(model.id)
             .execution_options(synchronize_session=False))
@@ -307,7 +321,7 @@ def _audit(session, wf: Workflow, t: Transition, moved: list[int], before: dict,
             model.id, sa.literal(t.name), sa.literal(status), sa.literal(target),
             sa.literal(params, AuditEvent.__table__.c.params.type) if params else sa.null(),
             sa.literal(ctx.bulk_run_id, sa.Integer),
-        ).where(model.id.in_(group))
+        ).where(id_in(session, model.id, group))
         session.execute(sa.insert(AuditEvent).from_select(
             ["at", "actor_id", "entity", "entity_id", "action", "from_status", "to_status", "params",
              "bulk_run_id"], select))

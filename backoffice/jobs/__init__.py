@@ -1,0 +1,1 @@
+"""RQ jobs: thin functions, one module per area; queues payments, mail, bulk."""
