@@ -164,6 +164,7 @@ def main() -> None:
             ours.append(run_ours(db, ids["siege"]))
             moved = db.session.execute(sa.text("SELECT count(*) FROM allocation WHERE statut = 'validee_siege'")).scalar()
             events = db.session.execute(sa.text("SELECT count(*) FROM audit_event WHERE action = 'valider'")).scalar()
+            db.session.remove()  # no open transaction may hold locks into the next restore()
             assert moved == events == args.rows, (moved, events)
         o, fl = statistics.median(ours), statistics.median(floor)
         print(f"{'cas':<44}{'médiane (s)':>12}{'lignes/s':>12}")

@@ -65,6 +65,13 @@ def app(database_url):
     config = TestConfig.from_env()
     config["SQLALCHEMY_DATABASE_URI"] = database_url
     application = create_app(config)
+
+    def _fresh_g():
+        # Tests keep an app context pushed (the `db` fixture), and Flask reuses it for test-client
+        # requests: without this, `g` (Flask-Login's user, Flask-WTF's token) would leak between clients.
+        from flask import g
+        g.__dict__.clear()
+    application.before_request_funcs.setdefault(None, []).insert(0, _fresh_g)
     with application.app_context():
         from flask_migrate import upgrade
         upgrade(revision="heads")  # the migration chain itself builds the test schema

@@ -22,6 +22,8 @@ def create_admin(app):
 def register(admin) -> None:
     from ..extensions import db
     from . import views
+    from .workflow_view import with_workflow
 
-    for view in views.all_views(db.session):
-        admin.add_view(view)
+    for cls, model, endpoint, name, category in views.GRIDS:
+        admin.add_view(with_workflow(cls, endpoint)(model, db.session, endpoint=endpoint, name=name,
+                                                    category=category))

@@ -11,16 +11,20 @@ hidden per role.
 
 from __future__ import annotations
 
+import csv
 import importlib.util
+import mimetypes
 
 import sqlalchemy as sa
-from flask import abort, flash, has_request_context, redirect, request, url_for
+from flask import Response, abort, flash, has_request_context, redirect, request, stream_with_context, url_for
+from flask_admin._compat import csv_encode
 from flask_admin.contrib.sqla import ModelView
 from flask_admin.contrib.sqla.ajax import QueryAjaxModelLoader
 from flask_admin.model.ajax import DEFAULT_PAGE_SIZE
 from flask_login import current_user
 from markupsafe import Markup
 from sqlalchemy.exc import IntegrityError
+from werkzeug.utils import secure_filename
 from wtforms.validators import ValidationError
 
 from .. import policy
@@ -60,6 +64,13 @@ def prefix_match(column, term: str):
     if not isinstance(column.type, (sa.String, sa.Text)):
         return sa.false()
     return sa.or_(*[column.like(f"{_escape_like(v)}%", escape="\\") for v in search_variants(term)])
+
+
+class _Echo:
+    """A file-like object whose write returns the line: csv.writer then feeds a streamed response."""
+
+    def write(self, value):
+        return value
 
 
 def relation_link(view, context, model, name):
@@ -185,15 +196,13 @@ class SecureModelView(ModelView):
         """Every many-to-one relation the list shows, directly or through a dotted column
         ("beneficiaire.nom"), self-references included: joinedload, so one page query, never one per row."""
         mapper = sa.inspect(self.model)
-        joins = []
+        heads = []
         for col, _label in self._list_columns:
             head = col.split(".", 1)[0] if isinstance(col, str) else None
             rel = mapper.relationships.get(head) if head else None
-            if rel is not None and rel.direction.name == "MANYTOONE":
-                attr = getattr(self.model, head)
-                if attr not in joins:
-                    joins.append(attr)
-        return joins
+            if rel is not None and rel.direction.name == "MANYTOONE" and head not in heads:
+                heads.append(head)
+        return [getattr(self.model, head) for head in heads]
 
     def right_aligned_columns(self) -> list[str]:
         """Amount columns of the list (right-aligned by the list template)."""
@@ -324,6 +333,9 @@ class SecureModelView(ModelView):
         return ScopedAjaxLoader(name, self.session, remote, **options)
 
     # ---- export -------------------------------------------------------------------------
+    # Flask-Admin writes exports from `self._export_columns`, computed once when the view is built;
+    # the columns hidden from a role (policy.export_hidden) must be decided per request instead, and
+    # without mutating the shared view (two users may export at once).
     def get_export_columns(self):
         role = getattr(current_user, "role", None) if has_request_context() else None
         hidden = set(policy.policy_for(self.policy_endpoint).export_hidden.get(role, ()))
@@ -337,6 +349,40 @@ class SecureModelView(ModelView):
         for part in name.split("."):
             value = getattr(value, part, None) if value is not None else None
         return export_value(value)
+
+    def _export_rows(self, columns):
+        _count, data = self._export_data()
+        for row in data:
+            yield [csv_encode(self.get_export_value(row, c)) for c, _label in columns]
+
+    def _export_csv(self, return_url):
+        columns = self.get_export_columns()
+        writer = csv.writer(_Echo())
+
+        def generate():
+            yield writer.writerow([csv_encode(label) for _c, label in columns])
+            for values in self._export_rows(columns):
+                yield writer.writerow(values)
+
+        filename = secure_filename(self.get_export_name(export_type="csv"))
+        return Response(stream_with_context(generate()), mimetype="text/csv",
+                        headers={"Content-Disposition": f"attachment;filename={filename}"})
+
+    def _export_tablib(self, export_type, return_url):
+        import tablib
+
+        columns = self.get_export_columns()
+        dataset = tablib.Dataset(headers=[csv_encode(label) for _c, label in columns])
+        for values in self._export_rows(columns):
+            dataset.append(values)
+        try:
+            body = dataset.export(export_type)
+        except tablib.UnsupportedFormat:
+            abort(404)
+        filename = self.get_export_name(export_type)
+        mimetype = mimetypes.guess_type(filename)[0] or "application/octet-stream"
+        return Response(body, mimetype=mimetype,
+                        headers={"Content-Disposition": f"attachment;filename={secure_filename(filename)}"})
 
     # ---- errors -------------------------------------------------------------------------
     def handle_view_exception(self, exc):

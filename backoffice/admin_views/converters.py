@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import enum
 
-import sqlalchemy as sa
 from flask_admin.contrib.sqla.form import AdminModelConverter
 from flask_admin.form import DatePickerWidget, Select2Field
 from flask_admin.model.form import converts
@@ -70,8 +69,3 @@ def _member(column, value):
         return enum_cls(value)
     except ValueError:
         return value
-
-
-def is_money_column(model, name: str) -> bool:
-    col = sa.inspect(model).columns.get(name)
-    return col is not None and is_money_type(col.type)

@@ -1,4 +1,9 @@
-"""Home page: a few figures per role, each a link to the grid filtered on it."""
+"""Home page: a few figures per role, each a link to the grid filtered on it.
+
+A card shows only to a role that may open its grid; its link carries the grid's own status filter
+(`flt0_<index>=<status>`, computed from the view's filter list by filters.filter_args), so the grid
+opens on exactly the rows counted.
+"""
 
 from __future__ import annotations
 
@@ -11,9 +16,10 @@ from .. import policy
 from ..extensions import db
 from ..models import Allocation, Cerfa, Compte, DemandeHorsDelai, MailOutbox, Reversement
 from ..models.enums import ROLE_LABELS
+from .filters import filter_args
 
 CARDS = [
-    # (label, model, status, endpoint, status filter index in that view)
+    # (label, model, status, endpoint)
     ("Cerfa reçus à valider", Cerfa, "signe_recu", "cerfa"),
     ("Allocations soumises à valider", Allocation, "soumise", "allocation"),
     ("Allocations validées à envoyer", Allocation, "validee_siege", "allocation"),
@@ -25,6 +31,9 @@ CARDS = [
 
 
 class DashboardView(AdminIndexView):
+    def _grid(self, endpoint):
+        return next((v for v in self.admin._views if getattr(v, "endpoint", None) == endpoint), None)
+
     def is_accessible(self):
         return current_user.is_authenticated
 
@@ -42,7 +51,9 @@ class DashboardView(AdminIndexView):
             if clause is not None:
                 query = query.where(clause)
             value = db.session.execute(query).scalar_one()
+            view = self._grid(endpoint)
+            args = filter_args(view, "statut", statut) if view is not None else {}
             cards.append({"label": label, "value": value,
-                          "url": url_for(f"{endpoint}.index_view", statut=statut)})
+                          "url": url_for(f"{endpoint}.index_view", **args) if args else None})
         return self.render("admin/dashboard.html", cards=cards,
                            role_label=ROLE_LABELS.get(current_user.role, current_user.role))

@@ -1,50 +1,59 @@
-"""The grids, in menu order. Area modules hold the view classes; this list wires them."""
+"""The grids, in menu order. Area modules hold the view classes; this list wires them.
+
+The endpoint is the policy key (policy.POLICY) and the URL: /admin/<endpoint>/.
+"""
 
 from __future__ import annotations
 
 from .. import models as m
-from .base import ReadOnlyModelView, SecureModelView
+from . import (activite_partielle as ap, allocations, beneficiaires, comptes, paiements, partenaires, programmes,
+               referentiel, suivi)
 
-# (model, endpoint, French name, menu category, base class)
+JEUNES, ALLOCATIONS, PAIEMENTS = "Jeunes", "Allocations", "Paiements"
+PARTENAIRES, AP, PROGRAMMES = "Partenaires", "Activité partielle", "Programmes"
+REFERENTIEL, ADMINISTRATION, SUIVI = "Référentiel", "Administration", "Suivi"
+
+# (view class, model, endpoint, French name, menu category)
 GRIDS = [
-    (m.Beneficiaire, "beneficiaire", "Bénéficiaires", "Jeunes", SecureModelView),
-    (m.CompteBancaire, "compte_bancaire", "RIB", "Jeunes", SecureModelView),
-    (m.Inscription, "inscription", "Parcours", "Jeunes", SecureModelView),
-    (m.Cerfa, "cerfa", "Cerfa", "Jeunes", SecureModelView),
-    (m.Allocation, "allocation", "Allocations", "Allocations", SecureModelView),
-    (m.Ressource, "ressource", "Ressources déclarées", "Allocations", SecureModelView),
-    (m.DemandeHorsDelai, "demande_hors_delai", "Hors délai", "Allocations", SecureModelView),
-    (m.LotPaiement, "lot_paiement", "Lots de paiement", "Paiements", ReadOnlyModelView),
-    (m.Paiement, "paiement", "Paiements", "Paiements", ReadOnlyModelView),
-    (m.Reversement, "reversement", "Reversements", "Paiements", ReadOnlyModelView),
-    (m.Remboursement, "remboursement", "Remboursements", "Paiements", SecureModelView),
-    (m.DeclarationPartenaire, "declaration_partenaire", "Déclarations Afas", "Partenaires", SecureModelView),
-    (m.LieuAccueil, "lieu_accueil", "Lieux d'accueil", "Partenaires", SecureModelView),
-    (m.LigneActivite, "ligne_activite", "Données d'activité", "Partenaires", SecureModelView),
-    (m.Anomalie, "anomalie", "Anomalies", "Partenaires", SecureModelView),
-    (m.Etablissement, "etablissement", "Établissements", "Activité partielle", SecureModelView),
-    (m.AutorisationAP, "autorisation_ap", "Autorisations", "Activité partielle", SecureModelView),
-    (m.Salarie, "salarie", "Salariés", "Activité partielle", SecureModelView),
-    (m.DemandeIndemnisation, "demande_indemnisation", "Demandes d'indemnisation", "Activité partielle", SecureModelView),
-    (m.LigneDI, "ligne_di", "Heures par salarié", "Activité partielle", SecureModelView),
-    (m.ConventionNacre, "convention_nacre", "Conventions NACRE", "Programmes", SecureModelView),
-    (m.PosteAdulteRelais, "poste_adulte_relais", "Postes adultes-relais", "Programmes", SecureModelView),
-    (m.ContratServiceCivique, "contrat_service_civique", "Service civique", "Programmes", SecureModelView),
-    (m.Structure, "structure", "Structures", "Référentiel", SecureModelView),
-    (m.Dispositif, "dispositif", "Dispositifs", "Référentiel", SecureModelView),
-    (m.MotifSortie, "motif_sortie", "Motifs de sortie", "Référentiel", SecureModelView),
-    (m.Compte, "compte", "Comptes", "Administration", SecureModelView),
-    (m.CompteEtablissement, "compte_etablissement", "Habilitations partenaires", "Administration", SecureModelView),
-    (m.MailOutbox, "mail_outbox", "Mails", "Suivi", ReadOnlyModelView),
-    (m.JobOutbox, "job_outbox", "Jobs", "Suivi", ReadOnlyModelView),
-    (m.AuditEvent, "audit_event", "Journal d'audit", "Suivi", ReadOnlyModelView),
-    (m.BulkRun, "bulk_run", "Traitements de masse", "Suivi", ReadOnlyModelView),
+    (beneficiaires.BeneficiaireView, m.Beneficiaire, "beneficiaire", "Bénéficiaires", JEUNES),
+    (beneficiaires.CompteBancaireView, m.CompteBancaire, "compte_bancaire", "RIB", JEUNES),
+    (beneficiaires.InscriptionView, m.Inscription, "inscription", "Parcours", JEUNES),
+    (beneficiaires.CerfaView, m.Cerfa, "cerfa", "Cerfa", JEUNES),
+    (allocations.AllocationView, m.Allocation, "allocation", "Allocations", ALLOCATIONS),
+    (allocations.RessourceView, m.Ressource, "ressource", "Ressources déclarées", ALLOCATIONS),
+    (allocations.DemandeHorsDelaiView, m.DemandeHorsDelai, "demande_hors_delai", "Hors délai", ALLOCATIONS),
+    (paiements.LotPaiementView, m.LotPaiement, "lot_paiement", "Lots de paiement", PAIEMENTS),
+    (paiements.PaiementView, m.Paiement, "paiement", "Paiements", PAIEMENTS),
+    (paiements.ReversementView, m.Reversement, "reversement", "Reversements", PAIEMENTS),
+    (paiements.RemboursementView, m.Remboursement, "remboursement", "Remboursements", PAIEMENTS),
+    (partenaires.DeclarationPartenaireView, m.DeclarationPartenaire, "declaration_partenaire",
+     "Déclarations Afas", PARTENAIRES),
+    (partenaires.LieuAccueilView, m.LieuAccueil, "lieu_accueil", "Lieux d'accueil", PARTENAIRES),
+    (partenaires.LigneActiviteView, m.LigneActivite, "ligne_activite", "Données d'activité", PARTENAIRES),
+    (partenaires.AnomalieView, m.Anomalie, "anomalie", "Anomalies", PARTENAIRES),
+    (ap.EtablissementView, m.Etablissement, "etablissement", "Établissements", AP),
+    (ap.AutorisationAPView, m.AutorisationAP, "autorisation_ap", "Autorisations", AP),
+    (ap.SalarieView, m.Salarie, "salarie", "Salariés", AP),
+    (ap.DemandeIndemnisationView, m.DemandeIndemnisation, "demande_indemnisation", "Demandes d'indemnisation", AP),
+    (ap.LigneDIView, m.LigneDI, "ligne_di", "Heures par salarié", AP),
+    (programmes.ConventionNacreView, m.ConventionNacre, "convention_nacre", "Conventions NACRE", PROGRAMMES),
+    (programmes.PosteAdulteRelaisView, m.PosteAdulteRelais, "poste_adulte_relais", "Postes adultes-relais",
+     PROGRAMMES),
+    (programmes.ContratServiceCiviqueView, m.ContratServiceCivique, "contrat_service_civique", "Service civique",
+     PROGRAMMES),
+    (referentiel.StructureView, m.Structure, "structure", "Structures", REFERENTIEL),
+    (referentiel.DispositifView, m.Dispositif, "dispositif", "Dispositifs", REFERENTIEL),
+    (referentiel.MotifSortieView, m.MotifSortie, "motif_sortie", "Motifs de sortie", REFERENTIEL),
+    (comptes.CompteView, m.Compte, "compte", "Comptes", ADMINISTRATION),
+    (comptes.CompteEtablissementView, m.CompteEtablissement, "compte_etablissement", "Habilitations partenaires",
+     ADMINISTRATION),
+    (suivi.MailOutboxView, m.MailOutbox, "mail_outbox", "Mails", SUIVI),
+    (suivi.JobOutboxView, m.JobOutbox, "job_outbox", "Jobs", SUIVI),
+    (suivi.AuditEventView, m.AuditEvent, "audit_event", "Journal d'audit", SUIVI),
+    (suivi.BulkRunView, m.BulkRun, "bulk_run", "Traitements de masse", SUIVI),
 ]
 
 
 def all_views(session):
-    views = []
-    for model, endpoint, name, category, base in GRIDS:
-        cls = type(f"{model.__name__}View", (base,), {})
-        views.append(cls(model, session, endpoint=endpoint, name=name, category=category))
-    return views
+    return [cls(model, session, endpoint=endpoint, name=name, category=category)
+            for cls, model, endpoint, name, category in GRIDS]

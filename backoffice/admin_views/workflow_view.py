@@ -61,13 +61,22 @@ class WorkflowModelView(SecureModelView):
             return self._preview(transition_name, Selection.of_ids(ids), "les lignes cochées")
         return handler
 
+    def filtered_url(self, column: str, value: str) -> str:
+        """The list URL with Flask-Admin's own "equals" filter on `column` (as the filter UI builds it)."""
+        for idx, flt in enumerate(self._filters or []):
+            col = getattr(flt, "column", None)
+            name = type(flt).__name__
+            if getattr(col, "key", None) == column and "Equal" in name and "Not" not in name:
+                return url_for(f"{self.endpoint}.index_view", **{f"flt0_{self.get_filter_arg(idx, flt)}": value})
+        raise LookupError(f"pas de filtre « égal à » sur {column}")
+
     # ---- row buttons ----------------------------------------------------------------------------
     def row_buttons(self, model) -> Markup:
         out = []
         for t in self.workflow.available(model.statut, current_user.role) if self._allowed("actions") else []:
             if not t.row_button:
                 continue
-            url = self.get_url(".workflow_row", name=t.name)
+            url = self.get_url(".workflow_row", transition=t.name)
             out.append(Markup(
                 '<form method="post" action="{url}"><input type="hidden" name="csrf_token" value="{csrf}">'
                 '<input type="hidden" name="id" value="{id}"><input type="hidden" name="version" value="{v}">'
@@ -77,8 +86,9 @@ class WorkflowModelView(SecureModelView):
         return Markup('<span class="bo-row-actions">') + Markup("").join(out) + Markup("</span>")
 
     # ---- endpoints --------------------------------------------------------------------------------
-    @expose("/workflow/<name>/row", methods=["POST"])
-    def workflow_row(self, name):
+    @expose("/workflow/<transition>/row", methods=["POST"])
+    def workflow_row(self, transition):
+        name = transition
         t = self._transition_or_404(name)
         try:
             ident, version = int(request.form["id"]), int(request.form["version"])
@@ -98,8 +108,9 @@ class WorkflowModelView(SecureModelView):
         flash(_report_message(report), "success" if report.changed else "warning")
         return redirect(_safe_back(request.referrer) or self.get_url(".index_view"))
 
-    @expose("/workflow/<name>/filtered", methods=["POST"])
-    def workflow_filtered(self, name):
+    @expose("/workflow/<transition>/filtered", methods=["POST"])
+    def workflow_filtered(self, transition):
+        name = transition
         """All rows matching the list's filters and search (query string forwarded), across pages."""
         self._transition_or_404(name)
         args = self._get_list_extra_args()
@@ -214,3 +225,23 @@ def _safe_back(url):
     if parts.netloc and parts.netloc != request.host:
         return None
     return parts.path + (f"?{parts.query}" if parts.query else "")
+
+
+# endpoint -> the life cycle its rows follow (workflows/__init__.py registry names)
+WORKFLOW_OF_VIEW = {
+    "cerfa": "cerfa",
+    "allocation": "allocation",
+    "demande_hors_delai": "hors_delai",
+    "reversement": "reversement",
+    "compte": "compte",
+}
+
+
+def with_workflow(cls, endpoint: str):
+    """The view class itself, or the same class with its workflow's row buttons and bulk actions."""
+    name = WORKFLOW_OF_VIEW.get(endpoint)
+    if name is None:
+        return cls
+    from ..workflows import registry
+    return type(cls.__name__, (WorkflowModelView, cls), {"workflow": registry()[name],
+                                                          "__module__": cls.__module__})

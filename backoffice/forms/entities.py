@@ -55,6 +55,13 @@ def _enum_value(value):
 class EntityForm(FlaskForm):
     """Every entity form: CSRF (FlaskForm) and dates in order."""
 
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        # Flask-Admin's Unique validator tells "this record" from "another record" through form._obj
+        # (set by flask_admin.form.BaseForm, which a FlaskForm is not): without it every edit of a
+        # row with a unique column (identifiant i-milo, SIRET, login…) would say "Existe déjà".
+        self._obj = kwargs.get("obj")
+
     def validate(self, extra_validators=None) -> bool:
         ok = super().validate(extra_validators)
         for start, end, message in DATE_PAIRS:
@@ -205,3 +212,14 @@ class CompteForm(EntityForm):
                 and _value(self, "structure") is None:
             ok = self.fail("structure", "Un conseiller est rattaché à une antenne.")
         return ok
+
+
+class CompteCreationForm(CompteForm):
+    """A new account gets a temporary password, checked by R67, changed at first login (R66)."""
+
+    def validate_mot_de_passe_provisoire(self, field):
+        from ..rules.motdepasse import verifier_mot_de_passe
+
+        erreurs = verifier_mot_de_passe(field.data or "", login=_value(self, "login"))
+        if erreurs:
+            raise ValidationError(" ".join(erreurs))

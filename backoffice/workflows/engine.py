@@ -190,7 +190,8 @@ def run(session, wf: Workflow, name: str, selection: Selection, actor, *, params
     t = wf.transition(name)
     if not system:
         check_role(t, actor)
-    params = check_params(t, params)
+    # a dry run previews before the parameter form is filled in: parameters are checked on the real run
+    params = dict(params or {}) if dry_run else check_params(t, params)
     ctx = Context(actor_id=getattr(actor, "id", None), role=getattr(actor, "role", None),
                   now=now or utcnow(), params=params, bulk_run_id=bulk_run_id)
     report = Report(wf.name, t.name, t.label, dry_run)

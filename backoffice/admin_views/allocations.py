@@ -1,0 +1,91 @@
+"""Allocations: monthly allowance requests, their declared resources, hors-délai requests (R48).
+
+The amount (`montant`) is computed by the rules and moved by the workflow: it is shown, never typed.
+"""
+
+from __future__ import annotations
+
+from flask_login import current_user
+from wtforms import TextAreaField
+
+from .. import models as m
+from ..forms import entities
+from ..models.enums import AllocationNature, AllocationStatut, HorsDelaiStatut
+from . import refs
+from .base import SecureModelView
+from .filters import antenne_filter, dispositif_filter, mois_filters
+
+
+class AllocationView(SecureModelView):
+    form_base_class = entities.AllocationForm
+    column_list = ["id", "beneficiaire", "dispositif", "mois", "nature", "montant_forfaitaire", "montant",
+                   "statut", "hors_delai", "antenne"]
+    column_details_list = ["id", "beneficiaire", "inscription", "cerfa", "dispositif", "antenne", "mois", "nature",
+                           "statut", "montant_forfaitaire", "ressources_differentielles", "montant", "motif_blocage",
+                           "motif_refus", "hors_delai", "corrige", "soumise_at", "validee_at", "transmise_at",
+                           "versee_at", "created_at", "updated_at"]
+    # sorts an index serves: (montant, id), (statut, mois, id); a sort on mois alone would need (mois, id)
+    column_sortable_list = ["id", "montant", "statut"]
+    column_searchable_list = ["beneficiaire.nom_recherche", "beneficiaire.identifiant_imilo"]
+    column_filters = ["statut", *mois_filters(m.Allocation.mois), dispositif_filter(m.Allocation.dispositif_id),
+                      antenne_filter(m.Allocation.antenne_id), "nature", "hors_delai", "montant"]
+    column_labels = {"beneficiaire.nom_recherche": "Nom du jeune",
+                     "beneficiaire.identifiant_imilo": "Identifiant i-milo"}
+    form_columns = ["inscription", "cerfa", "mois", "nature", "montant_forfaitaire", "ressources_differentielles",
+                    "motif_blocage"]
+    form_ajax_refs = {"inscription": refs.inscription(), "cerfa": refs.cerfa()}
+    # a rectificative version is created by the correction workflow (R46), never by hand
+    form_enum_exclude = {"nature": {AllocationNature.RECTIFICATIVE.value}}
+    form_args = {"mois": {"description": "Mois de l'allocation, MM/AAAA."},
+                 "ressources_differentielles": {"description": "Montant déjà versé à reprendre (R47)."}}
+    # R46: only a saved (not yet submitted) allocation is edited; later, a corrective version
+    editable_statuts = frozenset({AllocationStatut.ENREGISTREE})
+    editable_message = ("Seule une allocation enregistrée se modifie ; une allocation soumise ou validée ne se "
+                        "modifie pas, une allocation acceptée, versée ou refusée se corrige par une version "
+                        "rectificative (R46).")
+
+    def on_model_change(self, form, model, is_created):
+        # denormalised from the enrolment: scope, filters and the one-per-month index (R15)
+        if model.inscription is not None:
+            model.beneficiaire_id = model.inscription.beneficiaire_id
+            model.dispositif_id = model.inscription.dispositif_id
+            model.antenne_id = model.inscription.antenne_id
+        model.hors_delai = model.nature == AllocationNature.HORS_DELAI
+        if is_created:
+            model.cree_par_id = current_user.id
+        super().on_model_change(form, model, is_created)
+
+
+class RessourceView(SecureModelView):
+    column_list = ["id", "allocation", "type_ressource", "categorie", "montant", "mois_reference"]
+    column_details_list = column_list
+    column_searchable_list = ["type_ressource"]
+    column_filters = ["categorie", *mois_filters(m.Ressource.mois_reference, "Mois de référence"), "montant"]
+    form_columns = ["allocation", "type_ressource", "categorie", "montant", "mois_reference"]
+    form_ajax_refs = {"allocation": refs.allocation()}
+    form_args = {"mois_reference": {"description": "Mois des ressources, en général le mois précédent (R28)."}}
+
+
+class DemandeHorsDelaiView(SecureModelView):
+    column_list = ["id", "inscription", "mois", "montant_demande", "statut", "demandeur", "approbateur",
+                   "decision_at"]
+    column_details_list = ["id", "inscription", "mois", "montant_demande", "motif", "statut", "demandeur",
+                           "approbateur", "decision_at", "montant_approuve", "mois_approuve", "motif_refus",
+                           "created_at", "updated_at"]
+    column_searchable_list = ["inscription.numero"]
+    column_filters = ["statut", *mois_filters(m.DemandeHorsDelai.mois), antenne_filter(m.DemandeHorsDelai.antenne_id),
+                      "montant_demande"]
+    column_labels = {"inscription.numero": "N° de parcours", "mois_approuve": "Mois approuvé"}
+    # the approver, the approved month and amount are written by the manager's transition (R48)
+    form_columns = ["inscription", "mois", "montant_demande", "motif"]
+    form_ajax_refs = {"inscription": refs.inscription()}
+    form_overrides = {"motif": TextAreaField}
+    editable_statuts = frozenset({HorsDelaiStatut.EN_ATTENTE})
+    editable_message = "Une demande hors délai décidée ne se modifie plus."
+
+    def on_model_change(self, form, model, is_created):
+        if model.inscription is not None:
+            model.antenne_id = model.inscription.antenne_id
+        if is_created:
+            model.demandeur_id = current_user.id  # four eyes (R48): the requester never approves
+        super().on_model_change(form, model, is_created)

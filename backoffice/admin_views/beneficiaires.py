@@ -1,0 +1,129 @@
+"""Jeunes: beneficiaries, their RIBs, their enrolments (parcours) and their contract forms (cerfa)."""
+
+from __future__ import annotations
+
+from flask_login import current_user
+
+from .. import models as m
+from ..forms import entities
+from ..forms.fields import BicField, IbanField, cle_recherche
+from ..models.enums import CerfaStatut, InscriptionStatut, Role
+from . import refs
+from .base import SecureModelView
+from .filters import antenne_filter, dispositif_filter
+from .formatters import iban_groupes
+
+ACTIVITES_MICRO = [("achat_revente", "Achat-revente, fabrication, hébergement (abattement 71 %)"),
+                   ("bic_services", "Autres BIC : artisanat, commerce (50 %)"),
+                   ("bnc", "BNC : professions libérales, meublés (34 %)"),
+                   ("agricole", "Agricole (87 %)")]
+
+
+def _conseiller() -> bool:
+    return getattr(current_user, "role", None) == Role.CONSEILLER
+
+
+class BeneficiaireView(SecureModelView):
+    form_base_class = entities.BeneficiaireForm
+    column_list = ["id", "identifiant_imilo", "nom", "prenom", "date_naissance", "antenne",
+                   "ressortissant_eee", "inscrit_france_travail", "qpv", "rqth", "tranche_fiscale"]
+    column_details_list = ["id", "identifiant_imilo", "nom", "prenom", "date_naissance", "email", "telephone",
+                           "adresse", "code_postal", "ville", "antenne", "ressortissant_eee", "numero_agdref",
+                           "date_fin_titre_sejour", "inscrit_france_travail", "date_inscription_france_travail",
+                           "qpv", "rqth", "tranche_fiscale", "protection_juridique", "reference_jugement",
+                           "micro_entrepreneur", "activite_micro", "date_immatriculation_micro",
+                           "created_at", "updated_at"]
+    column_searchable_list = ["nom_recherche", "identifiant_imilo"]
+    column_filters = [antenne_filter(m.Beneficiaire.antenne_id), "ressortissant_eee", "inscrit_france_travail",
+                      "qpv", "rqth", "micro_entrepreneur", "tranche_fiscale", "protection_juridique",
+                      "date_naissance", "date_fin_titre_sejour"]
+    column_labels = {"nom_recherche": "Nom prénom"}
+    form_columns = ["identifiant_imilo", "nom", "prenom", "date_naissance", "antenne", "email", "telephone",
+                    "adresse", "code_postal", "ville", "ressortissant_eee", "numero_agdref", "date_fin_titre_sejour",
+                    "inscrit_france_travail", "date_inscription_france_travail", "qpv", "rqth", "tranche_fiscale",
+                    "protection_juridique", "reference_jugement", "micro_entrepreneur", "activite_micro",
+                    "date_immatriculation_micro"]
+    form_choices = {"activite_micro": ACTIVITES_MICRO}
+    form_args = {"antenne": {"query_factory": refs.antennes()},
+                 "email": {"filters": [lambda v: v.strip() if isinstance(v, str) else v]}}
+    column_descriptions = {"numero_agdref": "Obligatoire hors EEE (R14).",
+                           "date_fin_titre_sejour": "Obligatoire hors EEE (R14) ; borne la fin d'un PACEA (R17)."}
+
+    def on_model_change(self, form, model, is_created):
+        # The search key is always derived, never typed: "NOM PRENOM", upper case, no accents
+        model.nom_recherche = cle_recherche(model.nom, model.prenom)
+        if _conseiller():
+            model.antenne_id = current_user.structure_id  # a conseiller files youths in their antenne only
+        super().on_model_change(form, model, is_created)
+
+
+class CompteBancaireView(SecureModelView):
+    form_base_class = entities.CompteBancaireForm
+    column_list = ["id", "beneficiaire", "titulaire", "iban", "bic", "type_compte", "compte_joint", "actif"]
+    column_details_list = ["id", "beneficiaire", "titulaire", "iban", "bic", "type_compte", "compte_joint",
+                           "actif", "created_at", "updated_at"]
+    column_searchable_list = ["iban", "titulaire", "beneficiaire.nom_recherche"]
+    column_filters = ["type_compte", "compte_joint", "actif",
+                      antenne_filter(m.Beneficiaire.antenne_id, "Antenne du jeune")]
+    column_labels = {"beneficiaire.nom_recherche": "Nom du jeune"}
+    column_formatters = {"iban": iban_groupes}
+    form_columns = ["beneficiaire", "titulaire", "iban", "bic", "type_compte", "compte_joint", "actif"]
+    form_overrides = {"iban": IbanField, "bic": BicField}
+    form_ajax_refs = {"beneficiaire": refs.beneficiaire()}
+    column_descriptions = {"type_compte": "Seul un compte courant est accepté (R38).",
+                           "titulaire": "49 caractères au plus (R38) ; compte joint : avec le nom du jeune."}
+
+
+class InscriptionView(SecureModelView):
+    form_base_class = entities.InscriptionForm
+    column_list = ["id", "numero", "beneficiaire", "dispositif", "antenne", "date_debut", "date_fin_prevue",
+                   "date_fin_reelle", "statut", "referent"]
+    column_details_list = ["id", "numero", "beneficiaire", "dispositif", "antenne", "referent", "prescripteur",
+                           "pilote", "date_debut", "date_fin_prevue", "date_fin_reelle", "statut", "motif_sortie",
+                           "sortie_positive", "nb_renouvellements", "precedente", "created_at", "updated_at"]
+    column_searchable_list = ["numero", "beneficiaire.nom_recherche", "beneficiaire.identifiant_imilo"]
+    column_filters = ["statut", dispositif_filter(m.Inscription.dispositif_id), antenne_filter(m.Inscription.antenne_id),
+                      "date_debut", "date_fin_prevue", "date_fin_reelle", "sortie_positive"]
+    column_labels = {"beneficiaire.nom_recherche": "Nom du jeune",
+                     "beneficiaire.identifiant_imilo": "Identifiant i-milo"}
+    form_columns = ["numero", "beneficiaire", "dispositif", "referent", "prescripteur", "pilote", "date_debut",
+                    "date_fin_prevue", "date_fin_reelle", "motif_sortie", "sortie_positive", "precedente"]
+    form_ajax_refs = {"beneficiaire": refs.beneficiaire(), "referent": refs.compte(),
+                      "precedente": refs.inscription()}
+    form_args = {"dispositif": {"query_factory": refs.scoped(m.Dispositif, where=lambda d: d.actif,
+                                                             order_by=lambda d: d.code)},
+                 "motif_sortie": {"query_factory": refs.scoped(m.MotifSortie, order_by=lambda x: x.libelle)}}
+    editable_statuts = frozenset({InscriptionStatut.OUVERT, InscriptionStatut.RENOUVELE})
+    editable_message = "Un parcours clôturé ne se modifie plus."
+
+    def on_model_change(self, form, model, is_created):
+        # the operating antenne is the youth's (denormalised for scope and filters)
+        if model.beneficiaire is not None:
+            model.antenne_id = model.beneficiaire.antenne_id
+        super().on_model_change(form, model, is_created)
+
+
+class CerfaView(SecureModelView):
+    form_base_class = entities.CerfaForm
+    column_list = ["id", "numero", "inscription", "type_version", "date_signature", "date_reception",
+                   "montant_prevu", "statut", "antenne"]
+    column_details_list = ["id", "numero", "inscription", "antenne", "type_version", "date_signature",
+                           "date_reception", "compte_bancaire", "titulaire_rib", "rib_imprime", "montant_prevu",
+                           "duree_prevue_mois", "statut", "motif_refus", "precedent", "valide_siege_at",
+                           "decision_asp_at", "created_at", "updated_at"]
+    column_searchable_list = ["numero", "inscription.numero"]
+    column_filters = ["statut", "type_version", antenne_filter(m.Cerfa.antenne_id), "date_signature",
+                      "date_reception", "rib_imprime"]
+    column_labels = {"inscription.numero": "N° de parcours"}
+    form_columns = ["numero", "inscription", "type_version", "date_signature", "date_reception", "compte_bancaire",
+                    "titulaire_rib", "rib_imprime", "montant_prevu", "duree_prevue_mois", "precedent"]
+    form_ajax_refs = {"inscription": refs.inscription(), "compte_bancaire": refs.compte_bancaire(),
+                      "precedent": refs.cerfa()}
+    editable_statuts = frozenset({CerfaStatut.SAISI, CerfaStatut.SIGNE_RECU})
+    editable_message = ("Un cerfa validé, transmis ou décidé ne se modifie plus : "
+                        "établissez un cerfa correctif.")
+
+    def on_model_change(self, form, model, is_created):
+        if model.inscription is not None:
+            model.antenne_id = model.inscription.antenne_id
+        super().on_model_change(form, model, is_created)

@@ -1,0 +1,43 @@
+"""Référentiel: structures (siège, antennes, partners), the dispositif catalogue, exit reasons."""
+
+from __future__ import annotations
+
+from .. import models as m
+from ..forms.fields import SiretField
+from . import refs
+from .base import SecureModelView
+from .filters import dispositif_filter
+
+
+class StructureView(SecureModelView):
+    column_list = ["id", "code", "nom", "type", "parent", "siret", "ville"]
+    column_details_list = ["id", "code", "nom", "type", "parent", "siret", "adresse", "code_postal", "ville",
+                           "email", "telephone", "created_at", "updated_at"]
+    column_searchable_list = ["code", "nom", "siret"]
+    column_filters = ["type", "ville", "code_postal"]
+    form_columns = ["code", "nom", "type", "parent", "siret", "adresse", "code_postal", "ville", "email", "telephone"]
+    form_overrides = {"siret": SiretField}
+    form_args = {"parent": {"query_factory": refs.scoped(m.Structure, order_by=lambda s: s.nom)}}
+
+
+class DispositifView(SecureModelView):
+    column_list = ["id", "code", "libelle", "duree_max_mois", "renouvelable", "allocation_autorisee",
+                   "longueur_max_titulaire", "france_travail_requis", "actif"]
+    column_details_list = ["id", "code", "libelle", "duree_min_jours", "duree_max_mois", "renouvelable",
+                           "nb_renouvellements_max", "duree_renouvellement_mois", "allocation_autorisee",
+                           "longueur_max_titulaire", "france_travail_requis", "sortie_positive", "pilote_code",
+                           "age_min", "age_max", "actif", "created_at", "updated_at"]
+    column_searchable_list = ["code", "libelle"]
+    column_filters = ["actif", "allocation_autorisee", "renouvelable", "france_travail_requis"]
+    form_columns = ["code", "libelle", "duree_min_jours", "duree_max_mois", "renouvelable", "nb_renouvellements_max",
+                    "duree_renouvellement_mois", "allocation_autorisee", "longueur_max_titulaire",
+                    "france_travail_requis", "sortie_positive", "pilote_code", "age_min", "age_max", "actif"]
+
+
+class MotifSortieView(SecureModelView):
+    column_list = ["id", "dispositif", "libelle", "sortie_positive"]
+    column_details_list = column_list
+    column_searchable_list = ["libelle"]
+    column_filters = [dispositif_filter(m.MotifSortie.dispositif_id), "sortie_positive"]
+    form_columns = ["dispositif", "libelle", "sortie_positive"]
+    form_args = {"dispositif": {"query_factory": refs.scoped(m.Dispositif, order_by=lambda d: d.code)}}

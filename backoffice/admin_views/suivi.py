@@ -1,0 +1,48 @@
+"""Suivi: mail outbox, job outbox, audit trail, bulk runs. Read-only: workers and workflows write them."""
+
+from __future__ import annotations
+
+from .base import ReadOnlyModelView
+from .formatters import json_pre, statut
+
+
+class MailOutboxView(ReadOnlyModelView):
+    column_list = ["id", "destinataire", "template", "sujet", "statut", "tentatives", "prochain_essai_at",
+                   "envoye_at", "created_at"]
+    column_details_list = ["id", "cle", "destinataire", "template", "sujet", "statut", "tentatives",
+                           "derniere_erreur", "prochain_essai_at", "envoye_at", "contexte", "created_at"]
+    column_export_list = column_list
+    column_searchable_list = ["destinataire", "cle"]
+    column_filters = ["statut", "template", "created_at", "envoye_at"]
+
+
+class JobOutboxView(ReadOnlyModelView):
+    column_list = ["id", "fonction", "file", "statut", "job_id", "enqueued_at", "termine_at", "created_at"]
+    column_details_list = ["id", "cle", "fonction", "arguments", "file", "statut", "job_id", "enqueued_at",
+                           "termine_at", "created_at"]
+    column_searchable_list = ["fonction", "cle", "job_id"]
+    column_filters = ["statut", "file", "created_at"]
+
+
+class AuditEventView(ReadOnlyModelView):
+    column_list = ["id", "at", "actor", "entity", "entity_id", "action", "from_status", "to_status",
+                   "bulk_run_id", "ip"]
+    column_details_list = ["id", "at", "actor", "entity", "entity_id", "action", "from_status", "to_status",
+                           "params", "diff", "bulk_run_id", "ip", "prev_hash", "hash"]
+    column_export_list = ["id", "at", "actor", "entity", "entity_id", "action", "from_status", "to_status",
+                          "bulk_run_id", "ip"]
+    column_searchable_list = ["action", "entity"]
+    column_filters = ["entity", "entity_id", "action", "at", "bulk_run_id", "actor_id"]
+    column_labels = {"actor_id": "N° de l'auteur"}
+    column_formatters = {"from_status": statut, "to_status": statut, "params": json_pre, "diff": json_pre}
+
+
+class BulkRunView(ReadOnlyModelView):
+    column_list = ["id", "workflow", "transition", "actor", "statut", "total", "traites", "modifies",
+                   "created_at", "termine_at"]
+    # the frozen id list can hold 100,000 ids: never in a grid
+    column_details_list = ["id", "workflow", "transition", "description", "actor", "statut", "total", "traites",
+                           "modifies", "refus", "params", "erreur", "created_at", "termine_at"]
+    column_export_list = column_list
+    column_searchable_list = ["workflow", "transition"]
+    column_filters = ["statut", "workflow", "transition", "created_at"]

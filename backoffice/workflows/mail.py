@@ -1,0 +1,22 @@
+"""Mail outbox: one row per event (unique key), sent by the mail job after the commit."""
+
+from __future__ import annotations
+
+import sqlalchemy as sa
+
+from ..models import MailOutbox
+from ..models.enums import MailStatut
+from .outbox import enqueue_after_commit
+
+
+def queue_mail(session, *, cle: str, destinataire: str, template: str, contexte: dict,
+               antenne_id: int | None = None) -> None:
+    """Insert the mail (nothing if `cle` already exists: one event yields one mail) and schedule the send."""
+    exists = session.execute(sa.select(MailOutbox.id).where(MailOutbox.cle == cle)).first()
+    if exists is not None:
+        return
+    session.add(MailOutbox(cle=cle, destinataire=destinataire, template=template, contexte=contexte,
+                           statut=MailStatut.EN_FILE, antenne_id=antenne_id))
+    session.flush()
+    enqueue_after_commit(session, fonction="backoffice.jobs.mail.send_pending_mail", arguments=[],
+                         file="mail", cle=f"mail-{cle}")

@@ -1,0 +1,96 @@
+"""Exports: CSV (and XLSX when openpyxl is installed) with French headers and 1234,56 amounts, only
+for the roles the policy allows, never with the columns it hides from a role."""
+
+from __future__ import annotations
+
+import csv
+import io
+from dataclasses import replace
+
+import pytest
+
+from backoffice import policy
+from backoffice.admin_views import base
+
+
+def _csv(resp):
+    assert resp.status_code == 200, resp.status_code
+    assert resp.mimetype == "text/csv"
+    return list(csv.reader(io.StringIO(resp.get_data(as_text=True))))
+
+
+def test_allocation_csv_has_french_headers_and_decimal_comma_amounts(sample, clients):
+    rows = _csv(clients["comptable"].get("/admin/allocation/export/csv/"))
+    header = rows[0]
+    assert header[:5] == ["N°", "Bénéficiaire", "Dispositif", "Mois", "Nature"]
+    assert "Montant" in header and "Statut" in header and "Forfait" in header
+    by_id = {int(r[0]): dict(zip(header, r)) for r in rows[1:]}
+    row = by_id[sample.nord("allocation")]
+    assert row["Montant"] == "1234,56"
+    assert row["Forfait"] == "561,68"
+    assert row["Mois"] == "04/2025"
+    assert row["Statut"] == "Enregistrée"
+    assert row["Nature"] == "Courante"
+    assert row["Hors délai"] == "Non"
+    assert row["Bénéficiaire"].startswith("NORDDUPONT")
+
+
+def test_export_follows_the_list_filters(sample, clients, app):
+    from backoffice.admin_views.filters import filter_args
+    view = next(v for v in app.extensions["admin"][0]._views if getattr(v, "endpoint", None) == "allocation")
+    (arg, value), = filter_args(view, "statut", "transmise").items()
+    rows = _csv(clients["admin"].get(f"/admin/allocation/export/csv/?{arg}={value}"))
+    assert {r[rows[0].index("Statut")] for r in rows[1:]} == {"Transmise ASP"}
+    assert len(rows) == 3  # header + one per antenne
+
+
+def test_reversement_export_includes_the_amount_left_due(sample, clients):
+    rows = _csv(clients["comptable"].get("/admin/reversement/export/csv/"))
+    header = rows[0]
+    row = dict(zip(header, rows[1]))
+    assert row["Montant"] == "246,04" and row["Reste dû"] == "246,04" and row["Statut"] == "En recouvrement"
+
+
+def test_export_is_refused_to_a_role_without_the_right(sample, clients):
+    assert clients["conseiller"].get("/admin/allocation/export/csv/").status_code == 403
+    assert clients["siege"].get("/admin/compte_bancaire/export/csv/").status_code == 403
+    # and the list offers no export button to that role
+    assert "/admin/allocation/export/" not in clients["conseiller"].get("/admin/allocation/").get_data(as_text=True)
+    assert "/admin/allocation/export/csv/" in clients["comptable"].get("/admin/allocation/").get_data(as_text=True)
+
+
+def test_support_never_gets_ibans_in_a_rib_export(sample, clients, monkeypatch):
+    # The policy gives support no RIB grid at all...
+    assert clients["support"].get("/admin/compte_bancaire/export/csv/").status_code == 403
+    # ...and should it ever allow the export, the IBAN and BIC columns stay out of it (export_hidden).
+    opened = replace(policy.POLICY["compte_bancaire"],
+                     view=policy.POLICY["compte_bancaire"].view | {policy.SU},
+                     export=policy.POLICY["compte_bancaire"].export | {policy.SU})
+    monkeypatch.setitem(policy.POLICY, "compte_bancaire", opened)
+    rows = _csv(clients["support"].get("/admin/compte_bancaire/export/csv/"))
+    assert "IBAN" not in rows[0] and "BIC" not in rows[0]
+    body = "\n".join(",".join(r) for r in rows)
+    assert "FR76" not in body and "30006" not in body
+    # the comptable's export does carry them
+    rows = _csv(clients["comptable"].get("/admin/compte_bancaire/export/csv/"))
+    assert "IBAN" in rows[0]
+
+
+def test_account_export_never_contains_password_hashes(sample, clients):
+    body = clients["admin"].get("/admin/compte/export/csv/").get_data(as_text=True)
+    assert "$argon2" not in body and "Identifiant" in body.splitlines()[0]
+
+
+@pytest.mark.skipif(not base.XLSX_AVAILABLE, reason="openpyxl absent : export XLSX non proposé")
+def test_xlsx_export_is_a_real_workbook(sample, clients):
+    from openpyxl import load_workbook
+
+    resp = clients["comptable"].get("/admin/allocation/export/xlsx/")
+    assert resp.status_code == 200
+    sheet = load_workbook(io.BytesIO(resp.get_data())).active
+    header = [c.value for c in next(sheet.iter_rows(max_row=1))]
+    assert header[0] == "N°" and "Montant" in header
+
+
+def test_unknown_export_type_is_not_found(sample, clients):
+    assert clients["comptable"].get("/admin/allocation/export/pdf/").status_code == 404

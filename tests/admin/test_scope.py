@@ -1,0 +1,109 @@
+"""A conseiller never reads another antenne's record: not by list, detail URL, edit URL, ajax lookup,
+search or export."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from backoffice.policy import POLICY
+
+# grids a conseiller may open whose rows belong to an antenne
+SCOPED = sorted(e for e in ("beneficiaire", "compte_bancaire", "inscription", "cerfa", "allocation", "ressource",
+                            "demande_hors_delai", "reversement", "structure")
+                if "conseiller" in POLICY[e].view)
+
+
+def test_conseiller_list_shows_own_antenne_only(sample, clients):
+    c = clients["conseiller"]
+    for endpoint in SCOPED:
+        html = c.get(f"/admin/{endpoint}/").get_data(as_text=True)
+        own, other = sample.texts[endpoint]
+        assert own in html, endpoint
+        assert other not in html, endpoint
+
+
+@pytest.mark.parametrize("endpoint", SCOPED)
+def test_conseiller_cannot_open_another_antennes_record_by_url(endpoint, sample, clients):
+    c = clients["conseiller"]
+    other_id, other_text = sample.sud(endpoint), sample.texts[endpoint][1]
+    for page in ("details", "edit"):
+        resp = c.get(f"/admin/{endpoint}/{page}/?id={other_id}")
+        assert resp.status_code in (302, 403), (page, resp.status_code)
+        assert other_text not in resp.get_data(as_text=True)
+        if resp.status_code == 302:
+            followed = c.get(resp.headers["Location"]).get_data(as_text=True)
+            assert other_text not in followed
+    # the other conseiller (ML-ANT-SUD) does see it: the row exists
+    assert clients["conseiller2"].get(f"/admin/{endpoint}/details/?id={other_id}").status_code == 200
+
+
+def test_conseiller_cannot_edit_another_antennes_record_by_post(sample, clients, db):
+    from backoffice.models import Beneficiaire
+    from tests.conftest import csrf_from
+
+    c = clients["conseiller"]
+    token = csrf_from(c.get("/admin/beneficiaire/new/").get_data(as_text=True))
+    other = sample.sud("beneficiaire")
+    resp = c.post(f"/admin/beneficiaire/edit/?id={other}", data={"csrf_token": token, "nom": "Pirate"})
+    assert resp.status_code == 302
+    db.session.remove()
+    assert db.session.get(Beneficiaire, other).nom != "Pirate"
+
+
+def _lookup(c, endpoint, name, query):
+    resp = c.get(f"/admin/{endpoint}/ajax/lookup/?name={name}&query={query}")
+    assert resp.status_code == 200, resp.status_code
+    return json.loads(resp.get_data(as_text=True))
+
+
+def test_ajax_lookups_never_return_another_antennes_rows(sample, clients):
+    c = clients["conseiller"]
+    own_ident, other_ident = sample.texts["beneficiaire"]
+    own_numero, other_numero = sample.texts["inscription"]
+    # by identifier
+    assert [label for _, label in _lookup(c, "compte_bancaire", "beneficiaire", own_ident)]
+    assert _lookup(c, "compte_bancaire", "beneficiaire", other_ident) == []
+    # by name prefix, accent and case free: only the NORD youth comes back
+    assert _lookup(c, "inscription", "beneficiaire", "sud") == []
+    assert _lookup(c, "inscription", "beneficiaire", "nörd")
+    # enrolments, through the allocation form
+    assert _lookup(c, "allocation", "inscription", other_numero) == []
+    assert [n for _, n in _lookup(c, "allocation", "inscription", own_numero)] == [own_numero]
+    # by id: a number matches the id only inside the scope
+    assert _lookup(c, "ressource", "allocation", str(sample.sud("allocation"))) == []
+    assert _lookup(c, "ressource", "allocation", str(sample.nord("allocation")))
+    # an unknown field name is a 404, not a leak
+    assert c.get("/admin/allocation/ajax/lookup/?name=antenne&query=a").status_code == 404
+
+
+def test_ajax_lookup_of_a_grid_the_role_cannot_open_is_forbidden(sample, clients):
+    resp = clients["conseiller"].get("/admin/compte_etablissement/ajax/lookup/?name=compte&query=a")
+    assert resp.status_code == 403
+
+
+def test_conseiller_export_contains_own_antenne_only(sample, clients):
+    c = clients["conseiller"]
+    resp = c.get("/admin/beneficiaire/export/csv/")
+    assert resp.status_code == 200
+    body = resp.get_data(as_text=True)
+    own, other = sample.texts["beneficiaire"]
+    assert own in body and other not in body
+    # and with a search that would match the other antenne's youth
+    body = c.get("/admin/beneficiaire/export/csv/?search=SUD").get_data(as_text=True)
+    assert other not in body
+
+
+def test_conseiller_filter_on_another_antenne_returns_nothing(sample, clients, app, ref):
+    view = next(v for v in app.extensions["admin"][0]._views if getattr(v, "endpoint", None) == "allocation")
+    from backoffice.admin_views.filters import RefEqual
+    index = next(i for i, f in enumerate(view._filters) if isinstance(f, RefEqual) and f.column.key == "antenne_id")
+    html = clients["conseiller"].get(f"/admin/allocation/?flt0_{index}={ref.sud.id}").get_data(as_text=True)
+    assert sample.texts["allocation"][1] not in html
+
+
+def test_conseiller_antenne_filter_offers_own_antenne_only(sample, clients):
+    html = clients["conseiller"].get("/admin/allocation/").get_data(as_text=True)
+    assert "Antenne Lille Nord" in html
+    assert "Antenne Lille Sud" not in html
