@@ -241,6 +241,9 @@ def _guard_rows(session, wf: Workflow, t: Transition, ids: list[int], ctx: Conte
 def apply_chunk(session, wf: Workflow, t: Transition, ids: list[int], ctx: Context, report: Report, *,
                 actor=None, versions=None, dry_run: bool = False) -> list[int]:
     """Evaluate guards and move one chunk; returns the moved ids."""
+    if (not dry_run and len(t.source) == 1 and not any(g.python for g in t.guards)
+            and session.get_bind().dialect.name == "postgresql"):
+        return _apply_chunk_pg(session, wf, t, ids, ctx, report, actor=actor, versions=versions)
     model = wf.model
     rows, clauses = _guard_rows(session, wf, t, ids, ctx, actor, versions, lock=not dry_run)
     report.total += len(ids)
@@ -273,15 +276,10 @@ def apply_chunk(session, wf: Workflow, t: Transition, ids: list[int], ctx: Conte
             report.changed += len(eligible)
         return []
 
-    values = {"statut": t.target, "version": model.version + 1}
-    if hasattr(model, "updated_at"):
-        values["updated_at"] = ctx.now
-    if t.values:
-        values.update(t.values(ctx))
     # Guards were evaluated on rows now locked; the status condition still makes a replay a no-op.
     stmt = (sa.update(model)
             .where(id_in(session, model.id, eligible), wf.status.in_(list(t.source)), *clauses)
-            .values(**values)
+            .values(**_values(model, t, ctx))
             .returning(model.id)
             .execution_options(synchronize_session=False))
     moved = sorted(session.execute(stmt).scalars().all())
@@ -292,12 +290,79 @@ def apply_chunk(session, wf: Workflow, t: Transition, ids: list[int], ctx: Conte
         return []
     _expire(session, model, moved)
     _audit(session, wf, t, moved, before, ctx)
+    return _after_move(session, t, moved, ctx, report)
+
+
+def _values(model, t: Transition, ctx: Context) -> dict:
+    values = {"statut": t.target, "version": model.version + 1}
+    if hasattr(model, "updated_at"):
+        values["updated_at"] = ctx.now
+    if t.values:
+        values.update(t.values(ctx))
+    return values
+
+
+def _after_move(session, t: Transition, moved: list[int], ctx: Context, report: Report) -> list[int]:
     for effect in t.effects:
         effect(session, moved, ctx)
     report.changed += len(moved)
     if len(report.changed_ids) < 5000:
         report.changed_ids.extend(moved[: 5000 - len(report.changed_ids)])
     return moved
+
+
+def _apply_chunk_pg(session, wf: Workflow, t: Transition, ids: list[int], ctx: Context, report: Report, *,
+                    actor, versions) -> list[int]:
+    """PostgreSQL, one source state, SQL guards only: one statement moves the chunk and audits it.
+
+    WITH moved AS (UPDATE … WHERE id = ANY(:ids) AND statut = :source AND <guards> RETURNING id, amount)
+    INSERT INTO audit_event … SELECT … FROM moved; then reasons only for the rows that did not move.
+    """
+    model = wf.model
+    [source] = list(t.source)
+    checks = []
+    if actor is not None and wf.scope is not None:
+        clause = wf.scope(model, actor)
+        if clause is not None:
+            checks.append(clause)
+    if versions:
+        checks.append(sa.case(*[(model.id == i, model.version == v) for i, v in versions.items()], else_=sa.true()))
+    checks += [g.predicate(ctx) for g in t.guards]
+    returning = [model.id] + ([getattr(model, wf.amount_column)] if wf.amount_column else [])
+    moved_cte = (sa.update(model)
+                 .where(id_in(session, model.id, ids), wf.status == source,
+                        *[sa.func.coalesce(c, sa.false()) for c in checks])
+                 .values(**_values(model, t, ctx))
+                 .returning(*returning)
+                 .cte("moved"))
+    params = jsonable(ctx.params) if ctx.params else None
+    audit_cte = sa.insert(AuditEvent).from_select(
+        ["at", "actor_id", "entity", "entity_id", "action", "from_status", "to_status", "params", "bulk_run_id"],
+        sa.select(sa.literal(ctx.now, sa.DateTime), sa.literal(ctx.actor_id, sa.Integer), sa.literal(wf.entity),
+                  moved_cte.c.id, sa.literal(t.name), sa.literal(getattr(source, "value", source)),
+                  sa.literal(getattr(t.target, "value", t.target)),
+                  sa.literal(params, AuditEvent.__table__.c.params.type) if params else sa.null(),
+                  sa.literal(ctx.bulk_run_id, sa.Integer))).cte("audited")
+    rows = session.execute(sa.select(*moved_cte.c).add_cte(audit_cte)).all()
+    moved = sorted(r[0] for r in rows)
+    report.total += len(ids)
+    if wf.amount_column and report.amount is not None:
+        report.amount += sum((r[1] for r in rows if r[1] is not None), Decimal("0"))
+    rest = sorted(set(ids) - set(moved))
+    if rest:  # why the others did not move: state, scope, version or the first failing guard
+        reasons, _ = _guard_rows(session, wf, t, rest, ctx, actor, versions, lock=False)
+        if len(reasons) < len(rest):
+            report.refused["introuvable ou supprimée"] += len(rest) - len(reasons)
+        for row in reasons:
+            status = getattr(row[1], "value", row[1])
+            if status != getattr(source, "value", source):
+                report.refused[_state_reason(status, t)] += 1
+            else:
+                report.refused[row[2] or "modifiée entre-temps par une autre action"] += 1
+    if not moved:
+        return []
+    _expire(session, model, moved)
+    return _after_move(session, t, moved, ctx, report)
 
 
 def _expire(session, model, ids) -> None:
