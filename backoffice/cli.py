@@ -67,7 +67,9 @@ def demo(host: str, port: int, reset: bool) -> None:
         click.echo("  " + ", ".join(f"{k} : {v}" for k, v in stats.items()))
 
     worker = None
-    if app.config.get("JOBS_MODE") != "inline" and redis_ping(app.config["REDIS_URL"]):
+    if app.config.get("JOBS_MODE") == "inline":
+        click.echo("Jobs : exécutés dans le processus web (JOBS_MODE=inline).")
+    elif redis_ping(app.config["REDIS_URL"]):
         worker = subprocess.Popen([sys.executable, "-m", "backoffice.cli", "worker", "--with-scheduler"],
                                   env=dict(os.environ, DATABASE_URL=uri))
         click.echo(f"Jobs : worker RQ lancé (Redis {app.config['REDIS_URL']}, pid {worker.pid}).")
@@ -78,7 +80,7 @@ def demo(host: str, port: int, reset: bool) -> None:
     click.echo(f"Comptes de démonstration (mot de passe {DEMO_PASSWORD}) : "
                "admin, siege, manager, support, comptable, conseiller, conseiller2")
     try:
-        app.run(host=host, port=port, debug=False, use_reloader=False, threaded=True)
+        _serve(app, host, port)
     finally:
         if worker is not None:
             worker.terminate()
@@ -97,7 +99,13 @@ def _safe_uri(uri: str) -> str:
 def run(host: str, port: int) -> None:
     """Sert l'application (serveur de développement ; en production utilisez gunicorn)."""
     from flask import current_app
-    current_app.run(host=host, port=port, debug=False, use_reloader=False, threaded=True)
+    _serve(current_app._get_current_object(), host, port)
+
+
+def _serve(app, host: str, port: int) -> None:
+    """Werkzeug's threaded server (app.run refuses to run under the flask CLI). Production: gunicorn."""
+    from werkzeug.serving import run_simple
+    run_simple(host, port, app, threaded=True, use_reloader=False, use_debugger=False)
 
 
 @main.command("seed")

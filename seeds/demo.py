@@ -1,0 +1,315 @@
+"""The demo: a Mission Locale (siège + three antennes) whose records walk through the real workflows.
+
+Deterministic for a given seed (random.Random and Faker seeded; a fixed reference date), so the
+audit trail, the refusals and the reversements in the grids are those the application itself wrote.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import random
+import unicodedata
+from datetime import date, datetime, timedelta
+from decimal import Decimal
+
+import sqlalchemy as sa
+from faker import Faker
+
+from backoffice.models import (Allocation, Beneficiaire, Cerfa, Compte, CompteBancaire, DemandeHorsDelai,
+                               Inscription, LotPaiement, MailOutbox, Paiement)
+from backoffice.models.enums import (AllocationStatut as AS, CerfaType, CompteStatut, InscriptionStatut, LotStatut,
+                                     MailStatut, PaiementStatut, ProtectionJuridique, Role, TrancheFiscale)
+from backoffice.passwords import hash_password
+from backoffice.workflows import Selection, audit, run
+from backoffice.workflows.allocations import ALLOCATION
+from backoffice.workflows.cerfa import CERFA
+from backoffice.workflows.errors import WorkflowError
+from backoffice.workflows.hors_delai import HORS_DELAI
+from backoffice.workflows.reversements import REVERSEMENT, enregistrer_remboursement
+from backoffice.workflows.saisie import corriger_allocation, enregistrer_allocation
+
+from .comptes import load_demo_accounts
+from .identites import iban_fr
+from .referentiel import load_catalogue, load_structures
+
+AUJOURDHUI = date(2025, 6, 16)  # the demo's "today": every date is relative to it, never to the clock
+T0 = datetime(2025, 6, 16, 9, 0)
+ANTENNES = ["ML-ANT-NORD", "ML-ANT-SUD", "ML-ANT-EST"]
+
+
+def normalise(nom: str, prenom: str) -> str:
+    text = f"{nom} {prenom}".upper()
+    return "".join(c for c in unicodedata.normalize("NFKD", text) if not unicodedata.combining(c))
+
+
+def _months(start: date, end: date) -> list[date]:
+    out, d = [], start.replace(day=1)
+    while d <= end:
+        out.append(d)
+        d = date(d.year + d.month // 12, d.month % 12 + 1, 1)
+    return out
+
+
+def _beneficiaires(session, rng, fake, structures, n) -> list[Beneficiaire]:
+    rows = []
+    for k in range(n):
+        nom, prenom = fake.last_name(), fake.first_name()
+        eee = rng.random() > 0.08
+        protection = ProtectionJuridique.CURATELLE if rng.random() < 0.03 else ProtectionJuridique.AUCUNE
+        naissance = date(2000, 1, 1) + timedelta(days=rng.randrange(0, 365 * 9))
+        micro = rng.random() < 0.05
+        b = Beneficiaire(
+            identifiant_imilo=f"IM{1_000_000 + k:08d}", nom=nom, prenom=prenom, nom_recherche=normalise(nom, prenom),
+            date_naissance=naissance, email=f"{normalise(prenom, '').strip().lower().replace(' ', '-')}.{k}@exemple.fr",
+            telephone=f"06{rng.randrange(10**8):08d}", adresse=fake.street_address()[:200],
+            code_postal=f"59{rng.randrange(1000):03d}", ville=rng.choice(["Lille", "Roubaix", "Tourcoing",
+                                                                        "Villeneuve-d'Ascq", "Lomme", "Wattrelos"]),
+            antenne_id=structures[ANTENNES[k % 3]].id, ressortissant_eee=eee,
+            numero_agdref=None if eee else f"{rng.randrange(10**9, 10**10)}",
+            date_fin_titre_sejour=None if eee else AUJOURDHUI + timedelta(days=rng.randrange(60, 900)),
+            inscrit_france_travail=rng.random() < 0.93, qpv=rng.random() < 0.2, rqth=rng.random() < 0.03,
+            tranche_fiscale=TrancheFiscale.TRANCHE_1 if rng.random() < 0.15 else TrancheFiscale.NON_IMPOSABLE,
+            protection_juridique=protection,
+            reference_jugement=f"TJ Lille RG {rng.randrange(10000, 99999)}/25" if protection != ProtectionJuridique.AUCUNE else None,
+            micro_entrepreneur=micro, activite_micro=rng.choice(["bic_services", "bnc", "achat_revente"]) if micro else None,
+            date_immatriculation_micro=AUJOURDHUI - timedelta(days=rng.randrange(30, 700)) if micro else None)
+        rows.append(b)
+    session.add_all(rows)
+    session.flush()
+    return rows
+
+
+def _rib(rng, b, max_len) -> CompteBancaire:
+    titulaire = f"{b.prenom} {b.nom}".upper()
+    if b.protection_juridique == ProtectionJuridique.CURATELLE:
+        titulaire = f"{titulaire} CURATELLE UDAF"  # R38: full account title under curatelle
+    return CompteBancaire(beneficiaire_id=b.id, iban=iban_fr(rng), bic=None, titulaire=titulaire[:max_len])
+
+
+def load(session, seed: int = 2026) -> dict[str, int]:
+    rng = random.Random(seed)
+    fake = Faker("fr_FR")
+    fake.seed_instance(seed)
+    structures = load_structures(session)
+    catalogue = load_catalogue(session)
+    comptes = load_demo_accounts(session, structures)
+    # a third antenne's conseiller, locked by three wrong passwords (the support desk's daily case, R68)
+    verrou = Compte(login="conseiller3", role=Role.CONSEILLER, prenom="Inès", nom="Verrouillée",
+                    email="conseiller3@ml-metropole.example.fr", structure_id=structures["ML-ANT-EST"].id,
+                    password_hash=comptes["admin"].password_hash, must_change_password=False,
+                    statut=CompteStatut.VERROUILLE, failed_attempts=3, failures_since_unlock_total=3,
+                    last_failed_at=T0 - timedelta(minutes=12), locked_at=T0 - timedelta(minutes=12),
+                    locked_until=T0 + timedelta(minutes=18))
+    session.add(verrou)
+    session.flush()
+    conseiller_of = {structures["ML-ANT-NORD"].id: comptes["conseiller"], structures["ML-ANT-SUD"].id: comptes["conseiller2"],
+                     structures["ML-ANT-EST"].id: verrou}
+    siege, manager, comptable = comptes["siege"], comptes["manager"], comptes["comptable"]
+
+    youths = _beneficiaires(session, rng, fake, structures, 300)
+    inscriptions, cerfas = [], []
+    other_codes = ["DIAG", "RE", "PARRAINAGE", "QPV", "PAO", "AVENIR_PRO", "DECLIC"]
+    for k, b in enumerate(youths):
+        r = rng.random()
+        code = "CEJ" if r < 0.55 else "PACEA" if r < 0.85 else rng.choice(other_codes)
+        d = catalogue[code]
+        debut = AUJOURDHUI - timedelta(days=rng.randrange(20, 300))
+        fin = debut + timedelta(days=30 * (d.duree_max_mois or 6))
+        insc = Inscription(numero=f"P{2025_000_000 + k}", beneficiaire_id=b.id, dispositif_id=d.id,
+                           antenne_id=b.antenne_id, referent_id=conseiller_of[b.antenne_id].id, date_debut=debut,
+                           date_fin_prevue=fin, pilote=d.pilote_code, prescripteur="France Travail" if rng.random() < .3 else None)
+        if code not in ("CEJ", "PACEA") and rng.random() < 0.3:  # some closed paths, with their exit reason
+            insc.statut = InscriptionStatut.CLOTURE
+            insc.date_fin_reelle = min(AUJOURDHUI, debut + timedelta(days=rng.randrange(10, 80)))
+            motif = rng.choice(d.motifs_sortie)
+            insc.motif_sortie_id, insc.sortie_positive = motif.id, motif.sortie_positive
+        session.add(insc)
+        session.flush()
+        inscriptions.append((insc, code))
+        if code in ("CEJ", "PACEA"):
+            cb = _rib(rng, b, d.longueur_max_titulaire or 49)
+            session.add(cb)
+            session.flush()
+            c = Cerfa(numero=f"CERFA-{code}-{k:05d}", inscription_id=insc.id, antenne_id=insc.antenne_id,
+                      type_version=CerfaType.RENOUVELLEMENT if rng.random() < 0.08 else CerfaType.INITIAL,
+                      date_signature=debut, compte_bancaire_id=cb.id, titulaire_rib=cb.titulaire, rib_imprime=True,
+                      montant_prevu=Decimal("561.68") if code == "CEJ" else Decimal("300.00"),
+                      duree_prevue_mois=12 if code == "CEJ" else 24)
+            session.add(c)
+            session.flush()
+            cerfas.append((c, insc, b))
+    session.flush()
+
+    # allocations for each month since the start, amounts from the rules (R21-R34); some youths
+    # missed a month, which their conseiller later asks for as a hors-délai (R48)
+    missed = []
+    for n, (c, insc, b) in enumerate(cerfas):
+        months_of = _months(insc.date_debut, AUJOURDHUI - timedelta(days=20))
+        for mois in months_of:
+            if n % 15 == 0 and len(months_of) > 3 and mois == months_of[1]:
+                missed.append((c, insc, mois))
+                continue
+            salaire = rng.choice([None, None, None, Decimal("250.00"), Decimal("600.00"), Decimal("950.00")])
+            lignes = [("Salaire", salaire)] if salaire else []
+            enregistrer_allocation(session, inscription_id=insc.id, mois=mois, lignes=lignes,
+                                   actor=conseiller_of[insc.antenne_id])
+    session.commit()
+
+    # cerfa: received, validated by the siège (which validates the entry allocation, R40), sent, accepted
+    def by_antenne(ids):
+        groups = {}
+        for cid, ant in ids:
+            groups.setdefault(ant, []).append(cid)
+        return groups
+
+    all_c = [(c.id, c.antenne_id) for c, _, _ in cerfas]
+    rng.shuffle(all_c)
+    received = all_c[: int(len(all_c) * 0.9)]
+    for ant, ids in by_antenne(received).items():
+        run(session, CERFA, "recevoir", Selection.of_ids(ids), conseiller_of[ant], now=T0)
+    validated = [cid for cid, _ in received[: int(len(all_c) * 0.78)]]
+    run(session, CERFA, "valider", Selection.of_ids(validated), siege, now=T0)
+    refused = [cid for cid, _ in received[int(len(all_c) * 0.78): int(len(all_c) * 0.82)]]
+    run(session, CERFA, "refuser", Selection.of_ids(refused), siege, params={"motif_refus": "RIB illisible : fournir un nouveau RIB"}, now=T0)
+    sent = validated[: int(len(validated) * 0.85)]
+    run(session, CERFA, "transmettre", Selection.of_ids(sent), siege, now=T0)
+    run(session, CERFA, "accepter_payeur", Selection.of_ids(sent[: int(len(sent) * 0.9)]), comptable, now=T0)
+    run(session, CERFA, "refuser_payeur", Selection.of_ids(sent[int(len(sent) * 0.95):]), comptable,
+        params={"motif_refus": "Titulaire du RIB différent du jeune"}, now=T0)
+    session.commit()
+
+    # allocations, month by month (R43: the next one waits for the previous validation)
+    months = sorted({m for (m,) in session.execute(sa.select(Allocation.mois).distinct())})
+    for i, mois in enumerate(months):
+        last = i >= len(months) - 2
+        ids = session.execute(sa.select(Allocation.id, Allocation.antenne_id).where(Allocation.mois == mois)).all()
+        for ant, group in by_antenne([(a, ant) for a, ant in ids]).items():
+            run(session, ALLOCATION, "soumettre", Selection.of_ids(group), conseiller_of[ant], now=T0)
+        submitted = [a for (a,) in session.execute(sa.select(Allocation.id).where(
+            Allocation.mois == mois, Allocation.statut == AS.SOUMISE))]
+        keep = submitted[: len(submitted) // 2] if last else submitted[: int(len(submitted) * 0.97)]
+        run(session, ALLOCATION, "valider", Selection.of_ids(keep), siege, now=T0)
+        if len(submitted) > 3:
+            run(session, ALLOCATION, "refuser", Selection.of_ids(submitted[-2:]), siege,
+                params={"motif_refus": "Justificatif de ressources manquant"}, now=T0)
+    session.commit()
+
+    lots = _pay(session, rng, comptable, months)
+    corrections = _corrections(session, rng, comptes, conseiller_of)
+    hors_delai = _hors_delai(session, rng, missed, conseiller_of, manager)
+    _mails(session, rng)
+    from .programmes import load_partenaires_et_programmes
+    autres = load_partenaires_et_programmes(session, rng, fake, structures)
+    session.commit()
+    counts = {
+        "bénéficiaires": len(youths), "parcours": len(inscriptions), "cerfa": len(cerfas),
+        "allocations": session.execute(sa.select(sa.func.count()).select_from(Allocation)).scalar_one(),
+        "lots de paiement": lots, "corrections": corrections, "demandes hors délai": hors_delai,
+    }
+    counts.update(autres)
+    return counts
+
+
+def _pay(session, rng, comptable, months) -> int:
+    """Validated allocations of past months went out in SEPA batches (one per dispositif and date, R41)."""
+    from backoffice.models import Dispositif
+    from backoffice.rules.calendrier import prochaine_date_envoi
+    codes = dict(session.execute(sa.select(Dispositif.id, Dispositif.code)).all())
+    rows = session.execute(
+        sa.select(Allocation.id, Allocation.mois, Allocation.montant, Allocation.dispositif_id, Allocation.beneficiaire_id,
+                  Allocation.antenne_id, CompteBancaire.titulaire, CompteBancaire.iban, Inscription.numero)
+        .join(Cerfa, Cerfa.id == Allocation.cerfa_id).join(CompteBancaire, CompteBancaire.id == Cerfa.compte_bancaire_id)
+        .join(Inscription, Inscription.id == Allocation.inscription_id)
+        .where(Allocation.statut == AS.VALIDEE_SIEGE, Allocation.mois <= months[-2], Allocation.montant > 0)
+        .order_by(Allocation.id)).all()
+    lots: dict = {}
+    for r in rows:
+        code = codes[r.dispositif_id]
+        execution = prochaine_date_envoi(code, date(r.mois.year + r.mois.month // 12, r.mois.month % 12 + 1, 1))
+        lots.setdefault((r.dispositif_id, execution), []).append(r)
+    for (dispositif_id, execution), group in sorted(lots.items()):
+        recent = execution >= AUJOURDHUI - timedelta(days=50)
+        lot = LotPaiement(reference=f"ASP-{execution:%Y%m%d}-{dispositif_id:02d}", dispositif_id=dispositif_id,
+                          date_execution=execution, statut=LotStatut.EMISE if recent else LotStatut.RAPPROCHEE,
+                          nb_paiements=len(group), montant_total=sum(r.montant for r in group), cree_par_id=comptable.id,
+                          emis_at=datetime.combine(execution, datetime.min.time()) - timedelta(days=2))
+        xml = f"<Document><!-- lot {lot.reference} : {len(group)} paiements --></Document>".encode()
+        lot.fichier_sepa, lot.fichier_sha256 = xml, hashlib.sha256(xml).hexdigest()
+        session.add(lot)
+        session.flush()
+        statut_alloc = AS.ACCEPTEE if recent else AS.VERSEE
+        session.execute(sa.insert(Paiement), [
+            {"lot_id": lot.id, "allocation_id": r.id, "beneficiaire_id": r.beneficiaire_id, "antenne_id": r.antenne_id,
+             "end_to_end_id": f"ALLOC-{r.id:010d}-V1", "montant": r.montant, "titulaire": r.titulaire, "iban": r.iban,
+             "libelle": f"ALLOC {r.mois:%m/%Y} PARCOURS {r.numero}"[:140],
+             "statut": PaiementStatut.EMIS if recent else PaiementStatut.EXECUTE} for r in group])
+        ids = [r.id for r in group]
+        session.execute(sa.update(Allocation).where(Allocation.id.in_(ids)).values(
+            statut=statut_alloc, transmise_at=lot.emis_at, versee_at=None if recent else datetime.combine(execution, datetime.min.time())))
+        audit.record_many(session, [{"entity": "allocation", "entity_id": i, "action": "payer", "actor_id": comptable.id,
+                                     "from_status": "validee_siege", "to_status": statut_alloc.value, "at": lot.emis_at,
+                                     "params": {"lot": lot.reference}} for i in ids])
+    session.commit()
+    return len(lots)
+
+
+def _corrections(session, rng, comptes, conseiller_of) -> int:
+    """R46/R47: undeclared pay found after payment → a corrective version, a trop-perçu, a reversement."""
+    paid = session.execute(sa.select(Allocation).where(Allocation.statut == AS.VERSEE, Allocation.montant > 400)
+                           .order_by(Allocation.id).limit(8)).scalars().all()
+    done = 0
+    for k, a in enumerate(paid):
+        conseiller = conseiller_of[a.antenne_id]
+        try:
+            new = corriger_allocation(session, a.id, lignes=[("Salaire", Decimal("800.00"))] if k % 4 else [],
+                                      ressources_differentielles=Decimal("0") if k % 4 else a.montant,
+                                      actor=conseiller)
+            session.commit()
+            run(session, ALLOCATION, "soumettre", Selection.of_ids([new.id]), conseiller, now=T0)
+            run(session, ALLOCATION, "valider", Selection.of_ids([new.id]), comptes["siege"], now=T0)
+            if k < 6:
+                run(session, ALLOCATION, "emettre_reversement", Selection.of_ids([new.id]), comptes["comptable"], now=T0)
+            session.commit()
+            done += 1
+        except WorkflowError:
+            session.rollback()
+    from backoffice.models import Reversement
+    revs = session.execute(sa.select(Reversement).order_by(Reversement.id)).scalars().all()
+    run(session, REVERSEMENT, "notifier", Selection.of_ids([r.id for r in revs[:5]]), comptes["comptable"], now=T0)
+    session.commit()
+    for k, r in enumerate(revs[:3]):
+        montant = r.montant if k == 0 else (r.montant / 2).quantize(Decimal("0.01"))
+        enregistrer_remboursement(session, r.id, montant=montant, date_reception=AUJOURDHUI - timedelta(days=3),
+                                  mode="virement", reference=f"VIR-{r.numero}", actor=comptes["comptable"], now=T0)
+        session.commit()
+    return done
+
+
+def _hors_delai(session, rng, missed, conseiller_of, manager) -> int:
+    """R48: missed months requested by conseillers; the manager approves or refuses (never their own)."""
+    ids = []
+    for c, insc, mois in missed[:8]:
+        d = DemandeHorsDelai(inscription_id=insc.id, antenne_id=insc.antenne_id, mois=mois,
+                             montant_demande=Decimal("561.68") if c.numero.startswith("CERFA-CEJ") else Decimal("300.00"),
+                             motif="Mois non demandé à temps : justificatifs reçus en retard",
+                             demandeur_id=conseiller_of[insc.antenne_id].id)
+        session.add(d)
+        session.flush()
+        ids.append(d.id)
+    session.commit()
+    run(session, HORS_DELAI, "approuver", Selection.of_ids(ids[:3]), manager, now=T0)
+    run(session, HORS_DELAI, "refuser", Selection.of_ids(ids[3:5]), manager,
+        params={"motif_refus": "Délai de forclusion de 3 mois dépassé (R36)"}, now=T0)
+    session.commit()
+    return len(ids)
+
+
+def _mails(session, rng) -> None:
+    """Some history in the mail outbox: sent, waiting, failed (the grid's "renvoyer" has work)."""
+    mails = session.execute(sa.select(MailOutbox).order_by(MailOutbox.id)).scalars().all()
+    for k, m in enumerate(mails):
+        if k % 5 == 0:
+            m.statut, m.tentatives, m.derniere_erreur = MailStatut.ECHEC, 5, "SMTP 451 : boîte du destinataire indisponible"
+        elif k % 5 in (1, 2, 3):
+            m.statut, m.tentatives, m.envoye_at = MailStatut.ENVOYE, 1, T0
+    session.commit()

@@ -1,0 +1,129 @@
+"""Partners and the other programmes: Afas declarations (R56-R59), activité partielle (R71-R74),
+NACRE (R51), adultes-relais (R52), service civique (R55)."""
+
+from __future__ import annotations
+
+from datetime import date, datetime, timedelta
+from decimal import Decimal
+
+from backoffice.models import (Anomalie, AutorisationAP, ContratServiceCivique, ConventionNacre,
+                               DeclarationPartenaire, DemandeIndemnisation, Etablissement, LieuAccueil,
+                               LigneActivite, LigneDI, PosteAdulteRelais, Salarie, Structure)
+from backoffice.models.enums import (AutorisationStatut, ConventionStatut, DeclarationStatut, DeclarationType,
+                                     DIStatut, ModeLieu, MotifAP, TypeStructure)
+from backoffice.rules.activite_partielle import allocation_ap, indemnite_ap
+from backoffice.rules.montants import smic_horaire_brut
+
+from .identites import siret
+
+
+def _structure(session, code, nom, type_, rng, ville="Lille") -> Structure:
+    s = Structure(code=code, nom=nom, type=type_, siret=siret(rng), ville=ville, code_postal="59000",
+                  email=f"contact@{code.lower()}.example.fr")
+    session.add(s)
+    session.flush()
+    return s
+
+
+def load_partenaires_et_programmes(session, rng, fake, structures) -> dict[str, int]:
+    counts = {"déclarations Afas": 0, "demandes d'indemnisation": 0}
+    # --- Afas: espaces de rencontre, one forecast and one actual declaration per year (R56)
+    modes = [ModeLieu.MONO_LIEU, ModeLieu.ITINERANCE, ModeLieu.ANTENNE]
+    for k, mode in enumerate(modes):
+        p = _structure(session, f"ER-{k + 1:02d}", f"Espace de rencontre {fake.city()}", TypeStructure.PARTENAIRE_AFAS, rng)
+        lieux = [LieuAccueil(partenaire_id=p.id, nom=f"{p.nom} — lieu {j + 1}", mode=mode, commune=fake.city())
+                 for j in range(1 if mode == ModeLieu.MONO_LIEU else 3)]
+        session.add_all(lieux)
+        session.flush()
+        for exercice, type_, statut in [(2024, DeclarationType.PREVISIONNELLE, DeclarationStatut.TRAITEE),
+                                        (2024, DeclarationType.REELLE, DeclarationStatut.TRANSMISE if k else DeclarationStatut.CONTROLEE),
+                                        (2025, DeclarationType.PREVISIONNELLE, DeclarationStatut.EN_SAISIE)]:
+            budget = Decimal(rng.randrange(40_000, 120_000))
+            d = DeclarationPartenaire(partenaire_id=p.id, exercice=exercice, type=type_, statut=statut, budget=budget,
+                                      charges=budget - Decimal(rng.randrange(0, 5000)), produits=budget,
+                                      droit_estime=(budget * Decimal("0.30")).quantize(Decimal("0.01")),
+                                      approuvee_par="Président de l'association" if statut != DeclarationStatut.EN_SAISIE else None)
+            session.add(d)
+            session.flush()
+            counts["déclarations Afas"] += 1
+            for lieu in lieux:  # R58: activity per venue, twice a year (R57)
+                for semestre in (1, 2):
+                    session.add(LigneActivite(declaration_id=d.id, lieu_id=lieu.id, semestre=semestre,
+                                              heures_rencontres=Decimal(rng.randrange(80, 400)),
+                                              heures_entretiens=Decimal(rng.randrange(20, 120)),
+                                              heures_organisation=Decimal(rng.randrange(10, 60))))
+            if type_ == DeclarationType.REELLE:  # R59: anomalies, justified before transmission
+                session.add(Anomalie(declaration_id=d.id, code="ECART-BUDGET",
+                                     libelle="Écart de plus de 10 % entre le prévisionnel et le réel",
+                                     justification="Fermeture de deux mois pour travaux" if k else None))
+    # --- Activité partielle: establishments (one account per SIRET, R62), authorisations, DI (R71-R74)
+    smic = smic_horaire_brut(date(2025, 3, 1))
+    for k in range(8):
+        e = Etablissement(siret=siret(rng), raison_sociale=f"{fake.company()} {fake.company_suffix()}"[:120],
+                          libelle_voie=fake.street_name()[:28], code_postal=f"59{rng.randrange(1000):03d}",
+                          ville=fake.city()[:80], email=f"rh{k}@entreprise.example.fr", telephone="0320000000",
+                          effectif=rng.choice([8, 23, 47, 60, 120]), referent_nom=fake.name())
+        session.add(e)
+        session.flush()
+        nb = min(e.effectif, 12)
+        salaries = [Salarie(etablissement_id=e.id, nom=fake.last_name(), prenom=fake.first_name(),
+                            numero_securite_sociale=f"{rng.choice('12')}{rng.randrange(10**13, 10**14)}",
+                            taux_horaire_brut=Decimal(rng.choice(["12.50", "15.00", "18.40", "30.00", "60.00"])))
+                    for _ in range(nb)]
+        session.add_all(salaries)
+        debut = date(2025, 1 + k % 3, 1)
+        statut = [AutorisationStatut.ACCORDEE, AutorisationStatut.ACCORD_IMPLICITE, AutorisationStatut.DEPOSEE,
+                  AutorisationStatut.REFUSEE][k % 4]
+        a = AutorisationAP(numero=f"DAP-2025-{k + 1:05d}", etablissement_id=e.id, motif=list(MotifAP)[k % 5],
+                           date_debut=debut, date_fin=debut + timedelta(days=89), nb_salaries=nb,
+                           heures_prevues=Decimal(nb * 35 * 3), statut=statut,
+                           avis_cse="Avis favorable du CSE du 12/12/2024" if nb >= 50 or e.effectif >= 50 else None,
+                           deposee_at=datetime.combine(debut, datetime.min.time()) - timedelta(days=10),
+                           code_secret=f"{rng.randrange(36**10):010X}"[-10:] if statut in (
+                               AutorisationStatut.ACCORDEE, AutorisationStatut.ACCORD_IMPLICITE) else None)
+        session.add(a)
+        session.flush()
+        if a.code_secret:
+            for m in range(2):
+                di = DemandeIndemnisation(autorisation_id=a.id, annee=debut.year, mois=debut.month + m,
+                                          statut=[DIStatut.PAYEE, DIStatut.ENVOYEE][m])
+                session.add(di)
+                session.flush()
+                total_i = total_a = Decimal("0")
+                for s in salaries:
+                    heures = Decimal(rng.choice([14, 21, 35, 70]))
+                    ind = indemnite_ap(s.taux_horaire_brut, heures, smic)
+                    alloc = allocation_ap(s.taux_horaire_brut, heures, smic, date_reference=date(debut.year, debut.month + m, 1))
+                    session.add(LigneDI(demande_id=di.id, salarie_id=s.id, heures_chomees=heures,
+                                        heures_travaillees=Decimal("151.67") - heures, indemnite=ind, allocation=alloc))
+                    total_i += ind
+                    total_a += alloc
+                di.montant_indemnites, di.montant_allocation = total_i, total_a
+                counts["demandes d'indemnisation"] += 1
+    # --- NACRE (R51: 25 % advance at the first contract), adultes-relais (R52), service civique (R55)
+    for k in range(3):
+        op = _structure(session, f"NACRE-{k + 1:02d}", f"Initiative {fake.city()}", TypeStructure.OPERATEUR_NACRE, rng)
+        subvention = Decimal(rng.choice([60_000, 90_000, 120_000]))
+        session.add(ConventionNacre(numero=f"NACRE-2024-{k + 1:04d}", operateur_id=op.id, subvention_annuelle=subvention,
+                                    date_debut=date(2024, 1, 1), date_fin=date(2026, 12, 31),
+                                    date_premier_contrat=date(2024, 2, 15), avance_versee=subvention / 4))
+    employeur = _structure(session, "AR-01", "Association Médiation Sociale Métropole", TypeStructure.EMPLOYEUR, rng)
+    for k in range(4):
+        session.add(PosteAdulteRelais(numero_convention=f"AR-2024-{k + 1:04d}", employeur_id=employeur.id,
+                                      salarie_nom=fake.last_name(), salarie_prenom=fake.first_name(),
+                                      salarie_date_naissance=date(1975 + k * 3, 3, 1), date_debut=date(2024, 1, 1),
+                                      date_fin=date(2026, 12, 31), aide_annuelle=Decimal("22810.61"),
+                                      aide_mensuelle=Decimal("1900.88")))
+    accueil = _structure(session, "SC-01", "Ligue de l'enseignement du Nord", TypeStructure.ORGANISME_ACCUEIL, rng)
+    for k in range(6):
+        debut = date(2024, 9 + k % 4, 1)
+        session.add(ContratServiceCivique(numero=f"SC-2024-{k + 1:05d}", organisme_id=accueil.id,
+                                          volontaire_nom=fake.last_name(), volontaire_prenom=fake.first_name(),
+                                          volontaire_date_naissance=date(2003, 1 + k, 10), date_debut=debut,
+                                          date_fin=debut + timedelta(days=30 * (6 + k)), majoration_sociale=k % 3 == 0,
+                                          indemnite_mensuelle=Decimal("504.98"), prestation_accueil=Decimal("114.85"),
+                                          statut=ConventionStatut.TERMINEE if k == 0 else ConventionStatut.EN_COURS))
+    session.flush()
+    counts.update({"établissements (activité partielle)": 8, "conventions NACRE": 3, "postes adultes-relais": 4,
+                   "contrats de service civique": 6})
+    return counts
