@@ -199,6 +199,18 @@ class WorkflowModelView(SecureModelView):
         return self.render("admin/workflow_run.html", run=run_row, transition=t, report=None, form=None,
                            format_montant=format_montant, list_url=self.get_url(".index_view"))
 
+    @expose("/sepa/<int:lot_id>")
+    def sepa_file(self, lot_id):
+        """The stored pain.001 file of an emitted batch (payment officers and admins: export right)."""
+        if not hasattr(self.model, "fichier_sepa") or not self._allowed("export"):
+            abort(403 if hasattr(self.model, "fichier_sepa") else 404)
+        lot = self.get_one(lot_id)
+        if lot is None or not lot.fichier_sepa:
+            abort(404)
+        from flask import Response
+        return Response(lot.fichier_sepa, mimetype="application/xml", headers={
+            "Content-Disposition": f'attachment; filename="{lot.reference}.xml"'})
+
     def _transition_or_404(self, name):
         t = self.workflow.transitions.get(name) if self.workflow else None
         if t is None or t.system:
@@ -234,6 +246,7 @@ WORKFLOW_OF_VIEW = {
     "demande_hors_delai": "hors_delai",
     "reversement": "reversement",
     "compte": "compte",
+    "lot_paiement": "lot_paiement",
 }
 
 

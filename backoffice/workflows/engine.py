@@ -76,6 +76,9 @@ class Transition:
     roles: frozenset
     guards: tuple[Guard, ...] = ()
     params: tuple[Param, ...] = ()
+    # prepare(session, ids, ctx): work that must exist before the move (a batch's SEPA file);
+    # it runs on the eligible rows, locked, in the same transaction; raising cancels the move
+    prepare: tuple[Callable, ...] = ()
     effects: tuple[Callable, ...] = ()
     # extra columns to set with the status: ctx -> {column: value or SQL expression}
     values: Callable[[Context], dict] | None = None
@@ -87,7 +90,8 @@ class Transition:
 def T(name, label, source, target, roles, **kw) -> Transition:
     return Transition(name=name, label=label, source=frozenset(source), target=target,
                       roles=frozenset(roles), guards=tuple(kw.pop("guards", ())),
-                      params=tuple(kw.pop("params", ())), effects=tuple(kw.pop("effects", ())), **kw)
+                      params=tuple(kw.pop("params", ())), prepare=tuple(kw.pop("prepare", ())),
+                      effects=tuple(kw.pop("effects", ())), **kw)
 
 
 @dataclass
@@ -241,7 +245,7 @@ def _guard_rows(session, wf: Workflow, t: Transition, ids: list[int], ctx: Conte
 def apply_chunk(session, wf: Workflow, t: Transition, ids: list[int], ctx: Context, report: Report, *,
                 actor=None, versions=None, dry_run: bool = False) -> list[int]:
     """Evaluate guards and move one chunk; returns the moved ids."""
-    if (not dry_run and len(t.source) == 1 and not any(g.python for g in t.guards)
+    if (not dry_run and len(t.source) == 1 and not any(g.python for g in t.guards) and not t.prepare
             and session.get_bind().dialect.name == "postgresql"):
         return _apply_chunk_pg(session, wf, t, ids, ctx, report, actor=actor, versions=versions)
     model = wf.model
@@ -276,6 +280,8 @@ def apply_chunk(session, wf: Workflow, t: Transition, ids: list[int], ctx: Conte
             report.changed += len(eligible)
         return []
 
+    for prepare in t.prepare:
+        prepare(session, eligible, ctx)
     # Guards were evaluated on rows now locked; the status condition still makes a replay a no-op.
     stmt = (sa.update(model)
             .where(id_in(session, model.id, eligible), wf.status.in_(list(t.source)), *clauses)
