@@ -36,6 +36,9 @@ def create_app(config: dict[str, Any] | type | None = None, **overrides: Any):
     from .admin_views import create_admin
     create_admin(app)
 
+    from .workflows import outbox
+    outbox.install(app, db)
+
     @app.get("/")
     def index():
         return redirect(url_for("admin.index"))

@@ -129,8 +129,9 @@ def seed(seed_value: int, scale: int) -> None:
 @click.option("--queues", "-q", default="payments,mail,bulk,default", show_default=True)
 @click.option("--with-scheduler/--without-scheduler", default=True, show_default=True)
 @click.option("--burst", is_flag=True, help="S'arrête quand les files sont vides.")
+@click.option("--interval", default=15, show_default=True, type=int, help="Période des tâches périodiques (s).")
 @with_appcontext
-def worker(queues: str, with_scheduler: bool, burst: bool) -> None:
+def worker(queues: str, with_scheduler: bool, burst: bool, interval: int) -> None:
     """Lance un worker RQ sur les files choisies (paiements d'abord)."""
     from flask import current_app
     from rq import Worker
@@ -140,10 +141,44 @@ def worker(queues: str, with_scheduler: bool, burst: bool) -> None:
 
     configure_mappers()  # before forking (redash/cli/rq.py)
     names = [q.strip() for q in queues.split(",") if q.strip()]
-    conn = _redis(current_app.config["REDIS_URL"])
+    app = current_app._get_current_object()
+    app.config["JOBS_MODE"] = "rq"
+    conn = _redis(app.config["REDIS_URL"])
+    # The app context pushed by with_appcontext is inherited by RQ's forked work-horses; each
+    # work-horse must not reuse the parent's pooled connections.
+    from .extensions import db
+    db.engine.dispose(close=False)
     w = Worker(names, connection=conn)
-    click.echo(f"Worker RQ sur {', '.join(names)} ({current_app.config['REDIS_URL']})")
+    if with_scheduler and not burst:
+        _start_periodic(app, interval)
+    click.echo(f"Worker RQ sur {', '.join(names)} ({app.config['REDIS_URL']})")
     w.work(with_scheduler=with_scheduler, burst=burst)
+
+
+PERIODIC = [  # (job, queue): idempotent, so a missed or doubled tick is harmless
+    ("backoffice.jobs.paiements.relay_outbox", "default"),
+    ("backoffice.jobs.mail.send_pending_mail", "mail"),
+    ("backoffice.jobs.paiements.emit_due_batches", "payments"),
+]
+
+
+def _start_periodic(app, interval: int) -> None:
+    """Enqueue the periodic jobs every `interval` seconds (outbox re-drive, mail retries, R41 batches)."""
+    import threading
+    import time
+
+    from .queue import get_queue
+
+    def loop():
+        while True:
+            with app.app_context():
+                for func, queue in PERIODIC:
+                    try:
+                        get_queue(queue, app).enqueue(func, job_timeout=300, result_ttl=60, failure_ttl=3600)
+                    except Exception as exc:  # noqa: BLE001 - Redis away: try again next tick
+                        click.echo(f"tâche périodique {func} reportée : {exc}", err=True)
+            time.sleep(interval)
+    threading.Thread(target=loop, name="periodique", daemon=True).start()
 
 
 if __name__ == "__main__":

@@ -50,8 +50,8 @@ def reset_schema(db) -> None:
     upgrade(revision="heads")
 
 
-def seed(db, rows: int) -> dict:
-    """N submitted CEJ allocations (10 months per youth) whose cerfa is validated with a RIB."""
+def seed(db, rows: int, statut: str = "soumise") -> dict:
+    """N CEJ allocations (10 months per youth, `statut`) whose cerfa is validated with a RIB."""
     from seeds.comptes import load_demo_accounts
     from seeds.referentiel import load_catalogue, load_structures
 
@@ -62,7 +62,7 @@ def seed(db, rows: int) -> dict:
     s.commit()
     youths = (rows + 9) // 10
     p = {"n": youths, "ant": structures["ML-ANT-NORD"].id, "ant2": structures["ML-ANT-SUD"].id,
-         "disp": dispositifs["CEJ"].id, "rows": rows}
+         "disp": dispositifs["CEJ"].id, "rows": rows, "statut": statut}
     for sql in [
         """INSERT INTO beneficiaire (identifiant_imilo, nom, prenom, nom_recherche, date_naissance, antenne_id,
              ressortissant_eee, inscrit_france_travail, qpv, rqth, tranche_fiscale, protection_juridique,
@@ -87,7 +87,7 @@ def seed(db, rows: int) -> dict:
              statut, montant_forfaitaire, ressources_differentielles, montant, hors_delai, version, created_at,
              updated_at)
            SELECT c.inscription_id, c.id, i.beneficiaire_id, i.dispositif_id, i.antenne_id,
-                  DATE '2024-01-01' + (m || ' month')::interval, 'courante', 'soumise', 561.68, 0,
+                  DATE '2024-01-01' + (m || ' month')::interval, 'courante', :statut, 561.68, 0,
                   round((300 + (i.id * 7 + m * 13) % 262)::numeric, 2), false, 1, now(), now()
            FROM cerfa c JOIN inscription i ON i.id = c.inscription_id CROSS JOIN generate_series(0, 9) m
            ORDER BY i.id, m LIMIT :rows""",
