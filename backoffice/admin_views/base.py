@@ -399,7 +399,65 @@ class SecureModelView(ModelView):
             return True
         return super().handle_view_exception(exc)
 
+    # ---- optimistic locking, audit of edits, history ---------------------------------------
+    def scaffold_form(self):
+        form_class = super().scaffold_form()
+        if hasattr(self.model, "version"):
+            from wtforms import HiddenField
+
+            class Versioned(form_class):
+                version_vue = HiddenField()  # the version the user loaded: a stale form is refused
+            return Versioned
+        return form_class
+
+    def edit_form(self, obj=None):
+        form = super().edit_form(obj)
+        if obj is not None and hasattr(form, "version_vue") and request.method == "GET":
+            form.version_vue.data = obj.version
+        return form
+
+    def _check_version(self, form, model) -> None:
+        seen = getattr(getattr(form, "version_vue", None), "data", None)
+        if seen not in (None, "") and str(seen) != str(model.version):
+            raise ValidationError("Cet enregistrement a été modifié par quelqu'un d'autre depuis son ouverture : "
+                                  "rechargez la page et recommencez (aucune modification enregistrée).")
+
+    def _audit_edit(self, model, is_created) -> None:
+        from ..workflows import audit
+        state = sa.inspect(model)
+        diff = {}
+        for attr in state.mapper.column_attrs:
+            if attr.key in ("version", "updated_at", "created_at", "password_hash"):
+                continue
+            hist = state.attrs[attr.key].history
+            if hist.has_changes():
+                before = hist.deleted[0] if hist.deleted else None
+                after = hist.added[0] if hist.added else None
+                diff[attr.key] = [before, after]
+        if diff or is_created:
+            model._bo_audit = ("creer" if is_created else "modifier", audit.jsonable(diff))
+
+    def after_model_change(self, form, model, is_created):
+        pending = getattr(model, "_bo_audit", None)
+        if pending:
+            from ..workflows import audit
+            action, diff = pending
+            audit.record(self.session, entity=self.model.__tablename__, entity_id=model.id, action=action,
+                         actor_id=current_user.id, diff=diff or None, ip=request.remote_addr)
+            self.session.commit()
+        super().after_model_change(form, model, is_created)
+
+    def history(self, model, limit: int = 50):
+        """Audit events of this record, newest first (the detail page's history panel)."""
+        from ..models import AuditEvent
+        return self.session.execute(
+            sa.select(AuditEvent).where(AuditEvent.entity == self.model.__tablename__, AuditEvent.entity_id == model.id)
+            .order_by(AuditEvent.id.desc()).limit(limit)).scalars().all()
+
     def on_model_change(self, form, model, is_created):
+        if not is_created:
+            self._check_version(form, model)
+        self._audit_edit(model, is_created)
         if not is_created and self.editable_statuts is not None:
             if getattr(model, "statut", None) not in self.editable_statuts:
                 raise ValidationError(self.editable_message)
