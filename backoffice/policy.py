@@ -76,6 +76,7 @@ POLICY: dict[str, ViewPolicy] = {
     "job_outbox": P({A}),
     "audit_event": P({A, M, SU}, export={A}),
     "bulk_run": P({A, S, M, C, SU}),
+    "files": P({A}),  # queue health (RQ registries)
 }
 
 

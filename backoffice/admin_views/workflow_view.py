@@ -247,6 +247,7 @@ WORKFLOW_OF_VIEW = {
     "reversement": "reversement",
     "compte": "compte",
     "lot_paiement": "lot_paiement",
+    "mail_outbox": "mail",
 }
 
 

@@ -85,14 +85,3 @@ def send_pending_mail(limit: int = 200, *, raise_on_failure: bool = True) -> dic
     if failed and raise_on_failure:
         raise MailNonDistribue(f"{failed} mail(s) non distribué(s) ; nouvel essai programmé")
     return {"envoyes": sent, "echecs": failed}
-
-
-def retry_mail(mail_ids: list[int]) -> int:
-    """The grid's "renvoyer": failed mails go back to the queue with a fresh attempt count."""
-    from backoffice.extensions import db
-    from backoffice.models import MailOutbox
-    from backoffice.models.enums import MailStatut
-    n = db.session.execute(sa.update(MailOutbox).where(MailOutbox.id.in_(mail_ids), MailOutbox.statut == MailStatut.ECHEC)
-                           .values(statut=MailStatut.EN_FILE, tentatives=0, prochain_essai_at=None)).rowcount
-    db.session.commit()
-    return n

@@ -20,3 +20,21 @@ def queue_mail(session, *, cle: str, destinataire: str, template: str, contexte:
     session.flush()
     enqueue_after_commit(session, fonction="backoffice.jobs.mail.send_pending_mail", arguments=[],
                          file="mail", cle=f"mail-{cle}")
+
+
+def _effect_relancer(session, ids, ctx):
+    enqueue_after_commit(session, fonction="backoffice.jobs.mail.send_pending_mail", arguments=[], file="mail",
+                         cle=f"mail-renvoi-{ctx.now:%Y%m%d%H%M%S%f}")
+
+
+def _mail_workflow():
+    from ..models.enums import Role as R
+    from .engine import T, Workflow
+    return Workflow("mail", MailOutbox, [
+        # en_file -> envoye | echec happen in the mail job (the system); a person only sends again
+        T("renvoyer", "Renvoyer", {MailStatut.ECHEC}, MailStatut.EN_FILE, {R.ADMIN, R.SUPPORT},
+          values=lambda ctx: {"tentatives": 0, "prochain_essai_at": None}, effects=[_effect_relancer]),
+    ])
+
+
+MAIL = _mail_workflow()

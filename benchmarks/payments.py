@@ -1,0 +1,124 @@
+"""Validated allocations to XSD-validated SEPA files, end to end, with 1 and 2 RQ worker processes.
+
+    python -m benchmarks.payments --rows 100000
+
+Own PostgreSQL database (DATABASE_URL, default backoffice_bench, created if absent). For each run:
+"send to payment" by the engine (guards, one payment per allocation, batches per R41 date), then
+one emission job per batch executed by real `backoffice worker --burst` processes (controls,
+sepaxml, lxml XSD validation, totals). The floor is sepaxml export + lxml validation of the same
+payments alone. Prints a table, then a JSON line: payments, seconds, floor_seconds, ratio.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import statistics
+import subprocess
+import sys
+import time
+from datetime import date, datetime
+from decimal import Decimal
+from pathlib import Path
+
+import sqlalchemy as sa
+
+from benchmarks.bulk import DEFAULT_URL, make_app, reset_schema, seed
+
+REDIS = os.environ.get("REDIS_URL", "redis://127.0.0.1:6379/3")
+BATCHES = 10  # ten R41 dates, so that two workers have work to share
+
+
+def restore(db) -> None:
+    with db.engine.begin() as conn:
+        conn.execute(sa.text("TRUNCATE paiement, lot_paiement, audit_event, job_outbox RESTART IDENTITY CASCADE"))
+        conn.execute(sa.text("UPDATE allocation SET statut = 'validee_siege', transmise_at = NULL, version = 1"))
+
+
+def end_to_end(app, db, siege_id: int, workers: int) -> tuple[float, int]:
+    from redis import Redis
+    from rq import Queue
+
+    from backoffice.models import Allocation, Compte, LotPaiement
+    from backoffice.workflows import Selection, run
+    from backoffice.workflows.allocations import ALLOCATION
+
+    Redis.from_url(REDIS).flushdb()
+    s = db.session
+    siege = s.get(Compte, siege_id)
+    ids = s.execute(sa.select(Allocation.id).order_by(Allocation.id)).scalars().all()
+    per = (len(ids) + BATCHES - 1) // BATCHES
+    t0 = time.perf_counter()
+    for k in range(BATCHES):  # the siège sends, over ten payment dates (R41: 2nd and 16th of each month)
+        when = datetime(2025, 1 + k // 2, 2 if k % 2 == 0 else 16, 9, 0)
+        run(s, ALLOCATION, "transmettre", Selection.of_ids(ids[k * per:(k + 1) * per]), siege, now=when)
+        s.commit()
+    q = Queue("payments", connection=Redis.from_url(REDIS))
+    lots = s.execute(sa.select(LotPaiement.id)).scalars().all()
+    q.enqueue_many([Queue.prepare_data("backoffice.jobs.paiements.emit_batch", (lot,), job_id=f"emit-{lot}",
+                                       timeout=1800) for lot in lots])
+    env = dict(os.environ, DATABASE_URL=app.config["SQLALCHEMY_DATABASE_URI"], REDIS_URL=REDIS, JOBS_MODE="rq")
+    exe = Path(sys.executable).parent / "backoffice"
+    procs = [subprocess.Popen([str(exe), "worker", "--burst", "-q", "payments", "--without-scheduler"], env=env,
+                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL) for _ in range(workers)]
+    for p in procs:
+        p.wait()
+    elapsed = time.perf_counter() - t0
+    s.remove()
+    emitted = s.execute(sa.select(sa.func.coalesce(sa.func.sum(LotPaiement.nb_paiements), 0))
+                        .where(LotPaiement.statut == "emise")).scalar_one()
+    s.remove()
+    return elapsed, emitted
+
+
+def floor(db) -> float:
+    """sepaxml build + lxml XSD validation of the same payments, nothing else."""
+    from backoffice.models import Paiement
+    from backoffice.sepa import Virement, construire
+    rows = db.session.execute(sa.select(Paiement.end_to_end_id, Paiement.montant, Paiement.titulaire, Paiement.iban,
+                                        Paiement.bic, Paiement.libelle, Paiement.lot_id)).all()
+    db.session.remove()
+    by_lot: dict[int, list] = {}
+    for r in rows:
+        by_lot.setdefault(r.lot_id, []).append(Virement(r[0], r[1], r[2], r[3], r[4], r[5]))
+    debiteur = {"name": "AGENCE DE SERVICES ET DE PAIEMENT", "IBAN": "FR7630001007941234567890185", "BIC": "BDFEFRPPCCT"}
+    t0 = time.perf_counter()
+    for lot, virements in by_lot.items():
+        construire(msg_id=f"FLOOR-{lot}", debiteur=debiteur, execution=date(2025, 5, 15), virements=virements,
+                   now=datetime(2025, 5, 2))
+    return time.perf_counter() - t0
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--rows", type=int, default=100_000)
+    parser.add_argument("--repeat", type=int, default=1)
+    args = parser.parse_args()
+    app = make_app(os.environ.get("DATABASE_URL", DEFAULT_URL))
+    from backoffice.extensions import db
+    with app.app_context():
+        reset_schema(db)
+        ids = seed(db, args.rows, statut="validee_siege")
+        results = {}
+        for workers in (1, 2):
+            times = []
+            for _ in range(args.repeat):
+                restore(db)
+                elapsed, emitted = end_to_end(app, db, ids["siege"], workers)
+                assert emitted == args.rows, (emitted, args.rows)
+                times.append(elapsed)
+            results[workers] = statistics.median(times)
+        fl = floor(db)
+        print(f"{'cas':<52}{'médiane (s)':>12}{'paiements/s':>14}")
+        print(f"{'plancher : sepaxml + validation lxml seuls':<52}{fl:>12.2f}{args.rows / fl:>14.0f}")
+        for w, t in results.items():
+            print(f"{f'nous : envoi + contrôles + fichiers, {w} worker(s)':<52}{t:>12.2f}{args.rows / t:>14.0f}")
+        best = min(results.values())
+        print(json.dumps({"payments": args.rows, "seconds": round(best, 3), "seconds_1_worker": round(results[1], 3),
+                          "seconds_2_workers": round(results[2], 3), "floor_seconds": round(fl, 3),
+                          "ratio": round(best / fl, 2)}))
+
+
+if __name__ == "__main__":
+    main()
