@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
+import hashlib
 import smtplib
 import ssl
 from datetime import timedelta
 from email.message import EmailMessage
-from email.utils import make_msgid
 
 import sqlalchemy as sa
 
@@ -28,25 +28,53 @@ def render(template: str, contexte: dict) -> tuple[str, str]:
     return first.removeprefix("Objet :").strip(), body.strip() + "\n"
 
 
-def send_pending_mail(limit: int = 200, *, raise_on_failure: bool = True) -> dict:
+def send_pending_mail(limit: int = 1000, *, raise_on_failure: bool = True, group: int = 50) -> dict:
+    """Send due mails in transactions of `group`: the rows stay locked (FOR UPDATE SKIP LOCKED) until
+    their outcomes are committed, so two workers never send the same mail. A worker killed inside a
+    group re-sends at most that group, with the same Message-ID (derived from the event key)."""
     require_app_context()
-    from flask import current_app
-
     from backoffice import clock
     from backoffice.extensions import db
     from backoffice.models import MailOutbox
     from backoffice.models.enums import MailStatut
 
-    now = clock.now()
-    rows = db.session.execute(
-        sa.select(MailOutbox).where(MailOutbox.statut == MailStatut.EN_FILE,
-                                    sa.or_(MailOutbox.prochain_essai_at.is_(None), MailOutbox.prochain_essai_at <= now))
-        .order_by(MailOutbox.id).limit(limit).with_for_update(skip_locked=True)).scalars().all()
     sent = failed = 0
-    if not rows:
-        db.session.rollback()
-        return {"envoyes": 0, "echecs": 0}
+    while sent + failed < limit:
+        now = clock.now()
+        rows = db.session.execute(
+            sa.select(MailOutbox.id, MailOutbox.cle, MailOutbox.destinataire, MailOutbox.template, MailOutbox.contexte,
+                      MailOutbox.tentatives)
+            .where(MailOutbox.statut == MailStatut.EN_FILE,
+                   sa.or_(MailOutbox.prochain_essai_at.is_(None), MailOutbox.prochain_essai_at <= now))
+            .order_by(MailOutbox.id).limit(min(group, limit - sent - failed))
+            .with_for_update(skip_locked=True)).all()
+        if not rows:
+            db.session.rollback()
+            break
+        ok, ko = _deliver(rows)
+        if ok:
+            table = MailOutbox.__table__  # Core executemany: one statement, many rows
+            db.session.execute(sa.update(table).where(table.c.id == sa.bindparam("mid")).values(
+                statut=MailStatut.ENVOYE.value, envoye_at=now, sujet=sa.bindparam("sujet"),
+                tentatives=table.c.tentatives + 1), [{"mid": i, "sujet": subj[:200]} for i, subj in ok])
+        for mid, tentatives, error in ko:
+            final = tentatives + 1 >= MAX_TENTATIVES
+            db.session.execute(sa.update(MailOutbox).where(MailOutbox.id == mid).values(
+                tentatives=tentatives + 1, derniere_erreur=error[:2000],
+                statut=MailStatut.ECHEC if final else MailStatut.EN_FILE,
+                prochain_essai_at=None if final else now + BACKOFF[min(tentatives, len(BACKOFF) - 1)]))
+        db.session.commit()
+        sent, failed = sent + len(ok), failed + len(ko)
+    if failed and raise_on_failure:
+        raise MailNonDistribue(f"{failed} mail(s) non distribué(s) ; nouvel essai programmé")
+    return {"envoyes": sent, "echecs": failed}
+
+
+def _deliver(rows) -> tuple[list[tuple[int, str]], list[tuple[int, int, str]]]:
+    """One SMTP connection for the group: (id, subject) delivered, (id, attempts, error) not."""
+    from flask import current_app
     cfg = current_app.config
+    ok, ko = [], []
     try:
         smtp = smtplib.SMTP(cfg["MAIL_SERVER"], int(cfg["MAIL_PORT"]), timeout=10)
         if cfg.get("MAIL_USE_TLS"):
@@ -54,34 +82,22 @@ def send_pending_mail(limit: int = 200, *, raise_on_failure: bool = True) -> dic
         if cfg.get("MAIL_USERNAME"):
             smtp.login(cfg["MAIL_USERNAME"], cfg["MAIL_PASSWORD"])
     except (OSError, smtplib.SMTPException) as exc:
-        smtp, error = None, f"serveur SMTP injoignable : {exc}"
-    for m in rows:
-        try:
-            if smtp is None:
-                raise smtplib.SMTPException(error)
-            subject, body = render(m.template, m.contexte or {})
-            msg = EmailMessage()
-            msg["From"], msg["To"], msg["Subject"] = cfg["MAIL_DEFAULT_SENDER"], m.destinataire, subject
-            msg["Message-ID"] = make_msgid(idstring=m.cle[:40].replace("@", "-"))
-            msg.set_content(body)
-            smtp.send_message(msg)
-            m.statut, m.envoye_at, m.sujet = MailStatut.ENVOYE, now, subject[:200]
-            m.tentatives += 1
-            sent += 1
-        except (OSError, smtplib.SMTPException) as exc:
-            m.tentatives += 1
-            m.derniere_erreur = str(exc)[:2000]
-            if m.tentatives >= MAX_TENTATIVES:
-                m.statut = MailStatut.ECHEC
-            else:
-                m.prochain_essai_at = now + BACKOFF[min(m.tentatives - 1, len(BACKOFF) - 1)]
-            failed += 1
-        db.session.commit()  # each mail's outcome is kept even if the next one crashes the worker
-    if smtp is not None:
+        return [], [(r.id, r.tentatives, f"serveur SMTP injoignable : {exc}") for r in rows]
+    try:
+        for r in rows:
+            try:
+                subject, body = render(r.template, r.contexte or {})
+                msg = EmailMessage()
+                msg["From"], msg["To"], msg["Subject"] = cfg["MAIL_DEFAULT_SENDER"], r.destinataire, subject
+                msg["Message-ID"] = f"<{hashlib.sha256(r.cle.encode()).hexdigest()[:32]}@backoffice>"
+                msg.set_content(body)
+                smtp.send_message(msg)
+                ok.append((r.id, subject))
+            except (OSError, smtplib.SMTPException) as exc:
+                ko.append((r.id, r.tentatives, str(exc)))
+    finally:
         try:
             smtp.quit()
         except (OSError, smtplib.SMTPException):
             pass
-    if failed and raise_on_failure:
-        raise MailNonDistribue(f"{failed} mail(s) non distribué(s) ; nouvel essai programmé")
-    return {"envoyes": sent, "echecs": failed}
+    return ok, ko
