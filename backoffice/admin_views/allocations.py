@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from flask_login import current_user
 from wtforms import TextAreaField
+from wtforms.validators import ValidationError
 
 from .. import models as m
 from ..forms import entities
@@ -45,12 +46,13 @@ class AllocationView(SecureModelView):
                         "rectificative (R46).")
 
     def on_model_change(self, form, model, is_created):
-        # denormalised from the enrolment: scope, filters and the one-per-month index (R15)
-        if model.inscription is not None:
-            model.beneficiaire_id = model.inscription.beneficiaire_id
-            model.dispositif_id = model.inscription.dispositif_id
-            model.antenne_id = model.inscription.antenne_id
-        model.hors_delai = model.nature == AllocationNature.HORS_DELAI
+        # denormalised fields, nature (R42-R44) and the amount from the rules (R21-R34): never typed
+        from ..workflows.errors import TransitionRefused
+        from ..workflows.saisie import completer
+        try:
+            completer(self.session, model, is_created=is_created)
+        except TransitionRefused as exc:
+            raise ValidationError(str(exc)) from None
         if is_created:
             model.cree_par_id = current_user.id
         super().on_model_change(form, model, is_created)

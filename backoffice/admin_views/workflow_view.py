@@ -251,11 +251,57 @@ WORKFLOW_OF_VIEW = {
 }
 
 
+class CorrectionMixin:
+    """R46: an accepted, paid or refused allocation is corrected by a new version (the "pencil")."""
+
+    def row_buttons(self, model):
+        from ..workflows.allocations import CORRIGEABLES
+        buttons = super().row_buttons(model)
+        if model.statut in CORRIGEABLES and self._allowed("edit") and current_user.role.value == "conseiller":
+            buttons += Markup('<a class="btn btn-outline-secondary btn-sm" data-transition="corriger" '
+                              'href="{}">Corriger</a>').format(self.get_url(".correction", ident=model.id))
+        return buttons
+
+    @expose("/corriger/<int:ident>", methods=["GET", "POST"])
+    def correction(self, ident):
+        from ..forms.actions import correction_form
+        from ..workflows.errors import WorkflowError
+        from ..workflows.saisie import corriger_allocation
+        if not self._allowed("edit") or current_user.role.value != "conseiller":
+            abort(403)
+        allocation = self.get_one(ident)  # scoped: another antenne's allocation is a 404
+        if allocation is None:
+            abort(404)
+        form = correction_form()()
+        if request.method == "GET":
+            form.version_vue.data = allocation.version
+            for k, r in enumerate(allocation.ressources[:3], start=1):
+                getattr(form, f"type_{k}").data = r.type_ressource
+                getattr(form, f"montant_{k}").data = f"{r.montant:.2f}".replace(".", ",")
+        elif form.validate_on_submit():
+            lignes = [(getattr(form, f"type_{k}").data, getattr(form, f"montant_{k}").decimal) for k in range(1, 4)
+                      if getattr(form, f"type_{k}").data]
+            try:
+                new = corriger_allocation(db.session, allocation.id, lignes=lignes,
+                                          ressources_differentielles=form.ressources_differentielles.decimal,
+                                          actor=current_user, expected_version=int(form.version_vue.data or 0))
+                db.session.commit()
+            except WorkflowError as exc:
+                db.session.rollback()
+                flash(str(exc), "error")
+            else:
+                flash(f"Version corrective n° {new.id} enregistrée : {format_montant(new.montant)} "
+                      f"(au lieu de {format_montant(allocation.montant)}). Soumettez-la pour validation.", "success")
+                return redirect(self.get_url(".details_view", id=new.id))
+        return self.render("admin/workflow_correction.html", form=form, allocation=allocation,
+                           format_montant=format_montant, list_url=self.get_url(".index_view"))
+
+
 def with_workflow(cls, endpoint: str):
     """The view class itself, or the same class with its workflow's row buttons and bulk actions."""
     name = WORKFLOW_OF_VIEW.get(endpoint)
     if name is None:
         return cls
     from ..workflows import registry
-    return type(cls.__name__, (WorkflowModelView, cls), {"workflow": registry()[name],
-                                                          "__module__": cls.__module__})
+    bases = (CorrectionMixin, WorkflowModelView, cls) if endpoint == "allocation" else (WorkflowModelView, cls)
+    return type(cls.__name__, bases, {"workflow": registry()[name], "__module__": cls.__module__})

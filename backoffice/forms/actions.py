@@ -18,3 +18,34 @@ def form_for(transition) -> type[FlaskForm]:
         field = TextAreaField if p.kind == "textarea" else StringField
         attrs[p.name] = field(p.label, validators=validators)
     return type(f"{transition.name.title()}Form", (FlaskForm,), attrs)
+
+
+def correction_form():
+    """R46: the pencil: the allocation as it should have been (resources of M-1, differential resources)."""
+    from decimal import Decimal, InvalidOperation
+
+    from wtforms import HiddenField, SelectField
+    from wtforms.validators import ValidationError
+
+    from ..rules.montants import TypeRessource
+
+    def montant(form, field):
+        raw = (field.data or "").strip().replace("\u202f", "").replace(" ", "").replace(",", ".")
+        if raw == "":
+            field.decimal = Decimal("0")
+            return
+        try:
+            value = Decimal(raw)
+        except InvalidOperation:
+            raise ValidationError("Montant invalide : chiffres et virgule, par exemple 612,50.") from None
+        if not value.is_finite() or value < 0 or value > Decimal("99999.99") or value != value.quantize(Decimal("0.01")):
+            raise ValidationError("Montant invalide : entre 0 et 99 999,99 €, deux décimales au plus.")
+        field.decimal = value
+
+    choices = [("", "—")] + [(t.value, t.value) for t in TypeRessource]
+    attrs = {"version_vue": HiddenField()}
+    for k in range(1, 4):
+        attrs[f"type_{k}"] = SelectField(f"Ressource {k}", choices=choices, default="")
+        attrs[f"montant_{k}"] = StringField(f"Montant {k} (€)", validators=[montant])
+    attrs["ressources_differentielles"] = StringField("Ressources différentielles (€, R47)", validators=[montant])
+    return type("CorrectionForm", (FlaskForm,), attrs)

@@ -37,10 +37,12 @@ def calculer(session, inscription: Inscription, mois: date, lignes: list[tuple[s
             cerfa.montant_prevu if cerfa is not None else None))
 
 
-def nature_pour(session, inscription: Inscription, cerfa: Cerfa | None) -> N:
+def nature_pour(session, inscription: Inscription, cerfa: Cerfa | None, *, sauf: int | None = None) -> N:
     """R42: first allocation of an initial cerfa = entry; R44: first of a renewal is submitted directly."""
-    existing = session.execute(sa.select(sa.func.count()).select_from(Allocation).where(
-        Allocation.inscription_id == inscription.id, Allocation.corrige_id.is_(None))).scalar_one()
+    with session.no_autoflush:
+        existing = session.execute(sa.select(sa.func.count()).select_from(Allocation).where(
+            Allocation.inscription_id == inscription.id, Allocation.corrige_id.is_(None),
+            Allocation.id != (sauf or 0))).scalar_one()
     if existing:
         return N.COURANTE
     if cerfa is not None and cerfa.type_version == CerfaType.RENOUVELLEMENT:
@@ -113,3 +115,29 @@ def corriger_allocation(session, allocation_id: int, *, lignes: Iterable[tuple[s
                  params={"corrige": old.id, "montant": new.montant, "deja_verse": deja,
                          "differentiel": new.montant - Decimal(deja)})
     return new
+
+
+def completer(session, a: Allocation, *, is_created: bool) -> None:
+    """An allocation entered or edited in the grid: denormalised fields, nature (R42-R44) and the
+    amount from the rules (R21-R34) on its declared resources. Never typed by hand."""
+    inscription = a.inscription or session.get(Inscription, a.inscription_id)
+    if inscription is None:
+        raise TransitionRefused("Parcours introuvable.")
+    if not inscription.dispositif.allocation_autorisee:
+        raise TransitionRefused("Pas d'allocation sur ce dispositif (R6).")
+    a.beneficiaire_id, a.dispositif_id, a.antenne_id = (inscription.beneficiaire_id, inscription.dispositif_id,
+                                                        inscription.antenne_id)
+    a.mois = a.mois.replace(day=1)
+    if a.cerfa is None and a.cerfa_id is None:
+        a.cerfa = session.execute(sa.select(Cerfa).where(Cerfa.inscription_id == inscription.id)
+                                  .order_by(Cerfa.id.desc()).limit(1)).scalar_one_or_none()
+    cerfa = a.cerfa or (session.get(Cerfa, a.cerfa_id) if a.cerfa_id else None)
+    if is_created and a.nature != N.HORS_DELAI:
+        a.nature = nature_pour(session, inscription, cerfa, sauf=a.id)
+    a.hors_delai = a.nature == N.HORS_DELAI
+    lignes = [(r.type_ressource, r.montant) for r in a.ressources]
+    result = calculer(session, inscription, a.mois, lignes,
+                      ressources_differentielles=a.ressources_differentielles or Decimal("0"), cerfa=cerfa)
+    a.montant_forfaitaire = result.forfait or Decimal("0.00")
+    a.montant = result.montant
+    a.motif_blocage = result.motif_nul

@@ -122,3 +122,25 @@ def test_manager_cannot_approve_own_hors_delai_request_through_the_grid(db, ref,
     assert "le demandeur ne peut pas approuver sa propre demande (R48)" in resp.get_data(as_text=True)
     db.session.expire_all()
     assert db.session.get(DemandeHorsDelai, d.id).statut.value == "en_attente"
+
+
+def test_the_pencil_creates_a_corrective_version_with_the_trop_percu_E5(db, ref, login_as):
+    from backoffice.models import Ressource
+    b, cb, i, c = f.make_parcours_cej(db.session, ref.nord, ref.dispositifs)
+    c.statut = CerfaStatut.ACCEPTE
+    paid = f.make_allocation(db.session, i, c, statut=S.VERSEE, mois=date(2025, 5, 1))
+    db.session.commit()
+    client = login_as("conseiller")
+    assert 'data-transition="corriger"' in client.get("/admin/allocation/").get_data(as_text=True)
+    page = client.get(f"/admin/allocation/corriger/{paid.id}").get_data(as_text=True)
+    bad = client.post(f"/admin/allocation/corriger/{paid.id}", data={
+        "csrf_token": csrf_from(page), "version_vue": paid.version, "type_1": "Salaire", "montant_1": "1e309"})
+    assert "Montant invalide" in bad.get_data(as_text=True)
+    ok = client.post(f"/admin/allocation/corriger/{paid.id}", data={
+        "csrf_token": csrf_from(page), "version_vue": paid.version, "type_1": "Salaire", "montant_1": "800,00"},
+        follow_redirects=True)
+    assert "315,64" in ok.get_data(as_text=True)
+    new = db.session.execute(sa.select(Allocation).where(Allocation.corrige_id == paid.id)).scalar_one()
+    assert new.montant == Decimal("315.64") and new.statut == S.ENREGISTREE
+    # another antenne's conseiller cannot even open it
+    assert login_as("conseiller2").get(f"/admin/allocation/corriger/{paid.id}").status_code == 404
