@@ -48,7 +48,9 @@ def construire(*, msg_id: str, debiteur: dict, execution: date, virements: list[
 
     config = {"name": texte_sepa(debiteur["name"], 70), "IBAN": debiteur["IBAN"], "BIC": debiteur["BIC"],
               "batch": True, "currency": "EUR", "msg_id": msg_id[:35], "initiating_party": texte_sepa(debiteur["name"], 70)}
-    sepa = SepaTransfer(config, schema="pain.001.001.03", clean=True)
+    # texte_sepa (R77) already reduces names and texts to the SEPA set: sepaxml's own cleaning would
+    # run text_unidecode a second time on every field
+    sepa = SepaTransfer(config, schema="pain.001.001.03", clean=False)
     for v in virements:
         payment = {"name": texte_sepa(v.titulaire, 70) or "BENEFICIAIRE", "IBAN": v.iban,
                    "amount": int((v.montant * 100).to_integral_exact()), "execution_date": execution,

@@ -195,6 +195,7 @@ def formater_siret(s: str | None) -> str:
 
 # R77: EPC restricted Latin character set
 _SEPA_AUTORISES = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789/-?:().,'+ ")
+_HORS_SEPA = re.compile(r"[^a-zA-Z0-9/\-?:().,'+ ]")
 _SEPA_SUBSTITUTIONS = str.maketrans({"&": "+", "_": "-", '"': "'", ";": ",", "!": "."})
 # Before unidecode, which spells "°" as "deg": "N° 12" should read "No 12".
 _AVANT_TRANSLITTERATION = str.maketrans({"°": "o", "º": "o", "№": "No"})
@@ -212,8 +213,10 @@ def texte_sepa(s: str | None, max_len: int) -> str:
     """
     if max_len < 1:
         raise ValueError("Longueur maximale SEPA invalide.")
-    texte = _translitterer(s or "").translate(_SEPA_SUBSTITUTIONS)
-    texte = "".join(c if c in _SEPA_AUTORISES else " " for c in texte)
+    texte = s or ""
+    if not texte.isascii():  # most names and labels are already plain ASCII: skip transliteration
+        texte = _translitterer(texte)
+    texte = _HORS_SEPA.sub(" ", texte.translate(_SEPA_SUBSTITUTIONS))
     texte = _ESPACES.sub(" ", texte).strip()
     return texte[:max_len].rstrip()
 

@@ -141,9 +141,7 @@ def generer_fichiers(session, lot_ids: list[int], ctx) -> None:
                                 .where(id_in(session, Allocation.id, alloc_ids), Allocation.statut == AS.TRANSMISE)
                                 .values(statut=AS.ACCEPTEE, version=Allocation.version + 1)
                                 .returning(Allocation.id).execution_options(synchronize_session=False)).scalars().all()
-        audit.record_many(session, [{"entity": "allocation", "entity_id": a, "action": "accepter_payeur",
-                                     "actor_id": ctx.actor_id, "from_status": "transmise", "to_status": "acceptee",
-                                     "at": ctx.now, "params": {"lot": lot.reference}} for a in moved])
+        _audit_set(session, moved, "accepter_payeur", "transmise", "acceptee", ctx, {"lot": lot.reference})
         session.execute(sa.update(LotPaiement).where(LotPaiement.id == lot.id)
                         .values(fichier_sepa=xml, fichier_sha256=sha, emis_at=ctx.now))
         _totaux(session, [lot.id], ctx.now)
@@ -158,8 +156,20 @@ def rapprocher(session, lot_ids: list[int], ctx) -> None:
                                                         Allocation.statut == AS.ACCEPTEE)
                             .values(statut=AS.VERSEE, versee_at=ctx.now, version=Allocation.version + 1)
                             .returning(Allocation.id).execution_options(synchronize_session=False)).scalars().all()
-    audit.record_many(session, [{"entity": "allocation", "entity_id": a, "action": "verser", "actor_id": ctx.actor_id,
-                                 "from_status": "acceptee", "to_status": "versee", "at": ctx.now} for a in moved])
+    _audit_set(session, moved, "verser", "acceptee", "versee", ctx, None)
+
+
+def _audit_set(session, ids, action, before, after, ctx, params) -> None:
+    """One audit event per allocation, written by one INSERT … SELECT."""
+    from ..models import AuditEvent
+    if not ids:
+        return
+    session.execute(sa.insert(AuditEvent).from_select(
+        ["at", "actor_id", "entity", "entity_id", "action", "from_status", "to_status", "params"],
+        sa.select(sa.literal(ctx.now, sa.DateTime), sa.literal(ctx.actor_id, sa.Integer), sa.literal("allocation"),
+                  Allocation.id, sa.literal(action), sa.literal(before), sa.literal(after),
+                  sa.literal(params, AuditEvent.__table__.c.params.type) if params else sa.null())
+        .where(id_in(session, Allocation.id, list(ids)))))
 
 
 LOT_PAIEMENT = Workflow("lot_paiement", LotPaiement, [
