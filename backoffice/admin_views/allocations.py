@@ -49,9 +49,11 @@ class AllocationView(SecureModelView):
         # denormalised fields, nature (R42-R44) and the amount from the rules (R21-R34): never typed
         from ..workflows.errors import TransitionRefused
         from ..workflows.saisie import completer
+        if not is_created and model.statut not in self.editable_statuts:
+            raise ValidationError(self.editable_message)  # R46, before anything is recomputed
         try:
             completer(self.session, model, is_created=is_created)
-        except TransitionRefused as exc:
+        except (TransitionRefused, ValueError) as exc:  # the rules' own French messages
             raise ValidationError(str(exc)) from None
         if is_created:
             model.cree_par_id = current_user.id

@@ -81,7 +81,7 @@ class WorkflowModelView(SecureModelView):
                 '<form method="post" action="{url}"><input type="hidden" name="csrf_token" value="{csrf}">'
                 '<input type="hidden" name="id" value="{id}"><input type="hidden" name="version" value="{v}">'
                 '<button type="submit" class="btn btn-outline-{style} btn-sm" data-transition="{name}">'
-                '{label}</button></form>').format(url=url, csrf=_csrf(), id=model.id, v=model.version,
+                '{label}</button></form>').format(url=url, csrf=_csrf(), id=model.id, v=getattr(model, "version", 0),
                                                   style=t.style, name=t.name, label=t.label))
         return Markup('<span class="bo-row-actions">') + Markup("").join(out) + Markup("</span>")
 
@@ -91,14 +91,16 @@ class WorkflowModelView(SecureModelView):
         name = transition
         t = self._transition_or_404(name)
         try:
-            ident, version = int(request.form["id"]), int(request.form["version"])
+            ident, version = int(request.form["id"]), int(request.form.get("version") or 0)
         except (KeyError, ValueError):
             flash("Requête invalide.", "error")
             return redirect(self.get_url(".index_view"))
         if t.params:  # a reason is needed: go through the confirmation page with its form
-            return self._preview(name, Selection.of_ids([ident], versions={ident: version}), "la ligne choisie")
+            return self._preview(name, Selection.of_ids([ident], versions={ident: version} if version else None),
+                                 "la ligne choisie")
         try:
-            report = run(db.session, self.workflow, name, Selection.of_ids([ident], versions={ident: version}),
+            report = run(db.session, self.workflow, name,
+                         Selection.of_ids([ident], versions={ident: version} if version else None),
                          current_user, now=clock.now())
             db.session.commit()
         except WorkflowError as exc:

@@ -223,7 +223,7 @@ def _guard_rows(session, wf: Workflow, t: Transition, ids: list[int], ctx: Conte
         clause = wf.scope(model, actor)
         if clause is not None:
             checks.append((clause, "hors de votre périmètre (antenne)"))
-    if versions:
+    if versions and hasattr(model, "version"):
         stale = sa.case(*[(model.id == i, model.version == v) for i, v in versions.items()], else_=sa.true())
         checks.append((stale, "modifié par quelqu'un d'autre depuis l'affichage : rechargez la page"))
     row_checks = [c for c, _ in checks]  # scope and version: cheap, re-checked by the UPDATE itself
@@ -300,7 +300,9 @@ def apply_chunk(session, wf: Workflow, t: Transition, ids: list[int], ctx: Conte
 
 
 def _values(model, t: Transition, ctx: Context) -> dict:
-    values = {"statut": t.target, "version": model.version + 1}
+    values = {"statut": t.target}
+    if hasattr(model, "version"):
+        values["version"] = model.version + 1
     if hasattr(model, "updated_at"):
         values["updated_at"] = ctx.now
     if t.values:
@@ -331,7 +333,7 @@ def _apply_chunk_pg(session, wf: Workflow, t: Transition, ids: list[int], ctx: C
         clause = wf.scope(model, actor)
         if clause is not None:
             checks.append(clause)
-    if versions:
+    if versions and hasattr(model, "version"):
         checks.append(sa.case(*[(model.id == i, model.version == v) for i, v in versions.items()], else_=sa.true()))
     checks += [g.predicate(ctx) for g in t.guards]
     returning = [model.id] + ([getattr(model, wf.amount_column)] if wf.amount_column else [])

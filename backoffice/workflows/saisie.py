@@ -26,9 +26,10 @@ def _age(naissance: date, mois: date) -> int:
 
 def calculer(session, inscription: Inscription, mois: date, lignes: list[tuple[str, Decimal]], *,
              ressources_differentielles: Decimal = Decimal("0"), cerfa: Cerfa | None = None,
-             montant_demande: Decimal | None = None) -> ResultatAllocation:
+             montant_demande: Decimal | None = None, forfait: Decimal | None = None) -> ResultatAllocation:
     b: Beneficiaire = inscription.beneficiaire
-    forfait = cerfa.montant_prevu if cerfa is not None and inscription.dispositif.code == "CEJ" else None
+    if forfait is None and cerfa is not None and inscription.dispositif.code == "CEJ":
+        forfait = cerfa.montant_prevu  # R22: fixed at signature unless revised
     return calculer_allocation(
         inscription.dispositif.code, mois, lignes, mineur=_age(b.date_naissance, mois) < 18,
         tranche_fiscale=b.tranche_fiscale.value, forfait=forfait,
@@ -136,7 +137,15 @@ def completer(session, a: Allocation, *, is_created: bool) -> None:
         a.nature = nature_pour(session, inscription, cerfa, sauf=a.id)
     a.hors_delai = a.nature == N.HORS_DELAI
     lignes = [(r.type_ressource, r.montant) for r in a.ressources]
-    result = calculer(session, inscription, a.mois, lignes,
+    # R22: a flat amount typed by the referent (revision at the youth's request) wins over the cerfa's
+    forfait = a.montant_forfaitaire if a.montant_forfaitaire and inscription.dispositif.code == "CEJ" else None
+    if forfait is not None:
+        from ..rules.montants import montant_forfaitaire_cej
+        plafond = montant_forfaitaire_cej(a.mois, mineur=False, tranche_fiscale="non_imposable")
+        if forfait > plafond:
+            raise TransitionRefused("Forfait supérieur au barème en vigueur pour ce mois (R21) : "
+                                    f"{str(plafond).replace('.', ',')} € au plus.")
+    result = calculer(session, inscription, a.mois, lignes, forfait=forfait,
                       ressources_differentielles=a.ressources_differentielles or Decimal("0"), cerfa=cerfa)
     a.montant_forfaitaire = result.forfait or Decimal("0.00")
     a.montant = result.montant

@@ -45,7 +45,7 @@ def _antenne_rows(session, ref, antenne, tag):
                                       nom_recherche=f"{tag.upper()}DUPONT{n} LEA")
     a = f.make_allocation(session, i, c, mois=date(2025, 4, 1), montant=Decimal("1234.56"),
                           montant_forfaitaire=Decimal("561.68"))
-    r = _add(session, m.Ressource(allocation_id=a.id, type_ressource="salaire", categorie=CategorieRessource.DEGRESSIVE,
+    r = _add(session, m.Ressource(allocation_id=a.id, type_ressource="Salaire", categorie=CategorieRessource.DEGRESSIVE,
                                   montant=Decimal("600.00"), mois_reference=date(2025, 3, 1)))
     hd = _add(session, m.DemandeHorsDelai(inscription_id=i.id, antenne_id=antenne.id, mois=date(2025, 1, 1),
                                           montant_demande=Decimal("561.68"), motif=f"Oubli {tag}",

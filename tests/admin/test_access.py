@@ -10,6 +10,8 @@ from backoffice.policy import POLICY
 from .conftest import ROLES
 
 ENDPOINTS = sorted(POLICY)
+PAGES = {"files"}  # screens that are not grids (queue health)
+ENDPOINTS = [e for e in ENDPOINTS if e not in PAGES]
 
 
 def _allowed(endpoint, what, role):
@@ -91,3 +93,10 @@ def test_menu_lists_only_the_grids_of_the_role_in_french_categories(clients, sam
                                             "Activité partielle", "Programmes", "Référentiel", "Administration",
                                             "Suivi")]
     assert order == sorted(order)
+
+
+def test_queue_health_page_is_for_admins_only(clients):
+    for role in ("admin", "siege", "manager", "support", "comptable", "conseiller"):
+        resp = clients[role].get("/admin/files/")
+        assert resp.status_code == (200 if role == "admin" else 403), role
+    assert "Files d'attente" in clients["admin"].get("/admin/files/").get_data(as_text=True)

@@ -201,12 +201,13 @@ def test_amount_fields_refuse_nan_infinity_exponents(value, message, sample, cli
 def test_amount_typed_the_french_way_is_stored_as_decimal(sample, clients, db):
     allocation = sample.nord("allocation")
     data = {"inscription": str(sample.nord("inscription")), "mois": "4/2025", "nature": "courante",
-            "montant_forfaitaire": "1 234,5 €", "ressources_differentielles": "0,00"}
+            "montant_forfaitaire": "337,0 €", "ressources_differentielles": "1 234,5 €"}
     resp = _post(clients["conseiller"], f"/admin/allocation/edit/?id={allocation}", data)
     assert resp.status_code == 302, _all_errors(resp)
     db.session.remove()
     a = db.session.get(m.Allocation, allocation)
-    assert str(a.montant_forfaitaire) == "1234.50" and a.mois == date(2025, 4, 1)
+    assert str(a.montant_forfaitaire) == "337.00" and str(a.ressources_differentielles) == "1234.50"
+    assert a.mois == date(2025, 4, 1)
 
 
 def test_an_allocation_past_enregistree_cannot_be_edited(sample, clients, db):

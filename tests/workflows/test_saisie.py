@@ -21,7 +21,7 @@ def test_an_allocation_created_in_the_grid_gets_its_amount_and_nature_from_the_r
     mois = "2025-04-01" if 'type="date"' in mois_field or "data-date-format" in mois_field else "04/2025"
     resp = client.post("/admin/allocation/new/", data={
         "csrf_token": csrf_from(page), "inscription": i.id, "cerfa": c.id, "mois": mois, "nature": "courante",
-        "montant_forfaitaire": "9999.99", "ressources_differentielles": "0", "motif_blocage": ""})
+        "montant_forfaitaire": "", "ressources_differentielles": "0", "motif_blocage": ""})
     assert resp.status_code == 302, resp.get_data(as_text=True)[:2000]
     a = db.session.execute(sa.select(Allocation)).scalar_one()
     # first allocation of an initial cerfa: an entry allocation (R42); amount = the cerfa's flat amount (R21/R22)
