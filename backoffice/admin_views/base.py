@@ -35,6 +35,7 @@ from .converters import BoModelConverter
 from .filters import BoFilterConverter
 from .formatters import export_mois, export_value, formatters_for, is_money_type, label_for
 from .formatters import money as money_formatter
+from .grille import FastGridMixin
 
 # model class -> endpoint of its grid, filled as views are built (relation links in lists)
 ENDPOINT_BY_MODEL: dict[type, str] = {}
@@ -137,7 +138,7 @@ class ScopedAjaxLoader(QueryAjaxModelLoader):
         return query.order_by(order).offset(max(offset or 0, 0)).limit(max(1, min(limit or 10, 20))).all()
 
 
-class SecureModelView(ModelView):
+class SecureModelView(FastGridMixin, ModelView):
     form_base_class = EntityForm  # a FlaskForm: CSRF token on create/edit/delete/action forms
     model_form_converter = BoModelConverter  # French amounts, dates, months and enum choices
     filter_converter = BoFilterConverter()  # enum filters by value, amounts as Decimal

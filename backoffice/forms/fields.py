@@ -40,7 +40,7 @@ def cle_recherche(nom: str | None, prenom: str | None) -> str:
 # --- numbers -------------------------------------------------------------------------------------
 
 _SEPARATEURS = re.compile(r"[\s\u00a0\u202f€]")
-_NOMBRE = re.compile(r"[+-]?\d+(?:[.,]\d+)?")
+_NOMBRE = re.compile(r"[+-]?[0-9]+(?:[.,][0-9]+)?")  # ASCII only: \d matches « ١٢٣ »
 _NON_FINI = re.compile(r"[+-]?(nan|s?nan|inf|infinity|infini)", re.IGNORECASE)
 
 
@@ -160,10 +160,10 @@ class FrDateField(DateField):
 
 
 _MOIS = [
-    (re.compile(r"(\d{1,2})[/.-](\d{4})"), lambda m: (int(m[2]), int(m[1]))),
-    (re.compile(r"(\d{4})-(\d{1,2})"), lambda m: (int(m[1]), int(m[2]))),
-    (re.compile(r"\d{1,2}/(\d{1,2})/(\d{4})"), lambda m: (int(m[2]), int(m[1]))),
-    (re.compile(r"(\d{4})-(\d{1,2})-\d{1,2}"), lambda m: (int(m[1]), int(m[2]))),
+    (re.compile(r"(\d{1,2})[/.-](\d{4})", re.ASCII), lambda m: (int(m[2]), int(m[1]))),
+    (re.compile(r"(\d{4})-(\d{1,2})", re.ASCII), lambda m: (int(m[1]), int(m[2]))),
+    (re.compile(r"\d{1,2}/(\d{1,2})/(\d{4})", re.ASCII), lambda m: (int(m[2]), int(m[1]))),
+    (re.compile(r"(\d{4})-(\d{1,2})-\d{1,2}", re.ASCII), lambda m: (int(m[1]), int(m[2]))),
 ]
 
 
