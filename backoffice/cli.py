@@ -181,5 +181,9 @@ def _start_periodic(app, interval: int) -> None:
     threading.Thread(target=loop, name="periodique", daemon=True).start()
 
 
+from .cli_security import audit as _audit_group  # noqa: E402
+main.add_command(_audit_group)
+
+
 if __name__ == "__main__":
     main()

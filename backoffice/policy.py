@@ -14,6 +14,7 @@ import sqlalchemy as sa
 from .models.enums import Role
 
 A, S, M, SU, C, CO = Role.ADMIN, Role.SIEGE, Role.MANAGER, Role.SUPPORT, Role.COMPTABLE, Role.CONSEILLER
+PA = Role.PARTENAIRE  # a partner's user (extranet): only their own establishments, never a staff grid
 STAFF = frozenset({A, S, M, SU, C, CO})
 NONE: frozenset = frozenset()
 
@@ -42,10 +43,15 @@ POLICY: dict[str, ViewPolicy] = {
     "structure": P(STAFF, create={A}, edit={A}, export={A, S}),
     "dispositif": P(STAFF, create={A}, edit={A}, export={A}),
     "motif_sortie": P(STAFF, create={A}, edit={A}, delete={A}),
-    "etablissement": P({A, S, M, C, SU}, create={A, S}, edit={A, S}, export={A, S}),
+    # a partner sees the establishments they are linked to; their main contact changes the referent (R64)
+    "etablissement": P({A, S, M, C, SU, PA}, create={A, S}, edit={A, S, PA}, export={A, S},
+                       actions={A, S, M, C, SU}),
     # Comptes
     "compte": P({A, SU}, create={A}, edit={A}, export={A, SU}),
-    "compte_etablissement": P({A, SU}, create={A}, edit={A}, delete={A}),
+    # a link is created or removed, never edited: the main contact's never changes (R64)
+    "compte_etablissement": P({A, SU}, create={A}, delete={A}),
+    # added users: requested by the establishment's main contact, granted by the siège (R64)
+    "demande_habilitation": P({A, S, PA}, create={PA}, export={A, S}),
     # Jeunes et parcours
     "beneficiaire": P({A, S, M, C, CO}, create={A, CO}, edit={A, CO}, export={A, S, M, CO}),
     "compte_bancaire": P({A, S, M, C, CO}, create={A, CO}, edit={A, CO}, export={A, C}, export_hidden=IBAN_HIDDEN),
@@ -94,6 +100,8 @@ def row_scope(model, user):
     """SQL clause limiting `model` to what `user` may see, or None for no limit."""
     if user is None or not getattr(user, "is_authenticated", False):
         return sa.false()
+    if user.role == Role.PARTENAIRE:
+        return partner_scope(model, user)
     if user.role != Role.CONSEILLER:
         return None
     antenne_id = user.structure_id
@@ -114,3 +122,22 @@ def row_scope(model, user):
     if model in (m.Dispositif, m.MotifSortie):
         return None
     return sa.false()  # a model without a rule is invisible to a conseiller
+
+
+def partner_scope(model, user):
+    """A partner's user sees their own establishments (R62-R64), and the requests for added users of
+    those they are the main contact of; nothing else, whatever the grid."""
+    from . import models as m
+    from .models.enums import RoleEtablissement
+
+    links = sa.select(m.CompteEtablissement.etablissement_id).where(m.CompteEtablissement.compte_id == user.id)
+    main = links.where(m.CompteEtablissement.role == RoleEtablissement.CONTACT_PRINCIPAL)
+    if model is m.Etablissement:
+        return model.id.in_(links)
+    if model is m.DemandeHabilitation:
+        return model.etablissement_id.in_(main)
+    if model is m.CompteEtablissement:
+        return sa.or_(model.compte_id == user.id, model.etablissement_id.in_(main))
+    if model is m.Compte:
+        return model.id == user.id
+    return sa.false()

@@ -16,6 +16,8 @@ def create_admin(app):
         index_view=DashboardView(name="Accueil", url="/admin", endpoint="admin"),
     )
     register(admin)
+    from . import menu
+    menu.install(app)
     from .files import FilesView
     admin.add_view(FilesView(name="Files d'attente", category="Suivi", endpoint="files", url="/admin/files"))
     return admin

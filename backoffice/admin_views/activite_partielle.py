@@ -1,23 +1,46 @@
 """Activité partielle: establishments (one per SIRET, R62), authorisations (DAP), employees, monthly
-claims (DI) and their hours per employee (R71-R74)."""
+claims (DI) and their hours per employee (R71-R74).
+
+A partner's user sees their own establishments (policy.partner_scope); the main contact changes the
+referent, and nothing else (R64). A SIRET is never changed: a new SIRET is a new account (R62).
+"""
 
 from __future__ import annotations
 
+import sqlalchemy as sa
+from flask import request
+from flask_login import current_user
 from markupsafe import Markup
 from wtforms import TextAreaField
-from wtforms.validators import Length
+from wtforms.validators import Length, StopValidation, ValidationError
 
 from .. import clock
 from .. import models as m
+from ..extensions import db
 from ..forms import entities
 from ..forms.fields import NirField, SiretField
-from ..models.enums import AutorisationStatut, DIStatut
+from ..models.enums import AutorisationStatut, DIStatut, Role
+from ..workflows import habilitations
+from ..workflows.errors import WorkflowError
 from . import refs
 from .base import SecureModelView
 
 
 def _periode(view, context, model, name):
     return Markup("{:02d}/{}").format(model.mois, model.annee) if model.mois and model.annee else ""
+
+
+def _siret_libre(form, field):
+    """R62: one account per SIRET; stops before Flask-Admin's generic « Existe déjà »."""
+    try:
+        habilitations.verifier_siret_libre(db.session, field.data,
+                                           sauf_id=getattr(getattr(form, "_obj", None), "id", None))
+    except WorkflowError as exc:
+        raise StopValidation(str(exc)) from None
+
+
+# what a partner's main contact may change in their establishment's record (R64)
+CHAMPS_PARTENAIRE = ("referent_nom",)
 
 
 class EtablissementView(SecureModelView):
@@ -31,12 +54,49 @@ class EtablissementView(SecureModelView):
                     "email", "telephone", "effectif", "referent_nom"]
     form_overrides = {"siret": SiretField}
     form_args = {
+        "siret": {"validators": [_siret_libre]},
         # R63: the extranet's address lines
         "libelle_voie": {"validators": [Length(max=28, message="Libellé de voie : 28 caractères au maximum (R63).")]},
         "complement_adresse": {"validators": [Length(max=38,
                                                      message="Complément d'adresse : 38 caractères au maximum (R63).")]},
         "code_postal": {"validators": [Length(min=5, max=5, message="Code postal : 5 chiffres.")]},
     }
+    column_descriptions = {"referent_nom": "Personne à contacter ; le contact principal du compte peut la changer "
+                                           "(R64)."}
+
+    def _partenaire(self) -> bool:
+        return getattr(current_user, "role", None) == Role.PARTENAIRE
+
+    def get_one(self, id):
+        obj = super().get_one(id)
+        # a partner opens the edit page of an establishment they are the main contact of, no other (R64)
+        if (obj is not None and self._partenaire() and request.endpoint == f"{self.endpoint}.edit_view"
+                and not habilitations.peut_changer_referent(self.session, current_user, obj.id)):
+            return None
+        return obj
+
+    def edit_form(self, obj=None):
+        form = super().edit_form(obj)
+        for field in list(form):
+            if field.name in ("csrf_token", "version_vue"):
+                continue
+            # R62: the SIRET of an account never changes; R64: a partner changes the referent only
+            if field.name == "siret" or (self._partenaire() and field.name not in CHAMPS_PARTENAIRE):
+                delattr(form, field.name)
+        return form
+
+    def on_model_change(self, form, model, is_created):
+        if not is_created:
+            state = sa.inspect(model)
+            changed = {a.key for a in state.mapper.column_attrs if state.attrs[a.key].history.has_changes()}
+            if "siret" in changed:
+                raise ValidationError(habilitations.MSG_SIRET_FIGE)
+            if self._partenaire():
+                if not habilitations.peut_changer_referent(self.session, current_user, model.id):
+                    raise ValidationError(habilitations.MSG_REFERENT)
+                if changed - set(CHAMPS_PARTENAIRE) - {"version", "updated_at"}:
+                    raise ValidationError(habilitations.MSG_REFERENT)
+        super().on_model_change(form, model, is_created)
 
 
 class AutorisationAPView(SecureModelView):

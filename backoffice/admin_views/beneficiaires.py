@@ -34,6 +34,8 @@ class BeneficiaireView(SecureModelView):
                            "micro_entrepreneur", "activite_micro", "date_immatriculation_micro",
                            "created_at", "updated_at"]
     column_searchable_list = ["nom_recherche", "identifiant_imilo"]
+    # sorts an index serves (issue 6): by name means by the normalised « NOM PRENOM »
+    column_sortable_list = ["id", "identifiant_imilo", ("nom", "nom_recherche")]
     column_filters = [antenne_filter(m.Beneficiaire.antenne_id), "ressortissant_eee", "inscrit_france_travail",
                       "qpv", "rqth", "micro_entrepreneur", "tranche_fiscale", "protection_juridique",
                       "date_naissance", "date_fin_titre_sejour"]
@@ -112,6 +114,7 @@ class CerfaView(SecureModelView):
                            "duree_prevue_mois", "statut", "motif_refus", "precedent", "valide_siege_at",
                            "decision_asp_at", "created_at", "updated_at"]
     column_searchable_list = ["numero", "inscription.numero"]
+    column_sortable_list = ["id", "numero", "statut"]  # sorts an index serves (issue 6)
     column_filters = ["statut", "type_version", antenne_filter(m.Cerfa.antenne_id), "date_signature",
                       "date_reception", "rib_imprime"]
     column_labels = {"inscription.numero": "N° de parcours"}

@@ -14,7 +14,7 @@ from flask_login import current_user
 
 from .. import policy
 from ..extensions import db
-from ..models import Allocation, Cerfa, Compte, DemandeHorsDelai, MailOutbox, Reversement
+from ..models import Allocation, Cerfa, Compte, DemandeHabilitation, DemandeHorsDelai, MailOutbox, Reversement
 from ..models.enums import ROLE_LABELS
 from .filters import filter_args
 
@@ -27,6 +27,7 @@ CARDS = [
     ("Reversements émis", Reversement, "emis", "reversement"),
     ("Comptes verrouillés", Compte, "verrouille", "compte"),
     ("Mails en échec", MailOutbox, "echec", "mail_outbox"),
+    ("Demandes d'habilitation en attente", DemandeHabilitation, "demandee", "demande_habilitation"),  # R64
 ]
 
 

@@ -97,6 +97,7 @@ LABELS = {
     "nb_renouvellements_max": "Renouvellements max.", "duree_renouvellement_mois": "Durée d'un renouvellement (mois)",
     "longueur_max_titulaire": "Titulaire RIB max. (caractères)", "france_travail_requis": "France Travail requis",
     "pilote_code": "Code pilote", "age_min": "Âge min.", "age_max": "Âge max.", "demande_par": "Demandé par",
+    "decide_par": "Décidée par", "confirmation_email": "Confirmation de l'e-mail",
 }
 
 # Values of the non-status enums (statuses are in models.enums.STATUT_LABELS).

@@ -1,13 +1,15 @@
 """Fast grids (issue 6): what every SecureModelView does so a list of a million rows stays quick.
 
-- Counts: no exact COUNT(*) on a large result. On PostgreSQL the planner's estimate of the filtered
-  query (EXPLAIN, well under a millisecond) is shown as « ≈ 1,2 M »; below EXACT_COUNT_UNDER rows,
-  or when the user asks (« compter exactement », `?compte=exact`), the count is exact. SQLite (the
-  demo) always counts exactly: its tables are small.
+- Counts: no exact COUNT(*) on a large result. On PostgreSQL a capped count (at most
+  EXACT_COUNT_UNDER + 1 index entries read) tells a small result, counted exactly, from a large one,
+  for which the planner's estimate of the filtered query (EXPLAIN, well under a millisecond) is shown
+  as « ≈ 1,2 M »; the user can ask for the exact figure (« compter exactement », `?compte=exact`).
+  SQLite (the demo) always counts exactly: its tables are small.
 - Pages: keyset pagination. « Suivante » carries the sort key of the page's last row (`apres=`),
   « Précédente » the first row's (`avant=`): the next page is an index range scan that starts where
   the last one ended, as fast at page 2,000 as at page 1. A page typed by number (no cursor) uses
-  an OFFSET on the ids alone (index-only) and then loads those rows. The sort always ends on the
+  an OFFSET on the ids alone (index-only). Either way the page's ids come first, from the filter and
+  the sort key alone, then their rows with the relations the list shows. The sort always ends on the
   primary key, so the order is total and no row is skipped or shown twice between pages.
 - Exports stream: the query is read in chunks (a server-side cursor on PostgreSQL) and each row is
   written out as soon as it is formatted; memory stays bounded whatever the row count.
@@ -26,7 +28,7 @@ import sqlalchemy as sa
 from flask import g, has_request_context, request
 from sqlalchemy.orm import joinedload
 
-EXACT_COUNT_UNDER = 20_000
+EXACT_COUNT_UNDER = 1_000
 EXPORT_CHUNK = 1_000
 CURSOR_ARGS = ("apres", "avant", "compte")
 
@@ -58,8 +60,10 @@ def planner_estimate(session, query) -> int | None:
     return int(plan[0]["Plan"]["Plan Rows"])
 
 
-def exact_count(session, query, pk) -> int:
-    sub = query.order_by(None).with_entities(pk).subquery()
+def exact_count(session, query, pk, cap: int | None = None) -> int:
+    """COUNT of the query's rows; with `cap`, of its first `cap` rows only."""
+    ids = query.with_entities(pk).order_by(None)
+    sub = (ids.limit(cap) if cap else ids).subquery()
     return session.execute(sa.select(sa.func.count()).select_from(sub)).scalar_one()
 
 
@@ -189,13 +193,23 @@ class FastGridMixin:
         return query, joins
 
     def _count_rows(self, query):
+        """(count, estimated). The planner's estimate of the filtered query first (EXPLAIN, nothing
+        read); a result it expects small (under exact_count_under rows) is counted exactly, with a
+        capped count (`SELECT count(*) FROM (… LIMIT n + 1)`) so a wrong estimate costs at most n + 1
+        index entries; a large one shows the estimate, unless the user asked (`?compte=exact`).
+        get_list makes the count exact anyway when the page shown is the last one."""
         session = self.session
+        pk = self.model.__mapper__.primary_key[0]
         forced = has_request_context() and request.args.get("compte") == "exact"
-        if not forced:
-            estimate = planner_estimate(session, query)
-            if estimate is not None and estimate >= self.exact_count_under:
-                return estimate, True
-        return exact_count(session, query, self.model.__mapper__.primary_key[0]), False
+        if forced or session.get_bind().dialect.name != "postgresql":
+            return exact_count(session, query, pk), False
+        estimate = planner_estimate(session, query) or 0
+        if estimate >= self.exact_count_under:
+            return estimate, True
+        capped = exact_count(session, query, pk, cap=self.exact_count_under + 1)
+        if capped <= self.exact_count_under:
+            return capped, False
+        return max(estimate, capped), True
 
     def get_list(self, page, sort_column, sort_desc, search, filters, execute=True, page_size=None):
         if page_size is None:
@@ -205,9 +219,6 @@ class FastGridMixin:
             return super().get_list(page, sort_column, sort_desc, search, filters, execute=execute,
                                     page_size=page_size)
         query, joins = self._filtered_query(search, filters)
-        count, estimated = self._count_rows(query)
-        for relation in self._auto_joins:
-            query = query.options(joinedload(relation))
         keys = self._keyset_columns(sort_column, sort_desc)
         page = max(0, page or 0)
         cursor_dir, values = None, None
@@ -219,36 +230,42 @@ class FastGridMixin:
                     cursor_dir = direction if values is not None else None
                     break
         pk = self.model.__mapper__.primary_key[0]
+        # Two steps, as the floor does: the page's ids first, from the filter and the sort key alone
+        # (an index-only scan of an index such as (statut, mois, id), never a walk down the primary
+        # key that skips rows the planner wrongly believes spread evenly), then those rows with the
+        # relations the list shows.
         if keys is not None and cursor_dir is not None:
             cols = sa.tuple_(*[c for c, _d in keys])
             vals = sa.tuple_(*[sa.literal(v, type_=c.type) for (c, _d), v in zip(keys, values)])
             desc = keys[0][1]
             forward = cursor_dir == "apres"
             after = (cols < vals) if desc == forward else (cols > vals)
-            rows = (query.filter(after).order_by(*self._order(keys, reverse=not forward))
-                    .limit(page_size + 1).all())
-            more = len(rows) > page_size
-            rows = rows[:page_size]
+            ids = [r[0] for r in query.with_entities(pk).filter(after)
+                   .order_by(*self._order(keys, reverse=not forward)).limit(page_size + 1)]
+            more = len(ids) > page_size
+            ids = ids[:page_size]
             if not forward:
-                rows.reverse()
+                ids.reverse()
             has_next = more if forward else True
             has_prev = True if forward else more
         else:
             if keys is not None:
-                ordered = query.order_by(*self._order(keys))
+                ordered = query.with_entities(pk).order_by(*self._order(keys))
             else:
                 ordered, joins = self._apply_sorting(query, joins, sort_column, sort_desc)
-                ordered = ordered.order_by(pk.desc() if sort_desc else pk.asc())
-            if page and keys is not None:
-                # a page typed by number: OFFSET over the ids only (index-only scan), then the rows
-                ids = (query.with_entities(pk).order_by(*self._order(keys))
-                       .offset(page * page_size).limit(page_size + 1).subquery())
-                rows = ordered.filter(pk.in_(sa.select(ids.c[0]))).all()
-            else:
-                rows = ordered.offset(page * page_size).limit(page_size + 1).all()
-            has_next = len(rows) > page_size
-            rows = rows[:page_size]
+                ordered = ordered.with_entities(pk).order_by(pk.desc() if sort_desc else pk.asc())
+            ids = [r[0] for r in ordered.offset(page * page_size).limit(page_size + 1)]
+            has_next = len(ids) > page_size
+            ids = ids[:page_size]
             has_prev = page > 0
+        rows = self._load_rows(ids)
+        if page == 0 and cursor_dir is None and not has_next:
+            count, estimated = len(ids), False  # the whole result fits on the first page: no count
+        else:
+            count, estimated = self._count_rows(query)
+            if estimated and not has_next and cursor_dir != "avant":
+                # the last page: the rows before it plus this one are the exact count
+                count, estimated = page * page_size + len(ids), False
         if has_request_context():
             g.bo_grille = {
                 "count": count, "estimated": estimated, "page": page, "page_size": page_size,
@@ -258,6 +275,17 @@ class FastGridMixin:
                 "pages": max(1, math.ceil(count / page_size)) if count is not None else None,
             }
         return count, rows
+
+    def _load_rows(self, ids):
+        """The rows of `ids`, in that order, with the list's many-to-one relations in the same query."""
+        if not ids:
+            return []
+        pk = self.model.__mapper__.primary_key[0]
+        query = self.get_query().filter(pk.in_(ids))
+        for relation in self._auto_joins:
+            query = query.options(joinedload(relation))
+        by_id = {row.id: row for row in query}
+        return [by_id[i] for i in ids if i in by_id]
 
     @staticmethod
     def _row_key(row, keys):

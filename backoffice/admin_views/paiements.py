@@ -33,6 +33,7 @@ class PaiementView(ReadOnlyModelView):
     column_details_list = ["id", "end_to_end_id", "lot", "allocation", "beneficiaire", "montant", "titulaire",
                            "iban", "bic", "libelle", "statut", "motif_rejet", "created_at", "updated_at"]
     column_searchable_list = ["end_to_end_id", "iban", "beneficiaire.nom_recherche"]
+    column_sortable_list = ["id", "end_to_end_id", "montant", "statut"]  # sorts an index serves (issue 6)
     column_filters = ["statut", antenne_filter(m.Paiement.antenne_id), "montant", "created_at"]
     column_labels = {"beneficiaire.nom_recherche": "Nom du jeune", "libelle": "Libellé du virement"}
     column_formatters = {"iban": iban_groupes}

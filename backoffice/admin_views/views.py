@@ -47,6 +47,8 @@ GRIDS = [
     (comptes.CompteView, m.Compte, "compte", "Comptes", ADMINISTRATION),
     (comptes.CompteEtablissementView, m.CompteEtablissement, "compte_etablissement", "Habilitations partenaires",
      ADMINISTRATION),
+    (comptes.DemandeHabilitationView, m.DemandeHabilitation, "demande_habilitation", "Demandes d'habilitation",
+     ADMINISTRATION),
     (suivi.MailOutboxView, m.MailOutbox, "mail_outbox", "Mails", SUIVI),
     (suivi.JobOutboxView, m.JobOutbox, "job_outbox", "Jobs", SUIVI),
     (suivi.AuditEventView, m.AuditEvent, "audit_event", "Journal d'audit", SUIVI),

@@ -1,4 +1,8 @@
-"""Login and password-change forms (DESIGN.md: fields username, password, csrf_token)."""
+"""Forms of the auth pages (DESIGN.md: login fields username, password, csrf_token).
+
+Nothing is ever truncated: an over-long value is refused with a French message before any hashing
+(1024 characters for a password typed to log in; R67's own limit for a new one).
+"""
 
 from __future__ import annotations
 
@@ -6,18 +10,27 @@ from flask_wtf import FlaskForm
 from wtforms import PasswordField, StringField
 from wtforms.validators import DataRequired, EqualTo, Length, ValidationError
 
+MOT_DE_PASSE_SAISI_MAX = 1024
+TROP_LONG = "Mot de passe trop long (1024 caractères au plus)."
+
+
+def _saisie(label: str, requis: str) -> PasswordField:
+    return PasswordField(label, validators=[DataRequired(requis),
+                                            Length(max=MOT_DE_PASSE_SAISI_MAX, message=TROP_LONG)])
 
 
 class LoginForm(FlaskForm):
     username = StringField("Identifiant", validators=[DataRequired("Saisissez votre identifiant."),
                                                        Length(max=64, message="Identifiant trop long.")])
-    password = PasswordField("Mot de passe", validators=[DataRequired("Saisissez votre mot de passe."),
-                                                         Length(max=1024, message="Mot de passe trop long.")])
+    password = _saisie("Mot de passe", "Saisissez votre mot de passe.")
 
 
-class PasswordChangeForm(FlaskForm):
-    current_password = PasswordField("Mot de passe actuel", validators=[DataRequired("Saisissez votre mot de passe actuel.")])
-    new_password = PasswordField("Nouveau mot de passe", validators=[DataRequired("Saisissez un nouveau mot de passe.")])
+class ReauthForm(FlaskForm):
+    password = _saisie("Mot de passe", "Saisissez votre mot de passe.")
+
+
+class _NouveauMotDePasse(FlaskForm):
+    new_password = _saisie("Nouveau mot de passe", "Saisissez un nouveau mot de passe.")
     confirm_password = PasswordField(
         "Confirmation",
         validators=[DataRequired("Confirmez le nouveau mot de passe."),
@@ -35,5 +48,26 @@ class PasswordChangeForm(FlaskForm):
         erreurs = verifier_mot_de_passe(field.data or "", login=self._login)
         if erreurs:
             raise ValidationError(" ".join(erreurs))
+
+
+class PasswordChangeForm(_NouveauMotDePasse):
+    current_password = _saisie("Mot de passe actuel", "Saisissez votre mot de passe actuel.")
+
+    def validate_new_password(self, field) -> None:
+        super().validate_new_password(field)
         if field.data == self.current_password.data:
             raise ValidationError("Le nouveau mot de passe doit être différent de l'actuel.")
+
+
+class ReinitialisationForm(_NouveauMotDePasse):
+    """New password through an e-mailed link (R69): no current password, the mailbox proved it."""
+
+
+class MotDePasseOublieForm(FlaskForm):
+    username = StringField("Identifiant", validators=[DataRequired("Saisissez votre identifiant."),
+                                                       Length(max=64, message="Identifiant trop long.")])
+
+
+class IdentifiantOublieForm(FlaskForm):
+    email = StringField("Adresse e-mail", validators=[DataRequired("Saisissez votre adresse e-mail."),
+                                                       Length(max=254, message="Adresse trop longue.")])

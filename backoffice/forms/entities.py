@@ -223,3 +223,14 @@ class CompteCreationForm(CompteForm):
         erreurs = verifier_mot_de_passe(field.data or "", login=_value(self, "login"))
         if erreurs:
             raise ValidationError(" ".join(erreurs))
+
+
+class DemandeHabilitationForm(EntityForm):
+    """An added user requested by an establishment's main contact (R64): the e-mail typed twice (R63)."""
+
+    def check(self, ok):
+        email, confirmation = _value(self, "email"), _value(self, "confirmation_email")
+        same = (email or "").strip().lower() == (confirmation or "").strip().lower()
+        if hasattr(self, "confirmation_email") and not same:
+            ok = self.fail("confirmation_email", "Les deux adresses e-mail ne sont pas identiques (R63).")
+        return ok

@@ -7,7 +7,7 @@ from .audit import AuditEvent, BulkRun
 from .base import Base, Money
 from .beneficiaires import Beneficiaire, CompteBancaire, Dispositif, Inscription, MotifSortie
 from .cerfa import Cerfa
-from .comptes import Compte, CompteEtablissement, JetonCompte
+from .comptes import Compte, CompteEtablissement, DemandeHabilitation, JetonCompte
 from .outbox import JobOutbox, MailOutbox
 from .paiements import LotPaiement, Paiement
 from .programmes import ContratServiceCivique, ConventionNacre, PosteAdulteRelais
@@ -17,7 +17,7 @@ from .structures import Etablissement, Structure
 __all__ = [
     "Allocation", "Anomalie", "AuditEvent", "AutorisationAP", "Base", "Beneficiaire", "BulkRun",
     "Cerfa", "Compte", "CompteBancaire", "CompteEtablissement", "ContratServiceCivique",
-    "ConventionNacre", "DeclarationPartenaire", "DemandeHorsDelai", "DemandeIndemnisation",
+    "ConventionNacre", "DeclarationPartenaire", "DemandeHabilitation", "DemandeHorsDelai", "DemandeIndemnisation",
     "Dispositif", "Etablissement", "Inscription", "JetonCompte", "JobOutbox", "LieuAccueil",
     "LigneActivite", "LigneDI", "LotPaiement", "MailOutbox", "Money", "MotifSortie", "Paiement",
     "PosteAdulteRelais", "Remboursement", "Ressource", "Reversement", "Salarie", "Structure",

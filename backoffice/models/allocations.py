@@ -86,6 +86,7 @@ class Allocation(TimestampMixin, VersionMixin, Base):
         sa.Index("ix_allocation_antenne_statut", "antenne_id", "statut", "id"),
         sa.Index("ix_allocation_dispositif_mois", "dispositif_id", "mois", "id"),
         sa.Index("ix_allocation_montant", "montant", "id"),
+        sa.Index("ix_allocation_antenne_tri", "antenne_id", "id"),  # antenne filter, conseiller scope (issue 6)
     )
 
     def __str__(self) -> str:

@@ -15,6 +15,14 @@ from .outbox import JSON
 
 
 class AuditEvent(Base):
+    """One audited fact. Append-only: a database trigger refuses UPDATE and DELETE (migration 0002),
+    except the one UPDATE that seals a row (fills chain_seq, prev_hash, hash once).
+
+    Rows are sealed after their commit, in chain order (backoffice.audit_chain): chain_seq is the
+    position in the chain, hash = SHA-256(prev_hash ‖ SHA-256(canonical row)); `backoffice audit
+    verify` recomputes both and names the first broken event.
+    """
+
     __tablename__ = "audit_event"
 
     id: Mapped[int] = mapped_column(sa.BigInteger().with_variant(sa.Integer, "sqlite"), primary_key=True)
@@ -31,10 +39,19 @@ class AuditEvent(Base):
     ip: Mapped[Optional[str]] = mapped_column(sa.String(45))
     prev_hash: Mapped[Optional[str]] = mapped_column(sa.String(64))
     hash: Mapped[Optional[str]] = mapped_column(sa.String(64))
+    # Position in the hash chain, given at sealing (not the id: a transaction may commit a lower id
+    # after a higher one was sealed).
+    chain_seq: Mapped[Optional[int]] = mapped_column(sa.BigInteger().with_variant(sa.Integer, "sqlite"),
+                                                     unique=True)
 
     actor: Mapped[Optional[Compte]] = relationship()
 
-    __table_args__ = (sa.Index("ix_audit_event_entity", "entity", "entity_id", "id"),)
+    __table_args__ = (
+        sa.Index("ix_audit_event_entity", "entity", "entity_id", "id"),
+        # the sealing step finds the rows still to chain without scanning the journal
+        sa.Index("ix_audit_event_a_sceller", "id", postgresql_where=sa.text("chain_seq IS NULL"),
+                 sqlite_where=sa.text("chain_seq IS NULL")),
+    )
 
 
 class BulkRun(TimestampMixin, Base):

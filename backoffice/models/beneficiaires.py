@@ -29,7 +29,7 @@ class Beneficiaire(TimestampMixin, VersionMixin, Base):
     adresse: Mapped[Optional[str]] = mapped_column(sa.String(200))
     code_postal: Mapped[Optional[str]] = mapped_column(sa.String(5))
     ville: Mapped[Optional[str]] = mapped_column(sa.String(80))
-    antenne_id: Mapped[int] = mapped_column(sa.ForeignKey("structure.id"), index=True)
+    antenne_id: Mapped[int] = mapped_column(sa.ForeignKey("structure.id"))
     ressortissant_eee: Mapped[bool] = mapped_column(default=True)
     numero_agdref: Mapped[Optional[str]] = mapped_column(sa.String(10))
     date_fin_titre_sejour: Mapped[Optional[date]]
@@ -67,6 +67,9 @@ class Beneficiaire(TimestampMixin, VersionMixin, Base):
             name="activite_micro",
         ),
         sa.Index("ix_beneficiaire_nom_recherche", "nom_recherche", "id"),
+        # prefix search whatever the database collation (LIKE 'X%' needs C order or pattern ops)
+        sa.Index("ix_beneficiaire_nom_motif", "nom_recherche", postgresql_ops={"nom_recherche": "varchar_pattern_ops"}),
+        sa.Index("ix_beneficiaire_antenne_tri", "antenne_id", "id"),
     )
 
     def __str__(self) -> str:

@@ -11,6 +11,7 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from .base import Base, Money, TimestampMixin, VersionMixin, enum_column, money_check
 from .beneficiaires import CompteBancaire, Inscription
+from .structures import Structure
 from .enums import CerfaStatut, CerfaType
 
 
@@ -21,7 +22,7 @@ class Cerfa(TimestampMixin, VersionMixin, Base):
     numero: Mapped[str] = mapped_column(sa.String(24), unique=True)
     inscription_id: Mapped[int] = mapped_column(sa.ForeignKey("inscription.id"), index=True)
     # Denormalised for antenne scoping and grid filters without a join.
-    antenne_id: Mapped[int] = mapped_column(sa.ForeignKey("structure.id"), index=True)
+    antenne_id: Mapped[int] = mapped_column(sa.ForeignKey("structure.id"))
     type_version: Mapped[CerfaType] = mapped_column(enum_column(CerfaType, "cerfa_type"))
     date_signature: Mapped[Optional[date]]
     date_reception: Mapped[Optional[date]]
@@ -31,7 +32,7 @@ class Cerfa(TimestampMixin, VersionMixin, Base):
     montant_prevu: Mapped[Optional[Decimal]] = mapped_column(Money)
     duree_prevue_mois: Mapped[Optional[int]]
     statut: Mapped[CerfaStatut] = mapped_column(
-        enum_column(CerfaStatut, "cerfa_statut"), default=CerfaStatut.SAISI, index=True
+        enum_column(CerfaStatut, "cerfa_statut"), default=CerfaStatut.SAISI
     )
     motif_refus: Mapped[Optional[str]] = mapped_column(sa.String(500))
     precedent_id: Mapped[Optional[int]] = mapped_column(sa.ForeignKey("cerfa.id"))
@@ -39,6 +40,7 @@ class Cerfa(TimestampMixin, VersionMixin, Base):
     decision_asp_at: Mapped[Optional[datetime]]
 
     inscription: Mapped[Inscription] = relationship()
+    antenne: Mapped[Structure] = relationship()
     compte_bancaire: Mapped[Optional[CompteBancaire]] = relationship()
     precedent: Mapped[Optional["Cerfa"]] = relationship(remote_side=[id])
 
@@ -51,6 +53,8 @@ class Cerfa(TimestampMixin, VersionMixin, Base):
         sa.CheckConstraint(
             "duree_prevue_mois IS NULL OR duree_prevue_mois BETWEEN 1 AND 24", name="duree"
         ),
+        sa.Index("ix_cerfa_statut_tri", "statut", "id"),  # status filter + default sort (issue 6)
+        sa.Index("ix_cerfa_antenne_tri", "antenne_id", "id"),
     )
 
     def __str__(self) -> str:

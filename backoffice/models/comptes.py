@@ -9,7 +9,7 @@ import sqlalchemy as sa
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from .base import Base, TimestampMixin, VersionMixin, enum_column
-from .enums import CompteStatut, Role, RoleEtablissement
+from .enums import CompteStatut, HabilitationStatut, Role, RoleEtablissement
 from .structures import Etablissement, Structure
 
 
@@ -74,7 +74,12 @@ class Compte(TimestampMixin, VersionMixin, Base):
 
 
 class CompteEtablissement(TimestampMixin, Base):
-    """Partner user ↔ establishment (R62-R64): one main contact per SIRET, tiers déclarants."""
+    """Partner user ↔ establishment (R62-R64): one main contact per SIRET, tiers déclarants.
+
+    The first user of an establishment is its main contact (workflows.habilitations); the main
+    contact's link never changes nor goes away, and their name, first name and e-mail are frozen
+    (migration 0005: triggers on compte and compte_etablissement, on top of the form checks).
+    """
 
     __tablename__ = "compte_etablissement"
 
@@ -100,6 +105,48 @@ class CompteEtablissement(TimestampMixin, Base):
     )
 
 
+class DemandeHabilitation(TimestampMixin, VersionMixin, Base):
+    """An added user of an establishment, requested by its main contact, granted by the siège (R64).
+
+    demandee -> accordee (the account and its link are created then) | refusee | annulee: only
+    through workflows.habilitations.
+    """
+
+    __tablename__ = "demande_habilitation"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    etablissement_id: Mapped[int] = mapped_column(sa.ForeignKey("etablissement.id"), index=True)
+    demandeur_id: Mapped[int] = mapped_column(sa.ForeignKey("compte.id"), index=True)
+    login: Mapped[str] = mapped_column(sa.String(64))
+    nom: Mapped[str] = mapped_column(sa.String(80))
+    prenom: Mapped[str] = mapped_column(sa.String(80))
+    email: Mapped[str] = mapped_column(sa.String(254))
+    statut: Mapped[HabilitationStatut] = mapped_column(
+        enum_column(HabilitationStatut, "habilitation_statut"), default=HabilitationStatut.DEMANDEE
+    )
+    decide_par_id: Mapped[Optional[int]] = mapped_column(sa.ForeignKey("compte.id"))
+    decision_at: Mapped[Optional[datetime]]
+    motif_refus: Mapped[Optional[str]] = mapped_column(sa.String(500))
+    compte_id: Mapped[Optional[int]] = mapped_column(sa.ForeignKey("compte.id"))  # created on grant
+
+    etablissement: Mapped[Etablissement] = relationship()
+    demandeur: Mapped[Compte] = relationship(foreign_keys=[demandeur_id])
+    decide_par: Mapped[Optional[Compte]] = relationship(foreign_keys=[decide_par_id])
+    compte: Mapped[Optional[Compte]] = relationship(foreign_keys=[compte_id])
+
+    __table_args__ = (
+        sa.CheckConstraint("statut <> 'accordee' OR (compte_id IS NOT NULL AND decide_par_id IS NOT NULL)",
+                           name="accord_complet"),
+        sa.CheckConstraint("statut <> 'refusee' OR motif_refus IS NOT NULL", name="refus_motive"),
+        # one pending request per wished login
+        sa.Index("uq_demande_habilitation_login_en_cours", "login", unique=True,
+                 postgresql_where=sa.text("statut = 'demandee'"), sqlite_where=sa.text("statut = 'demandee'")),
+    )
+
+    def __str__(self) -> str:
+        return f"Demande {self.id} · {self.prenom} {self.nom}"
+
+
 class JetonCompte(TimestampMixin, Base):
     """Single-use, expiring token for password reset / forgotten login (R69, R70); stored hashed."""
 
@@ -117,3 +164,20 @@ class JetonCompte(TimestampMixin, Base):
     __table_args__ = (
         sa.CheckConstraint("usage IN ('reinitialisation', 'identifiant')", name="usage"),
     )
+
+
+class LimitationTentative(Base):
+    """Sliding-window throttle log (per IP, per recovery target): one row per counted attempt.
+
+    Lives in the database, like the lockout itself, so it holds across web processes and whatever
+    happens to Redis; rows older than the longest window are pruned as new ones arrive.
+    """
+
+    __tablename__ = "limitation_tentative"
+
+    id: Mapped[int] = mapped_column(sa.BigInteger().with_variant(sa.Integer, "sqlite"), primary_key=True)
+    cle: Mapped[str] = mapped_column(sa.String(120))
+    at: Mapped[datetime]
+
+    __table_args__ = (sa.Index("ix_limitation_tentative_cle_at", "cle", "at"),
+                      sa.Index("ix_limitation_tentative_at", "at"))

@@ -213,6 +213,15 @@ class RoleEtablissement(StrEnum):
     TIERS_DECLARANT = "tiers_declarant"
 
 
+class HabilitationStatut(StrEnum):
+    """An added user of an establishment, requested by its main contact (R64)."""
+
+    DEMANDEE = "demandee"
+    ACCORDEE = "accordee"
+    REFUSEE = "refusee"
+    ANNULEE = "annulee"
+
+
 STATUT_LABELS: dict[str, str] = {
     "actif": "Actif", "verrouille": "Verrouillé", "desactive": "Désactivé",
     "ouvert": "Ouvert", "renouvele": "Renouvelé", "cloture": "Clôturé",
@@ -233,6 +242,7 @@ STATUT_LABELS: dict[str, str] = {
     "deposee": "Déposée", "accordee": "Accordée", "accord_implicite": "Accord implicite",
     "expiree": "Expirée", "creee": "Créée", "envoyee": "Envoyée à l'UD", "validee": "Validée",
     "invalidee": "Invalidée", "payee": "Payée", "terminee": "Terminée", "resiliee": "Résiliée",
+    "demandee": "Demandée",
 }
 
 STATUT_COLORS: dict[str, str] = {
@@ -245,4 +255,5 @@ STATUT_COLORS: dict[str, str] = {
     "envoye": "success", "actif": "success", "approuvee": "success", "payee": "success",
     "emise": "primary", "emis": "primary", "execute": "success", "rapprochee": "success",
     "termine": "success", "en_recouvrement": "warning", "notifie": "info",
+    "demandee": "warning", "accordee": "success",
 }

@@ -57,7 +57,7 @@ class Paiement(TimestampMixin, Base):
     # One payment per allocation version (an allocation or one of its corrections): no double pay.
     allocation_id: Mapped[int] = mapped_column(sa.ForeignKey("allocation.id"), unique=True)
     beneficiaire_id: Mapped[int] = mapped_column(sa.ForeignKey("beneficiaire.id"), index=True)
-    antenne_id: Mapped[int] = mapped_column(sa.ForeignKey("structure.id"), index=True)
+    antenne_id: Mapped[int] = mapped_column(sa.ForeignKey("structure.id"))
     end_to_end_id: Mapped[str] = mapped_column(sa.String(35), unique=True)
     montant: Mapped[Decimal] = mapped_column(Money)
     titulaire: Mapped[str] = mapped_column(sa.String(70))
@@ -77,6 +77,9 @@ class Paiement(TimestampMixin, Base):
         money_check("montant"),
         sa.CheckConstraint("montant > 0", name="montant_strictement_positif"),  # never a negative payment
         sa.CheckConstraint("statut <> 'rejete' OR motif_rejet IS NOT NULL", name="rejet_motive"),
+        sa.Index("ix_paiement_statut_tri", "statut", "id"),  # grid filters and sorts (issue 6)
+        sa.Index("ix_paiement_antenne_tri", "antenne_id", "id"),
+        sa.Index("ix_paiement_montant", "montant", "id"),
     )
 
     def __str__(self) -> str:

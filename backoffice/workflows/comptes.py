@@ -1,24 +1,36 @@
-"""Account life cycle: actif <-> verrouille (R68), desactive; login and password changes (R66, R67).
+"""Account life cycle at login: actif <-> verrouille (R68), desactive; passwords (R66, R67); recovery
+by e-mailed link (R69, R70 without secret questions); the throttle log.
 
-Every status change here writes an audit event. Lockout state lives in PostgreSQL, so it holds
-whatever happens to Redis or to the web process.
+Every status change here writes an audit event. Lockout and throttle state live in the database, so
+they hold whatever happens to Redis or to the web process. The support desk's unlock, deactivation
+and forced change are transitions (workflows.compte_transitions).
 """
 
 from __future__ import annotations
 
+import hashlib
+import math
+import secrets
+import unicodedata
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 import sqlalchemy as sa
 
-from ..models import Compte
-from ..models.enums import CompteStatut
+from ..models import Compte, JetonCompte
+from ..models.comptes import LimitationTentative
+from ..models.enums import CompteStatut, Role
 from ..passwords import hash_password, needs_rehash, verify_password
 from . import audit
+from .errors import RoleRefused, TransitionRefused
 
 MAX_ECHECS = 3  # R68: three consecutive wrong passwords lock the account
 DUREE_VERROUILLAGE = timedelta(minutes=30)  # R68: it unlocks itself 30 minutes after the 3rd failure
-SEUIL_VERROUILLAGE_DEFINITIF = 100  # failures across auto-unlocks before only the support desk can unlock
+# Consecutive failures across auto-unlocks after which only the support desk can unlock (a slow,
+# patient guesser gets 3 tries per 30 minutes: this caps it at 100 in all).
+SEUIL_VERROUILLAGE_DEFINITIF = 100
+DUREE_JETON = timedelta(minutes=30)  # R69: a reset link is valid 30 minutes, once
+LOGIN_MAX = 64
 
 MESSAGE_ECHEC = "Identifiant ou mot de passe incorrect, ou compte verrouillé."
 
@@ -33,7 +45,35 @@ class LoginResult:
         return self.compte is not None
 
 
-def _auto_unlock_if_due(session, compte: Compte, now: datetime) -> None:
+def _clean_login(login: str | None) -> str | None:
+    """The login as stored, or None when it cannot be one (too long, NUL, control characters):
+    such input then takes the unknown-user path, with the same answer and the same work."""
+    login = (login or "").strip()
+    if not login or len(login) > LOGIN_MAX or any(unicodedata.category(c) == "Cc" for c in login):
+        return None
+    return login
+
+
+def etat_verrouillage(compte: Compte, now: datetime) -> str:
+    """The lock state as the accounts grid shows it (R68), e.g. « Verrouillé : encore 12 min »."""
+    if compte.statut == CompteStatut.DESACTIVE:
+        return "Désactivé"
+    if compte.statut == CompteStatut.VERROUILLE:
+        if compte.locked_until is None:
+            return "Verrouillé : déblocage par l'assistance uniquement"
+        reste = (compte.locked_until - now).total_seconds()
+        if reste > 0:
+            return f"Verrouillé : encore {math.ceil(reste / 60)} min"
+        return "Actif (verrouillage expiré)"
+    if compte.failed_attempts:
+        return f"Actif ({compte.failed_attempts} échec{'s' if compte.failed_attempts > 1 else ''} récent" \
+               f"{'s' if compte.failed_attempts > 1 else ''})"
+    return "Actif"
+
+
+# ---- login (R68) ---------------------------------------------------------------------------------
+
+def _auto_unlock_if_due(session, compte: Compte, now: datetime, ip: str | None) -> None:
     if (compte.statut == CompteStatut.VERROUILLE and compte.locked_until is not None
             and now >= compte.locked_until):
         compte.statut = CompteStatut.ACTIF
@@ -41,29 +81,17 @@ def _auto_unlock_if_due(session, compte: Compte, now: datetime) -> None:
         compte.locked_at = None
         compte.locked_until = None
         audit.record(session, entity="compte", entity_id=compte.id, action="deverrouillage_auto",
-                     actor_id=None, from_status="verrouille", to_status="actif")
+                     actor_id=None, from_status="verrouille", to_status="actif", ip=ip)
 
 
-def authenticate(session, login: str, password: str, *, now: datetime, ip: str | None = None) -> LoginResult:
-    """Check a login. Same answer for unknown user, wrong password and locked account (no enumeration)."""
-    compte = session.execute(
-        sa.select(Compte).where(Compte.login == (login or "").strip()).with_for_update()
-    ).scalar_one_or_none()
-    if compte is None:
-        verify_password(None, password)  # same work as a real check: similar timing
-        audit.record(session, entity="compte", entity_id=None, action="connexion_echec",
-                     actor_id=None, params={"login": (login or "")[:64]}, ip=ip)
-        return LoginResult(None, MESSAGE_ECHEC)
+def _check(session, compte: Compte, password: str, *, now: datetime, ip: str | None,
+           succes: str, echec: str, refus: str) -> LoginResult:
+    """Password check of a known account, with the lockout rules; shared by login and re-auth."""
+    _auto_unlock_if_due(session, compte, now, ip)
+    password_ok = verify_password(compte.password_hash, password)  # always: same work when locked
 
-    _auto_unlock_if_due(session, compte, now)
-    password_ok = verify_password(compte.password_hash, password)
-
-    if compte.statut == CompteStatut.DESACTIVE:
-        audit.record(session, entity="compte", entity_id=compte.id, action="connexion_refusee_desactive",
-                     actor_id=None, ip=ip)
-        return LoginResult(None, MESSAGE_ECHEC)
-    if compte.statut == CompteStatut.VERROUILLE:
-        audit.record(session, entity="compte", entity_id=compte.id, action="connexion_refusee_verrouille",
+    if compte.statut != CompteStatut.ACTIF:
+        audit.record(session, entity="compte", entity_id=compte.id, action=f"{refus}_{compte.statut.value}",
                      actor_id=None, ip=ip)
         return LoginResult(None, MESSAGE_ECHEC)
 
@@ -71,28 +99,55 @@ def authenticate(session, login: str, password: str, *, now: datetime, ip: str |
         compte.failed_attempts += 1
         compte.failures_since_unlock_total += 1
         compte.last_failed_at = now
-        audit.record(session, entity="compte", entity_id=compte.id, action="connexion_echec",
-                     actor_id=None, params={"echecs_consecutifs": compte.failed_attempts}, ip=ip)
-        if compte.failed_attempts >= MAX_ECHECS:
+        audit.record(session, entity="compte", entity_id=compte.id, action=echec, actor_id=None,
+                     params={"echecs_consecutifs": compte.failed_attempts}, ip=ip)
+        definitif = compte.failures_since_unlock_total >= SEUIL_VERROUILLAGE_DEFINITIF
+        if definitif or compte.failed_attempts >= MAX_ECHECS:
             compte.statut = CompteStatut.VERROUILLE
             compte.locked_at = now
-            definitif = compte.failures_since_unlock_total >= SEUIL_VERROUILLAGE_DEFINITIF
             compte.locked_until = None if definitif else now + DUREE_VERROUILLAGE
             audit.record(session, entity="compte", entity_id=compte.id, action="verrouillage",
                          actor_id=None, from_status="actif", to_status="verrouille",
                          params={"definitif": definitif, "jusqu_a": compte.locked_until}, ip=ip)
         return LoginResult(None, MESSAGE_ECHEC)
 
-    compte.failed_attempts = 0
-    compte.last_login_at = now
+    compte.failed_attempts = 0  # R68: a success resets the counter (E11)
+    compte.failures_since_unlock_total = 0
     if needs_rehash(compte.password_hash):
         compte.password_hash = hash_password(password)
-    audit.record(session, entity="compte", entity_id=compte.id, action="connexion", actor_id=compte.id, ip=ip)
+    audit.record(session, entity="compte", entity_id=compte.id, action=succes, actor_id=compte.id, ip=ip)
     return LoginResult(compte)
 
 
+def authenticate(session, login: str, password: str, *, now: datetime, ip: str | None = None) -> LoginResult:
+    """Check a login. Same answer and the same argon2 work for an unknown user, a wrong password and a
+    locked or deactivated account (no enumeration)."""
+    clean = _clean_login(login)
+    compte = None
+    if clean is not None:
+        compte = session.execute(sa.select(Compte).where(Compte.login == clean).with_for_update()
+                                 ).scalar_one_or_none()
+    if compte is None:
+        verify_password(None, password)  # same work as a real check: similar timing
+        audit.record(session, entity="compte", entity_id=None, action="connexion_echec", actor_id=None,
+                     params={"login": (login or "")[:LOGIN_MAX].replace("\x00", "")}, ip=ip)
+        return LoginResult(None, MESSAGE_ECHEC)
+    result = _check(session, compte, password, now=now, ip=ip, succes="connexion", echec="connexion_echec",
+                    refus="connexion_refusee")
+    if result.ok:
+        compte.last_login_at = now
+    return result
+
+
+def reauthenticate(session, compte: Compte, password: str, *, now: datetime, ip: str | None = None) -> LoginResult:
+    """Re-enter the password before a sensitive action: failures count towards the lockout (R68)."""
+    session.refresh(compte, with_for_update=True)
+    return _check(session, compte, password, now=now, ip=ip, succes="reauthentification",
+                  echec="reauthentification_echec", refus="reauthentification_refusee")
+
+
 def change_password(session, compte: Compte, new_password: str, *, now: datetime) -> None:
-    """Set a new password (already checked against R67 by the form); revoke other sessions."""
+    """Set a new password (already checked against R67 by the form); revoke every other session."""
     compte.password_hash = hash_password(new_password)
     compte.must_change_password = False
     compte.password_changed_at = now
@@ -105,3 +160,167 @@ def logout(session, compte: Compte) -> None:
     """Revoke the session server-side: the old cookie no longer matches session_generation."""
     compte.session_generation += 1
     audit.record(session, entity="compte", entity_id=compte.id, action="deconnexion", actor_id=compte.id)
+
+
+# ---- throttle log (sliding window) ---------------------------------------------------------------
+
+def limite_atteinte(session, cle: str, *, nombre: int, fenetre: timedelta, now: datetime) -> bool:
+    """True when `cle` already counted `nombre` attempts in the last `fenetre`."""
+    n = session.execute(sa.select(sa.func.count()).select_from(LimitationTentative).where(
+        LimitationTentative.cle == cle, LimitationTentative.at > now - fenetre)).scalar_one()
+    return n >= nombre
+
+
+def compter_tentative(session, cle: str, *, fenetre: timedelta, now: datetime) -> None:
+    """Count one attempt for `cle`, and forget this key's attempts older than the window."""
+    session.execute(sa.delete(LimitationTentative).where(LimitationTentative.cle == cle,
+                                                         LimitationTentative.at <= now - fenetre))
+    session.add(LimitationTentative(cle=cle, at=now))
+    session.flush()
+
+
+def purger_tentatives(session, *, avant: datetime) -> int:
+    """Forget every counted attempt older than `avant` (keys nobody retried)."""
+    return session.execute(sa.delete(LimitationTentative).where(LimitationTentative.at < avant)).rowcount
+
+
+def _cle_cible(prefixe: str, valeur: str) -> str:
+    # a digest, not the login or e-mail itself: the throttle log holds no personal data
+    return f"{prefixe}:{hashlib.sha256(valeur.strip().casefold().encode('utf-8', 'replace')).hexdigest()[:40]}"
+
+
+# ---- recovery (R69, R70: the mailbox proves who you are, no secret question) ----------------------
+
+LIMITE_PAR_CIBLE = 3  # mails per login or e-mail address and per hour: no mailbombing
+FENETRE_CIBLE = timedelta(hours=1)
+
+
+def hash_jeton(token: str) -> str:
+    return hashlib.sha256(token.encode("utf-8", "replace")).hexdigest()
+
+
+def lien_reinitialisation(token: str) -> str:
+    from flask import current_app, url_for
+    try:
+        return url_for("auth.reset_password", token=token, _external=True)
+    except RuntimeError:  # no request (job, CLI): the configured public address
+        base = current_app.config.get("PUBLIC_URL", "http://127.0.0.1:5000").rstrip("/")
+        return f"{base}/password/reset/{token}"
+
+
+def _emettre_lien(session, compte: Compte, *, now: datetime, duree: timedelta = DUREE_JETON,
+                  template: str = "reinitialisation_mot_de_passe", contexte: dict | None = None) -> None:
+    """A new single-use link (older unused ones die), stored hashed, mailed to the account's address.
+    (A new partner user's first link lasts 48 hours, R65: workflows.habilitations.)"""
+    from .mail import queue_mail
+
+    session.execute(sa.update(JetonCompte).where(
+        JetonCompte.compte_id == compte.id, JetonCompte.usage == "reinitialisation",
+        JetonCompte.used_at.is_(None)).values(used_at=now))
+    token = secrets.token_urlsafe(32)
+    jeton = JetonCompte(compte_id=compte.id, usage="reinitialisation", token_hash=hash_jeton(token),
+                        expires_at=now + duree)
+    session.add(jeton)
+    session.flush()
+    queue_mail(session, cle=f"reinitialisation-{jeton.id}", destinataire=compte.email, template=template,
+               contexte={"prenom": compte.prenom, "lien": lien_reinitialisation(token), **(contexte or {})},
+               antenne_id=compte.structure_id)
+
+
+def demander_reinitialisation(session, login: str, *, now: datetime, ip: str | None = None) -> None:
+    """Forgotten password: mail a link if the account exists. Returns nothing, so the caller cannot
+    answer differently whether it exists or not."""
+    clean = _clean_login(login)
+    cle = _cle_cible("oubli_mdp", clean or "")
+    if clean is None or limite_atteinte(session, cle, nombre=LIMITE_PAR_CIBLE, fenetre=FENETRE_CIBLE, now=now):
+        return
+    compter_tentative(session, cle, fenetre=FENETRE_CIBLE, now=now)
+    compte = session.execute(sa.select(Compte).where(Compte.login == clean)).scalar_one_or_none()
+    if compte is None or compte.statut == CompteStatut.DESACTIVE or not compte.email:
+        return
+    _emettre_lien(session, compte, now=now)
+    audit.record(session, entity="compte", entity_id=compte.id, action="reinitialisation_demandee",
+                 actor_id=None, ip=ip)
+
+
+def envoyer_identifiant(session, email: str, *, now: datetime, ip: str | None = None) -> None:
+    """Forgotten login: mail it to the address on record (each account with that address)."""
+    from .mail import queue_mail
+
+    email = (email or "").strip()
+    cle = _cle_cible("oubli_identifiant", email)
+    if (not email or len(email) > 254 or "\x00" in email
+            or limite_atteinte(session, cle, nombre=LIMITE_PAR_CIBLE, fenetre=FENETRE_CIBLE, now=now)):
+        return
+    compter_tentative(session, cle, fenetre=FENETRE_CIBLE, now=now)
+    comptes = session.execute(sa.select(Compte).where(sa.func.lower(Compte.email) == email.lower(),
+                                                      Compte.statut != CompteStatut.DESACTIVE)).scalars().all()
+    for compte in comptes:
+        queue_mail(session, cle=f"identifiant-{compte.id}-{now:%Y%m%d%H%M%S%f}", destinataire=compte.email,
+                   template="identifiant_oublie", contexte={"prenom": compte.prenom, "login": compte.login},
+                   antenne_id=compte.structure_id)
+        audit.record(session, entity="compte", entity_id=compte.id, action="identifiant_envoye",
+                     actor_id=None, ip=ip)
+
+
+def declencher_reinitialisation(session, compte_id: int, actor_id: int, *, now: datetime | None = None) -> None:
+    """The support desk (or an admin) sends a user a reset link. The desk never sees the link nor a
+    password: the link goes to the user's own mailbox (R69)."""
+    from .. import clock
+
+    now = now or clock.now()
+    actor = session.get(Compte, actor_id)
+    if actor is None or actor.role not in (Role.SUPPORT, Role.ADMIN):
+        raise RoleRefused("Seuls l'assistance et les administrateurs peuvent envoyer un lien de réinitialisation.")
+    compte = session.get(Compte, compte_id)
+    if compte is None:
+        raise TransitionRefused("Compte introuvable.")
+    if compte.statut == CompteStatut.DESACTIVE:
+        raise TransitionRefused("Compte désactivé : réactivez-le d'abord.")
+    if not compte.email:
+        raise TransitionRefused("Ce compte n'a pas d'adresse e-mail.")
+    _emettre_lien(session, compte, now=now)
+    audit.record(session, entity="compte", entity_id=compte.id, action="reinitialisation_declenchee",
+                 actor_id=actor_id)
+
+
+def jeton_valide(session, token: str, *, now: datetime) -> JetonCompte | None:
+    """The reset token if it is usable now (known, unused, unexpired, account not deactivated)."""
+    if not token or len(token) > 128:
+        return None
+    return session.execute(sa.select(JetonCompte).join(Compte, Compte.id == JetonCompte.compte_id).where(
+        JetonCompte.token_hash == hash_jeton(token), JetonCompte.usage == "reinitialisation",
+        JetonCompte.used_at.is_(None), JetonCompte.expires_at > now,
+        Compte.statut != CompteStatut.DESACTIVE)).scalar_one_or_none()
+
+
+def reinitialiser_mot_de_passe(session, token: str, new_password: str, *, now: datetime,
+                               ip: str | None = None) -> Compte | None:
+    """Consume the token (one conditional UPDATE: two clicks cannot both use it) and set the
+    password (R67 checked by the form). Nothing more is forced; every open session is revoked; a
+    temporary lock is lifted (the mailbox proved who asks), a definitive one stays for the desk."""
+    if not token or len(token) > 128:
+        return None
+    compte_id = session.execute(
+        sa.update(JetonCompte).where(
+            JetonCompte.token_hash == hash_jeton(token), JetonCompte.usage == "reinitialisation",
+            JetonCompte.used_at.is_(None), JetonCompte.expires_at > now)
+        .values(used_at=now).returning(JetonCompte.compte_id)).scalar_one_or_none()
+    if compte_id is None:
+        return None
+    compte = session.execute(sa.select(Compte).where(Compte.id == compte_id).with_for_update()).scalar_one()
+    if compte.statut == CompteStatut.DESACTIVE:
+        return None
+    compte.password_hash = hash_password(new_password)
+    compte.must_change_password = False
+    compte.password_changed_at = now
+    compte.session_generation += 1
+    if compte.statut == CompteStatut.VERROUILLE and compte.locked_until is not None:
+        compte.statut = CompteStatut.ACTIF
+        compte.failed_attempts = 0
+        compte.locked_at = compte.locked_until = None
+        audit.record(session, entity="compte", entity_id=compte.id, action="deverrouillage_reinitialisation",
+                     actor_id=compte.id, from_status="verrouille", to_status="actif", ip=ip)
+    audit.record(session, entity="compte", entity_id=compte.id, action="reinitialisation_mot_de_passe",
+                 actor_id=compte.id, ip=ip)
+    return compte

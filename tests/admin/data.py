@@ -123,6 +123,9 @@ def make_everything(session, ref) -> Sample:
                                           must_change_password=False))
     habilitation = _add(session, m.CompteEtablissement(compte_id=partner_user.id, etablissement_id=etab.id,
                                                        role=RoleEtablissement.CONTACT_PRINCIPAL))
+    demande = _add(session, m.DemandeHabilitation(etablissement_id=etab.id, demandeur_id=partner_user.id,
+                                                  login=f"ajout{n}", nom="Ajouté", prenom="Paul",
+                                                  email="ajout@example.fr"))
     mail = _add(session, m.MailOutbox(cle=f"mail-{n}", destinataire="jeune@example.fr", template="allocation_refusee",
                                       sujet="Votre allocation", statut=MailStatut.ECHEC, tentatives=3,
                                       derniere_erreur="SMTP 451"))
@@ -144,6 +147,7 @@ def make_everything(session, ref) -> Sample:
         "structure": (ref.nord.id, ref.nord.nom), "dispositif": (ref.dispositifs["CEJ"].id, "CEJ"),
         "motif_sortie": (ref.dispositifs["CEJ"].motifs_sortie[0].id, ref.dispositifs["CEJ"].motifs_sortie[0].libelle),
         "compte": (ref.comptes["conseiller"].id, "conseiller"), "compte_etablissement": (habilitation.id, "partenaire"),
+        "demande_habilitation": (demande.id, f"ajout{n}"),
         "mail_outbox": (mail.id, "jeune@example.fr"), "job_outbox": (job.id, "send_pending"),
         "audit_event": (audit.id, "valider"), "bulk_run": (bulk.id, "valider"),
     }

@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 
 import pytest
+import sqlalchemy as sa
 
 from backoffice.policy import POLICY
 
@@ -107,3 +108,94 @@ def test_conseiller_antenne_filter_offers_own_antenne_only(sample, clients):
     html = clients["conseiller"].get("/admin/allocation/").get_data(as_text=True)
     assert "Antenne Lille Nord" in html
     assert "Antenne Lille Sud" not in html
+
+
+# ---- inline edit (/ajax/update/) and counts ---------------------------------------------------------
+
+def _nom(db, ident):
+    from backoffice.models import Beneficiaire
+    db.session.remove()
+    return db.session.get(Beneficiaire, ident).nom
+
+
+def test_inline_update_never_reaches_another_antennes_row(sample, clients, app, db, monkeypatch):
+    """Flask-Admin's x-editable endpoint: closed where no column is editable (every grid today), and,
+    were a grid to open one, scoped like the edit page (get_one), CSRF-checked and edit-right-checked."""
+    from tests.conftest import csrf_from
+
+    c = clients["conseiller"]
+    token = csrf_from(c.get("/admin/beneficiaire/new/").get_data(as_text=True))
+    own, other = sample.nord("beneficiaire"), sample.sud("beneficiaire")
+    before_other = _nom(db, other)
+    url = "/admin/beneficiaire/ajax/update/"
+    # today: no editable column, so no inline update at all
+    assert c.post(url, data={"csrf_token": token, "list_form_pk": str(other), "nom": "Pirate"}).status_code == 404
+    # a role without the edit right is stopped by the guard before the view (and it is audited)
+    siege = clients["siege"]
+    siege_token = csrf_from(siege.get("/password").get_data(as_text=True))
+    assert siege.post(url, data={"csrf_token": siege_token, "list_form_pk": str(other), "nom": "Pirate"}
+                      ).status_code == 403
+
+    # open inline edition of `nom` on the shared view for this test only
+    view = next(v for v in app.extensions["admin"][0]._views if getattr(v, "endpoint", None) == "beneficiaire")
+    monkeypatch.setattr(view, "column_editable_list", ["nom"])
+    monkeypatch.setattr(view, "_list_form_class", view.get_list_form(), raising=False)
+
+    ok = c.post(url, data={"csrf_token": token, "list_form_pk": str(own), "nom": "Inline"})
+    assert ok.status_code == 200, ok.get_data(as_text=True)
+    assert _nom(db, own) == "Inline"  # the endpoint works inside the scope…
+    refused = c.post(url, data={"csrf_token": token, "list_form_pk": str(other), "nom": "Pirate"})
+    assert refused.status_code != 200 and before_other not in refused.get_data(as_text=True)
+    assert _nom(db, other) == before_other  # …and finds nothing outside it
+    # CSRF: no token, a wrong one (form or header) -> 400, nothing written
+    for data, headers in (({}, {}), ({"csrf_token": "faux"}, {}), ({}, {"X-CSRFToken": "faux"})):
+        resp = c.post(url, data={**data, "list_form_pk": str(own), "nom": "SansJeton"}, headers=headers)
+        assert resp.status_code == 400, (data, headers)
+    assert _nom(db, own) == "Inline"
+    # the other conseiller reaches their own row: the refusal above was the scope, not a broken form
+    c2 = clients["conseiller2"]
+    token2 = csrf_from(c2.get("/admin/beneficiaire/new/").get_data(as_text=True))
+    assert c2.post(url, data={"csrf_token": token2, "list_form_pk": str(other), "nom": "Sud"}).status_code == 200
+    assert _nom(db, other) == "Sud"
+
+
+def test_list_counts_never_include_another_antennes_rows(sample, clients, app, db, ref):
+    """The row count (list tab, pager, "toutes les N lignes filtrées") is computed on the scoped query:
+    it does not tell a conseiller how many rows another antenne has, with or without a search."""
+    import re
+
+    from flask_login import login_user
+
+    from backoffice.models import Allocation, Beneficiaire, Compte
+    from tests import factories as f
+
+    for _ in range(4):
+        f.make_beneficiaire(db.session, ref.sud, nom="Sudiste", nom_recherche="SUDISTE")
+    db.session.commit()
+    total = db.session.scalar(sa.select(sa.func.count()).select_from(Beneficiaire))
+    nord = db.session.scalar(sa.select(sa.func.count()).select_from(Beneficiaire)
+                             .where(Beneficiaire.antenne_id == ref.nord.id))
+    assert (nord, total) == (1, 6)
+
+    view = next(v for v in app.extensions["admin"][0]._views if getattr(v, "endpoint", None) == "beneficiaire")
+    conseiller_id = ref.comptes["conseiller"].id
+    for search, expected in ((None, nord), ("SUDISTE", 0), ("NORD", nord)):
+        with app.test_request_context("/admin/beneficiaire/"):
+            login_user(db.session.get(Compte, conseiller_id))
+            count, rows = view.get_list(0, None, None, search, [])
+            assert (count, len(rows)) == (expected, expected), search
+
+    c = clients["conseiller"]
+    html = c.get("/admin/beneficiaire/").get_data(as_text=True)
+    tab = re.search(r"Liste\s*\(([^)]*)\)", html)
+    assert tab is not None and tab.group(1).strip() == str(nord), tab and tab.group(0)
+    assert "Sudiste" not in html and "SUDISTE" not in html
+    searched = c.get("/admin/beneficiaire/?search=SUDISTE").get_data(as_text=True)
+    assert "Sudiste" not in searched and not re.search(r"Liste\s*\(\s*[1-9]", searched)
+    # the workflow grids' "all N filtered rows" menu counts the same scoped rows
+    alloc = c.get("/admin/allocation/").get_data(as_text=True)
+    filtered = re.search(r"Toutes les lignes filtrées \((\d+)\)", alloc)
+    own_allocations = db.session.scalar(sa.select(sa.func.count()).select_from(Allocation)
+                                        .where(Allocation.antenne_id == ref.nord.id))
+    assert own_allocations < db.session.scalar(sa.select(sa.func.count()).select_from(Allocation))
+    assert filtered is not None and int(filtered.group(1)) == own_allocations

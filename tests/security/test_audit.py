@@ -1,0 +1,174 @@
+"""The audit journal: append-only in the database, hash-chained, checked by `backoffice audit verify`;
+logins, failures, locks, unlocks and permission refusals are in it."""
+
+from __future__ import annotations
+
+import time
+from datetime import timedelta
+
+import pytest
+import sqlalchemy as sa
+
+from backoffice import audit_chain
+from backoffice.cli_security import audit as audit_cli
+from backoffice.models import AuditEvent
+from backoffice.workflows import audit
+from tests.auth.conftest import DEMO_PASSWORD, T0, attempt
+
+
+def _record(db, n=3, action="test"):
+    for i in range(n):
+        audit.record(db.session, entity="allocation", entity_id=i + 1, action=action, actor_id=None,
+                     params={"i": i, "texte": "é\u202f€"})
+    db.session.commit()
+
+
+def _unsealed(db) -> int:
+    return db.session.scalar(sa.select(sa.func.count()).select_from(AuditEvent).where(AuditEvent.chain_seq.is_(None)))
+
+
+def _tamper(db, sql: str, **params) -> None:
+    """An out-of-band edit by someone who can switch the triggers off (a superuser)."""
+    with db.engine.begin() as conn:
+        conn.execute(sa.text("SET LOCAL session_replication_role = replica"))
+        conn.execute(sa.text(sql), params)
+
+
+def _verify(app):
+    return app.test_cli_runner().invoke(audit_cli, ["verify"])
+
+
+def test_the_database_refuses_update_and_delete_of_audit_events(app, db):
+    _record(db, 2)
+    ident = db.session.scalar(sa.select(sa.func.min(AuditEvent.id)))
+    for statement in (sa.update(AuditEvent).where(AuditEvent.id == ident).values(action="autre"),
+                      sa.update(AuditEvent).where(AuditEvent.id == ident).values(hash="0" * 64),
+                      sa.update(AuditEvent).where(AuditEvent.id == ident).values(chain_seq=None, hash=None,
+                                                                                 prev_hash=None),
+                      sa.delete(AuditEvent).where(AuditEvent.id == ident),
+                      sa.delete(AuditEvent)):
+        with pytest.raises(sa.exc.DBAPIError, match="ajout seul"):
+            db.session.execute(statement)
+        db.session.rollback()
+    assert db.session.scalar(sa.select(AuditEvent.action).where(AuditEvent.id == ident)) == "test"
+
+
+def test_each_commit_that_audits_is_sealed_right_after_it(app, db, ref):
+    _record(db, 3)
+    rows = db.session.execute(sa.select(AuditEvent).order_by(AuditEvent.chain_seq)).scalars().all()
+    assert [r.chain_seq for r in rows] == [1, 2, 3]
+    assert rows[0].prev_hash == audit_chain.GENESIS
+    assert [r.prev_hash for r in rows[1:]] == [r.hash for r in rows[:-1]]
+    # a request that audits (a failed login) is sealed too
+    attempt(app, app.test_client(), "faux", T0, username="inconnu")
+    assert _unsealed(db) == 0
+    assert audit_chain.verifier(db.session).ok
+
+
+def test_verify_names_the_first_edited_event_in_french_and_exits_1(app, db):
+    app.config["AUDIT_SEAL_AFTER_COMMIT"] = False
+    _record(db, 5)
+    result = _verify(app)
+    assert result.exit_code == 0, result.output
+    assert "5 événement(s) récent(s) scellé(s)" in result.output and "intègre : 5 événement(s)" in result.output
+    ids = db.session.scalars(sa.select(AuditEvent.id).order_by(AuditEvent.id)).all()
+    _tamper(db, "UPDATE audit_event SET params = '{\"i\": 99}' WHERE id = :i", i=ids[2])
+    _tamper(db, "UPDATE audit_event SET action = 'autre' WHERE id = :i", i=ids[3])
+    result = _verify(app)
+    assert result.exit_code == 1
+    assert f"Journal d'audit altéré : premier événement en cause n° {ids[2]} (contenu ou empreinte modifiés)" \
+        in result.output
+
+
+@pytest.mark.parametrize("tampering, first, reason", [
+    ("DELETE FROM audit_event WHERE id = :b", "c", "manquent"),
+    ("UPDATE audit_event SET hash = repeat('a', 64) WHERE id = :b", "b", "contenu ou empreinte"),
+    ("UPDATE audit_event SET prev_hash = repeat('a', 64) WHERE id = :b", "b", "chaînage rompu"),
+])
+def test_verify_detects_deleted_and_rechained_events(app, db, tampering, first, reason):
+    app.config["AUDIT_SEAL_AFTER_COMMIT"] = False
+    _record(db, 4)
+    audit_chain.sceller(db.session)
+    db.session.commit()
+    a, b, c, d = db.session.scalars(sa.select(AuditEvent.id).order_by(AuditEvent.chain_seq)).all()
+    _tamper(db, tampering, b=b)
+    result = audit_chain.verifier(db.session)
+    assert not result.ok and result.premier_id == {"b": b, "c": c}[first] and reason in result.raison
+
+
+def test_a_lower_id_committed_after_a_sealed_higher_one_is_chained_after_it(app, db):
+    """Sealing follows commit order, not id order: nothing breaks when transactions interleave."""
+    app.config["AUDIT_SEAL_AFTER_COMMIT"] = False
+    slow = db.engine.connect()
+    tx = slow.begin()
+    slow.execute(sa.insert(AuditEvent).values(entity="x", action="lent", actor_id=None))  # takes the lower id
+    _record(db, 2)
+    assert audit_chain.sceller(db.session) == 2
+    db.session.commit()
+    tx.commit()
+    slow.close()
+    assert audit_chain.sceller(db.session) == 1
+    db.session.commit()
+    rows = db.session.execute(sa.select(AuditEvent.id, AuditEvent.chain_seq, AuditEvent.action)
+                              .order_by(AuditEvent.chain_seq)).all()
+    assert [r.action for r in rows] == ["test", "test", "lent"] and rows[2].id < rows[0].id
+    assert audit_chain.verifier(db.session).ok
+
+
+N_BULK = 20_000  # 100,000 measured by hand: ~4-5 s to seal, ~1.5 s to verify
+
+
+def test_set_based_inserts_are_sealed_at_more_than_5_000_events_a_second(app, db):
+    """A bulk transition writes its audit rows with INSERT … SELECT: sealing them stays set-based."""
+    app.config["AUDIT_SEAL_AFTER_COMMIT"] = False
+    db.session.execute(sa.text(
+        "INSERT INTO audit_event (at, entity, entity_id, action, from_status, to_status, params) "
+        "SELECT now(), 'allocation', g, 'valider', 'soumise', 'validee_siege', jsonb_build_object('lot', g % 7) "
+        "FROM generate_series(1, :n) AS g"), {"n": N_BULK})
+    db.session.commit()
+    start = time.perf_counter()
+    assert audit_chain.sceller(db.session) == N_BULK
+    db.session.commit()
+    elapsed = time.perf_counter() - start
+    start = time.perf_counter()
+    result = audit_chain.verifier(db.session)
+    verify_elapsed = time.perf_counter() - start
+    assert result.ok and result.nb_evenements == N_BULK and result.tete_seq == N_BULK
+    print(f"scellement de {N_BULK} événements : {elapsed:.2f} s ; vérification : {verify_elapsed:.2f} s")
+    assert N_BULK / elapsed > 5_000 and N_BULK / verify_elapsed > 5_000  # (loaded CI machine: margin x3)
+
+
+def test_sealing_and_verifying_work_on_sqlite_too(tmp_path):
+    """The demo's database: digests computed in Python, the same chain rules."""
+    from backoffice.models.base import Base
+    engine = sa.create_engine(f"sqlite:///{tmp_path / 'demo.sqlite3'}")
+    Base.metadata.create_all(engine)
+    with engine.begin() as conn:
+        for i in range(3):
+            conn.execute(sa.insert(AuditEvent).values(entity="allocation", entity_id=i, action="t",
+                                                      params={"é": i}, actor_id=None))
+        assert audit_chain.sceller(conn) == 3
+        assert audit_chain.verifier(conn).ok
+        conn.execute(sa.text("UPDATE audit_event SET action = 'autre' WHERE id = 2"))
+        result = audit_chain.verifier(conn)
+        assert not result.ok and result.premier_id == 2
+    engine.dispose()
+
+
+def test_logins_failures_locks_unlocks_and_refusals_are_audited(app, db, ref):
+    c = app.test_client()
+    for minute in range(3):
+        attempt(app, c, "faux", T0 + timedelta(minutes=minute))
+    attempt(app, c, DEMO_PASSWORD, T0 + timedelta(minutes=33))  # auto-unlocked, logged in
+    from tests.conftest import csrf_from
+    c.get("/admin/lot_paiement/")  # a conseiller may not open the payment batches
+    c.post("/logout", data={"csrf_token": csrf_from(c.get("/logout").get_data(as_text=True))})
+    events = db.session.execute(sa.select(AuditEvent.action, AuditEvent.actor_id, AuditEvent.params, AuditEvent.ip)
+                                .order_by(AuditEvent.id)).all()
+    actions = [e.action for e in events]
+    assert actions == ["connexion_echec"] * 2 + ["connexion_echec", "verrouillage", "deverrouillage_auto",
+                                                 "connexion", "acces_refuse", "deconnexion"]
+    refus = events[actions.index("acces_refuse")]
+    assert refus.actor_id == ref.comptes["conseiller"].id and refus.params["vue"] == "lot_paiement"
+    assert all(e.ip == "127.0.0.1" for e in events if e.action != "deconnexion")
+    assert audit_chain.verifier(db.session).ok and _unsealed(db) == 0
