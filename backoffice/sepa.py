@@ -2,22 +2,33 @@
 
 sepaxml's own `validate=True` uses pure-Python xmlschema (8 s for 20,000 payments); lxml's
 XMLSchema validates the same bytes against the same bundled XSD in a fraction of that.
+
+sepaxml builds an ElementTree node by node (≈ 20 elements per transfer, then ElementTree
+serialisation): ≈ 1.3 s for 10,000 transfers here, most of a batch's emission. From
+`ECRITURE_DIRECTE` transfers on, the same document (same elements, same order, same values:
+`test_direct_writer_equals_sepaxml` compares them) is written directly as escaped text, ≈ 15×
+faster; both paths then go through the same lxml XSD validation and the same control totals.
+The direct writer also makes the identifiers deterministic: MsgId is the batch reference,
+CreDtTm the emission time, PmtInfId derived from the reference (sepaxml draws them at random).
 """
 
 from __future__ import annotations
 
 import functools
 import hashlib
+import re
 from dataclasses import dataclass
 from datetime import date, datetime
 from decimal import Decimal
 from pathlib import Path
+from xml.sax.saxutils import escape
 
 from lxml import etree
 
 from .rules.identifiants import texte_sepa
 
 NS = {"p": "urn:iso:std:iso:20022:tech:xsd:pain.001.001.03"}
+ECRITURE_DIRECTE = 200  # transfers from which the document is written directly (sepaxml below)
 
 
 class FichierSepaInvalide(Exception):
@@ -41,29 +52,81 @@ def _schema() -> etree.XMLSchema:
     return etree.XMLSchema(etree.parse(str(path)))
 
 
+def _centimes(montant: Decimal) -> int:
+    return int((montant * 100).to_integral_exact())
+
+
+def _montant(centimes: int) -> str:
+    # sepaxml's int_to_decimal_str: never through a float
+    s = str(centimes)
+    return "0." + s.zfill(2) if len(s) <= 2 else s[:-2] + "." + s[-2:]
+
+
 def construire(*, msg_id: str, debiteur: dict, execution: date, virements: list[Virement],
-               now: datetime) -> tuple[bytes, str]:
-    """The XML bytes and their SHA-256; raises FichierSepaInvalide unless XSD and totals are exact."""
+               now: datetime, direct: bool | None = None) -> tuple[bytes, str]:
+    """The XML bytes and their SHA-256; raises FichierSepaInvalide unless XSD and totals are exact.
+
+    `direct` forces one writer (tests); by default sepaxml below `ECRITURE_DIRECTE` transfers."""
+    if direct is None:
+        direct = len(virements) >= ECRITURE_DIRECTE
+    build = _ecrire if direct else _sepaxml
+    xml = build(msg_id=msg_id[:35], debiteur=debiteur, execution=execution, virements=virements, now=now)
+    verifier(xml, virements)
+    return xml, hashlib.sha256(xml).hexdigest()
+
+
+def _sepaxml(*, msg_id, debiteur, execution, virements, now) -> bytes:
     from sepaxml import SepaTransfer
 
     config = {"name": texte_sepa(debiteur["name"], 70), "IBAN": debiteur["IBAN"], "BIC": debiteur["BIC"],
-              "batch": True, "currency": "EUR", "msg_id": msg_id[:35], "initiating_party": texte_sepa(debiteur["name"], 70)}
+              "batch": True, "currency": "EUR", "msg_id": msg_id, "initiating_party": texte_sepa(debiteur["name"], 70)}
     # texte_sepa (R77) already reduces names and texts to the SEPA set: sepaxml's own cleaning would
     # run text_unidecode a second time on every field
     sepa = SepaTransfer(config, schema="pain.001.001.03", clean=False)
     for v in virements:
         payment = {"name": texte_sepa(v.titulaire, 70) or "BENEFICIAIRE", "IBAN": v.iban,
-                   "amount": int((v.montant * 100).to_integral_exact()), "execution_date": execution,
+                   "amount": _centimes(v.montant), "execution_date": execution,
                    "description": texte_sepa(v.libelle, 140), "endtoend_id": v.end_to_end_id}
         if v.bic:
             payment["BIC"] = v.bic
         sepa.add_payment(payment)
-    xml = sepa.export(validate=False)
-    verifier(xml, virements)
-    return xml, hashlib.sha256(xml).hexdigest()
+    return sepa.export(validate=False)
+
+
+def _ecrire(*, msg_id, debiteur, execution, virements, now) -> bytes:
+    """The document sepaxml writes for one batch (batch=True, one execution date), as text."""
+    nom = escape(texte_sepa(debiteur["name"], 70))
+    txs = []
+    total = 0
+    for v in virements:
+        cents = _centimes(v.montant)
+        total += cents
+        agent = f"<CdtrAgt><FinInstnId><BIC>{escape(v.bic)}</BIC></FinInstnId></CdtrAgt>" if v.bic else ""
+        txs.append(
+            f"<CdtTrfTxInf><PmtId><EndToEndId>{escape(v.end_to_end_id)}</EndToEndId></PmtId>"
+            f'<Amt><InstdAmt Ccy="EUR">{_montant(cents)}</InstdAmt></Amt>{agent}'
+            f"<Cdtr><Nm>{escape(texte_sepa(v.titulaire, 70) or 'BENEFICIAIRE')}</Nm></Cdtr>"
+            f"<CdtrAcct><Id><IBAN>{escape(v.iban)}</IBAN></Id></CdtrAcct>"
+            f"<RmtInf><Ustrd>{escape(texte_sepa(v.libelle, 140))}</Ustrd></RmtInf></CdtTrfTxInf>")
+    n, ctrl = len(virements), _montant(total)
+    pmt_inf_id = re.sub(r"[^a-zA-Z0-9]", "", nom)[:22] + "-" + hashlib.sha256(msg_id.encode()).hexdigest()[:12]
+    head = (
+        '<?xml version="1.0" encoding="UTF-8"?>'
+        '<Document xmlns="urn:iso:std:iso:20022:tech:xsd:pain.001.001.03" '
+        'xmlns:xsi="http://www.w3.org/2001/XMLSchema-instance"><CstmrCdtTrfInitn>'
+        f"<GrpHdr><MsgId>{escape(msg_id)}</MsgId><CreDtTm>{now:%Y-%m-%dT%H:%M:%S}</CreDtTm>"
+        f"<NbOfTxs>{n}</NbOfTxs><CtrlSum>{ctrl}</CtrlSum><InitgPty><Nm>{nom}</Nm></InitgPty></GrpHdr>"
+        f"<PmtInf><PmtInfId>{pmt_inf_id}</PmtInfId><PmtMtd>TRF</PmtMtd><BtchBookg>true</BtchBookg>"
+        f"<NbOfTxs>{n}</NbOfTxs><CtrlSum>{ctrl}</CtrlSum><PmtTpInf><SvcLvl><Cd>SEPA</Cd></SvcLvl></PmtTpInf>"
+        f"<ReqdExctnDt>{execution.isoformat()}</ReqdExctnDt><Dbtr><Nm>{nom}</Nm></Dbtr>"
+        f"<DbtrAcct><Id><IBAN>{escape(debiteur['IBAN'])}</IBAN></Id></DbtrAcct>"
+        f"<DbtrAgt><FinInstnId><BIC>{escape(debiteur['BIC'])}</BIC></FinInstnId></DbtrAgt><ChrgBr>SLEV</ChrgBr>")
+    return (head + "".join(txs) + "</PmtInf></CstmrCdtTrfInitn></Document>").encode("utf-8")
 
 
 def verifier(xml: bytes, virements: list[Virement]) -> None:
+    """XSD (lxml), then the control totals against the Decimal sums: NbOfTxs and CtrlSum of the group
+    header and of the payment information, the sum of the transfers, one EndToEndId each."""
     doc = etree.fromstring(xml)
     if not _schema().validate(doc):
         raise FichierSepaInvalide(f"fichier SEPA non conforme au XSD : {_schema().error_log.last_error}")
@@ -71,7 +134,13 @@ def verifier(xml: bytes, virements: list[Virement]) -> None:
     n = int(doc.findtext("p:CstmrCdtTrfInitn/p:GrpHdr/p:NbOfTxs", namespaces=NS))
     total = Decimal(doc.findtext("p:CstmrCdtTrfInitn/p:GrpHdr/p:CtrlSum", namespaces=NS))
     ids = doc.xpath("//p:CdtTrfTxInf/p:PmtId/p:EndToEndId/text()", namespaces=NS)
-    if n != expected_n or total != expected_sum or len(set(ids)) != expected_n:
+    amounts = sum((Decimal(a) for a in doc.xpath("//p:CdtTrfTxInf/p:Amt/p:InstdAmt/text()", namespaces=NS)),
+                  Decimal("0.00"))
+    blocks = [(int(b.findtext("p:NbOfTxs", namespaces=NS)), Decimal(b.findtext("p:CtrlSum", namespaces=NS)))
+              for b in doc.iterfind("p:CstmrCdtTrfInitn/p:PmtInf", namespaces=NS)]
+    if (n != expected_n or total != expected_sum or amounts != expected_sum or len(ids) != expected_n
+            or len(set(ids)) != expected_n or set(ids) != {v.end_to_end_id for v in virements}
+            or sum(b[0] for b in blocks) != n or sum((b[1] for b in blocks), Decimal("0.00")) != total):
         raise FichierSepaInvalide(f"totaux de contrôle faux : {n} / {total} au lieu de {expected_n} / {expected_sum}")
 
 

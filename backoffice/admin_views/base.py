@@ -239,6 +239,10 @@ class SecureModelView(FastGridMixin, ModelView):
     _GUARDED = {"create_view": "can_create", "edit_view": "can_edit", "delete_view": "can_delete",
                 "export": "can_export"}
 
+    # Screens that set a role or an IBAN: the password entered within 15 minutes, or /reauth first
+    # (which comes back to the same form).
+    reauth_views: tuple[str, ...] = ()
+
     def _handle_view(self, name, **kwargs):
         response = super()._handle_view(name, **kwargs)
         if response is not None:
@@ -246,6 +250,11 @@ class SecureModelView(FastGridMixin, ModelView):
         flag = self._GUARDED.get(name)
         if flag and not getattr(self, flag):
             abort(403)
+        if name in self.reauth_views:
+            from .. import security
+            stale = security.fresh_auth_redirect(next_url=request.full_path.rstrip("?"))
+            if stale is not None:
+                return stale
         if name == "export" and kwargs.get("export_type") not in self.export_types:
             abort(404)
         return None

@@ -61,6 +61,7 @@ class BeneficiaireView(SecureModelView):
 
 class CompteBancaireView(SecureModelView):
     form_base_class = entities.CompteBancaireForm
+    reauth_views = ("edit_view",)  # an IBAN is changed here
     column_list = ["id", "beneficiaire", "titulaire", "iban", "bic", "type_compte", "compte_joint", "actif"]
     column_details_list = ["id", "beneficiaire", "titulaire", "iban", "bic", "type_compte", "compte_joint",
                            "actif", "created_at", "updated_at"]

@@ -29,6 +29,7 @@ from .workflow_view import WorkflowModelView
 
 class CompteView(SecureModelView):
     form_base_class = entities.CompteCreationForm
+    reauth_views = ("create_view", "edit_view")  # a role is set here
     column_list = ["id", "login", "nom", "prenom", "email", "role", "structure", "statut", "failed_attempts",
                    "locked_until", "last_login_at"]
     # never the password hash, nor the session generation

@@ -13,7 +13,7 @@ from flask_admin import expose
 from flask_login import current_user
 from markupsafe import Markup
 
-from .. import clock
+from .. import clock, security
 from ..extensions import db
 from ..forms.actions import form_for
 from ..i18n import format_montant
@@ -90,6 +90,8 @@ class WorkflowModelView(SecureModelView):
     def workflow_row(self, transition):
         name = transition
         t = self._transition_or_404(name)
+        if t.reauth and (stale := security.fresh_auth_redirect()) is not None:
+            return stale  # the password again first, then back to the list
         try:
             ident, version = int(request.form["id"]), int(request.form.get("version") or 0)
         except (KeyError, ValueError):
@@ -141,6 +143,11 @@ class WorkflowModelView(SecureModelView):
         if run_row is None or run_row.workflow != self.workflow.name or run_row.actor_id != current_user.id:
             abort(404)
         t = self._transition_or_404(run_row.transition)
+        if t.reauth and run_row.statut == BulkRunStatut.APERCU:
+            # approving a hors-délai, emitting a batch: a password entered within 15 minutes
+            stale = security.fresh_auth_redirect(next_url=self.get_url(".workflow_run", run_id=run_row.id))
+            if stale is not None:
+                return stale
         versions = {int(k): v for k, v in ((run_row.params or {}).get("_versions") or {}).items()}
         selection = Selection.of_ids(run_row.ids, versions=versions)
         form = form_for(t)() if t.params else None

@@ -85,6 +85,7 @@ class Transition:
     style: str = "primary"  # button colour: primary | success | danger | secondary
     row_button: bool = True
     system: bool = False  # run by the system (jobs, other transitions), never offered in the UI
+    reauth: bool = False  # the screens ask for the password again if entered over 15 minutes ago
 
 
 def T(name, label, source, target, roles, **kw) -> Transition:

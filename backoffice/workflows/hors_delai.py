@@ -29,7 +29,7 @@ def _effect_creer_allocation(session, ids, ctx):
 QUATRE_YEUX = Guard("R48", "le demandeur ne peut pas approuver sa propre demande", _pas_le_demandeur)
 
 HORS_DELAI = Workflow("hors_delai", DemandeHorsDelai, [
-    T("approuver", "Approuver", {S.EN_ATTENTE}, S.APPROUVEE, {R.MANAGER}, guards=[QUATRE_YEUX],
+    T("approuver", "Approuver", {S.EN_ATTENTE}, S.APPROUVEE, {R.MANAGER}, guards=[QUATRE_YEUX], reauth=True,
       values=lambda ctx: {"approbateur_id": ctx.actor_id, "decision_at": ctx.now,
                           "montant_approuve": DemandeHorsDelai.montant_demande,
                           "mois_approuve": DemandeHorsDelai.mois},

@@ -126,3 +126,76 @@ def test_control_totals_are_checked_against_the_decimal_sums():
                         now=NOW)
     with pytest.raises(FichierSepaInvalide):
         verifier(xml, v + [Virement("E2E-2", Decimal("0.01"), "X", "FR7630006000011234567890189", None, "x")])
+
+
+def _canonical(xml: bytes) -> list[tuple[str, str | None, dict]]:
+    """Every element in document order, with the identifiers sepaxml draws at random blanked out."""
+    from lxml import etree
+    random = {"MsgId", "CreDtTm", "PmtInfId"}
+    return [(el.tag, None if etree.QName(el).localname in random else el.text, dict(el.attrib))
+            for el in etree.fromstring(xml).iter()]
+
+
+def test_direct_writer_equals_sepaxml_for_large_batches_R77():
+    """From ECRITURE_DIRECTE transfers on the document is written directly: same XSD-valid content."""
+    from backoffice.sepa import ECRITURE_DIRECTE, construire
+    names = ["Ñúñez-O'Brien & Co", "Żółć Łukasz", "Lefèvre <Anaïs>", "  Zoë   \"Müller\"; Fils!", "", "Jean_Pierre"]
+    v = [Virement(f"ALLOC-{k}", Decimal("414.06") + k + Decimal("0.01") * (k % 7), names[k % len(names)],
+                  "FR7630006000011234567890189", "AGRIFRPP882" if k % 3 == 0 else None,
+                  f"ALLOCATION CEJ PARCOURS P{k} été")
+         for k in range(ECRITURE_DIRECTE + 50)]
+    debiteur = {"name": "Agence de services & de paiement", "IBAN": "FR7630001007941234567890185",
+                "BIC": "BDFEFRPPCCT"}
+    direct, _ = construire(msg_id="LOT-CEJ-20250515-090000", debiteur=debiteur, execution=date(2025, 5, 15),
+                           virements=v, now=NOW)
+    reference, _ = construire(msg_id="LOT-CEJ-20250515-090000", debiteur=debiteur, execution=date(2025, 5, 15),
+                              virements=v, now=NOW, direct=False)
+    assert _canonical(direct) == _canonical(reference)
+    assert b"<MsgId>LOT-CEJ-20250515-090000</MsgId>" in direct  # deterministic identifiers
+    assert b"<CreDtTm>2025-05-02T09:00:00</CreDtTm>" in direct
+    again, _ = construire(msg_id="LOT-CEJ-20250515-090000", debiteur=debiteur, execution=date(2025, 5, 15),
+                          virements=v, now=NOW)
+    assert again == direct
+    assert sum(a for _, a in lire(direct)) == sum(x.montant for x in v)
+
+
+def test_refusals_of_several_reasons_are_set_based_and_audited_R45_R76(db, ref):
+    from backoffice.models import AuditEvent, Cerfa
+    ids = validated(db, ref, [("Martin", "Léa"), ("Dupont", "Hugo"), ("Bernard", "Chloé"), ("Petit", "Jade")])
+    send(db, ref, ids)
+    db.session.execute(sa.update(Paiement).where(Paiement.allocation_id == ids[1])
+                       .values(iban="FR0630006000011234567890188"))
+    cerfa_id = db.session.get(Allocation, ids[2]).cerfa_id
+    db.session.execute(sa.update(Cerfa).where(Cerfa.id == cerfa_id).values(statut=CerfaStatut.SAISI))
+    db.session.commit()
+    lot_id = db.session.execute(sa.select(LotPaiement.id)).scalar_one()
+    emettre_lot(db.session, lot_id, now=NOW, actor=ref.comptes["comptable"])
+    db.session.commit()
+    lot = db.session.get(LotPaiement, lot_id)
+    assert sorted(e for e, _ in lire(lot.fichier_sepa)) == sorted([f"ALLOC-{ids[0]}", f"ALLOC-{ids[3]}"])
+    assert (lot.nb_paiements, lot.montant_total) == (2, Decimal("414.06") * 2 + 3)
+    a1, a2 = db.session.get(Allocation, ids[1]), db.session.get(Allocation, ids[2])
+    assert (a1.statut, a2.statut) == (AS.REFUSEE, AS.REFUSEE)
+    assert "R76" in a1.motif_refus and "R45" in a2.motif_refus
+    events = db.session.execute(sa.select(AuditEvent.entity_id, AuditEvent.action, AuditEvent.params)
+                                .where(AuditEvent.action.in_(["refus_payeur", "accepter_payeur"]))).all()
+    assert sorted((e[0], e[1]) for e in events) == sorted(
+        [(ids[0], "accepter_payeur"), (ids[3], "accepter_payeur"), (ids[1], "refus_payeur"), (ids[2], "refus_payeur")])
+    assert {e[2]["motif"] for e in events if e[1] == "refus_payeur"} == {
+        "IBAN invalide (clé RIB) (R76)", "cerfa non validé (R45)"}
+    statuts = dict(db.session.execute(sa.select(Paiement.allocation_id, Paiement.statut)).all())
+    assert statuts == {ids[0]: PaiementStatut.EMIS, ids[1]: PaiementStatut.REJETE, ids[2]: PaiementStatut.REJETE,
+                       ids[3]: PaiementStatut.EMIS}
+
+
+def test_a_send_after_the_emission_opens_a_new_batch_never_the_emitted_one(db, ref):
+    ids = validated(db, ref, [("Martin", "Léa"), ("Dupont", "Hugo")])
+    send(db, ref, ids[:1])
+    first = db.session.execute(sa.select(LotPaiement.id)).scalar_one()
+    emettre_lot(db.session, first, now=NOW, actor=ref.comptes["comptable"])
+    db.session.commit()
+    send(db, ref, ids[1:])
+    lots = db.session.execute(sa.select(LotPaiement.id, LotPaiement.statut, LotPaiement.nb_paiements)
+                              .order_by(LotPaiement.id)).all()
+    assert [(s, n) for _, s, n in lots] == [(LotStatut.EMISE, 1), (LotStatut.PREPAREE, 1)]
+    assert db.session.execute(sa.select(Paiement.lot_id).where(Paiement.allocation_id == ids[1])).scalar_one() != first
