@@ -17,6 +17,7 @@ import mimetypes
 
 import sqlalchemy as sa
 from flask import Response, abort, flash, has_request_context, redirect, request, stream_with_context, url_for
+from flask_admin import expose
 from flask_admin._compat import csv_encode
 from flask_admin.contrib.sqla import ModelView
 from flask_admin.contrib.sqla.ajax import QueryAjaxModelLoader
@@ -346,6 +347,22 @@ class SecureModelView(FastGridMixin, ModelView):
         if count_query is not None:
             count_query = count_query.filter(sa.or_(*count_conditions))
         return query, count_query, joins, count_joins
+
+    @expose("/ajax/update/", methods=("POST",))
+    def ajax_update(self):
+        """Inline edit: a row outside the user's scope (or gone) is a 404, audited like any refusal,
+        never Flask-Admin's 500 « Record does not exist »."""
+        pk = request.form.get("list_form_pk")
+        if self.column_editable_list and pk is not None and self.get_one(pk) is None:
+            from ..extensions import db
+            from ..workflows import audit
+            audit.record(db.session, entity="acces", entity_id=None, action="acces_refuse",
+                         actor_id=current_user.id, params={"vue": self.policy_endpoint, "url": request.path[:200],
+                                                           "id": str(pk)[:40]},
+                         ip=request.remote_addr)
+            db.session.commit()
+            return "Enregistrement introuvable.", 404
+        return super().ajax_update()
 
     def _create_ajax_loader(self, name, options):
         attr = getattr(self.model, name)

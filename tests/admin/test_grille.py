@@ -173,3 +173,21 @@ def test_csv_export_streams_every_row_in_the_grid_order(db, ref, clients):
     assert resp.status_code == 200
     lines = resp.get_data(as_text=True).splitlines()[1:]
     assert [int(line.split(",")[0]) for line in lines] == sorted(ids, reverse=True)
+
+
+def test_the_bulk_confirmation_counts_exactly_what_an_estimated_list_matches(app, db, ref, clients, monkeypatch):
+    """Issue 6 §3: the list may show « ≈ », the dry run of « toutes les lignes filtrées » counts every row."""
+    from tests.conftest import csrf_from
+    from tests.workflows.test_grid_actions import submitted
+
+    ids = submitted(db, ref, 23)
+    db.session.execute(sa.text("ANALYZE allocation"))
+    db.session.commit()
+    monkeypatch.setattr(_view(app, "allocation"), "exact_count_under", 5)
+    c = clients["siege"]
+    html = c.get("/admin/allocation/?page_size=20").get_data(as_text=True)
+    assert _compte(html).startswith("≈ ")
+    resp = c.post("/admin/allocation/workflow/valider/filtered?page_size=20", data={"csrf_token": csrf_from(html)})
+    page = c.get(resp.headers["Location"]).get_data(as_text=True)
+    assert f"sélection figée de {len(ids)} ligne(s)" in page
+    assert re.search(r'id="apercu-modifiees"><strong>23</strong> ligne\(s\) seront modifiées sur 23', page)

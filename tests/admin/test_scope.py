@@ -145,7 +145,10 @@ def test_inline_update_never_reaches_another_antennes_row(sample, clients, app, 
     assert ok.status_code == 200, ok.get_data(as_text=True)
     assert _nom(db, own) == "Inline"  # the endpoint works inside the scope…
     refused = c.post(url, data={"csrf_token": token, "list_form_pk": str(other), "nom": "Pirate"})
-    assert refused.status_code != 200 and before_other not in refused.get_data(as_text=True)
+    assert refused.status_code == 404 and before_other not in refused.get_data(as_text=True)
+    from backoffice.models import AuditEvent
+    refusals = db.session.scalars(sa.select(AuditEvent).where(AuditEvent.action == "acces_refuse")).all()
+    assert any((e.params or {}).get("id") == str(other) for e in refusals)  # the attempt is audited
     assert _nom(db, other) == before_other  # …and finds nothing outside it
     # CSRF: no token, a wrong one (form or header) -> 400, nothing written
     for data, headers in (({}, {}), ({"csrf_token": "faux"}, {}), ({}, {"X-CSRFToken": "faux"})):
