@@ -489,6 +489,7 @@ class SecureModelView(FastGridMixin, ModelView):
         from ..models import AuditEvent
         return self.session.execute(
             sa.select(AuditEvent).where(AuditEvent.entity == self.model.__tablename__, AuditEvent.entity_id == model.id)
+            .options(sa.orm.joinedload(AuditEvent.actor))  # the « Auteur » column: no query per event
             .order_by(AuditEvent.id.desc()).limit(limit)).scalars().all()
 
     def on_model_change(self, form, model, is_created):
