@@ -41,7 +41,7 @@ def restore(db) -> None:
         conn.execute(sa.text("VACUUM ANALYZE allocation, paiement, lot_paiement, audit_event"))
 
 
-def end_to_end(app, db, siege_id: int, workers: int) -> tuple[float, int, float]:
+def end_to_end(app, db, siege_id: int, workers: int, send_only: bool = False) -> tuple[float, int, float]:
     from redis import Redis
     from rq import Queue
 
@@ -60,6 +60,11 @@ def end_to_end(app, db, siege_id: int, workers: int) -> tuple[float, int, float]
         run(s, ALLOCATION, "transmettre", Selection.of_ids(ids[k * per:(k + 1) * per]), siege, now=when)
         s.commit()
     sent = time.perf_counter() - t0
+    if send_only:
+        n = s.execute(sa.select(sa.func.count()).select_from(Allocation).where(Allocation.statut == "transmise")
+                      ).scalar_one()
+        s.remove()
+        return sent, n, sent
     q = Queue("payments", connection=Redis.from_url(REDIS))
     lots = s.execute(sa.select(LotPaiement.id)).scalars().all()
     q.enqueue_many([Queue.prepare_data("backoffice.jobs.paiements.emit_batch", (lot,), job_id=f"emit-{lot}",
@@ -104,12 +109,25 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rows", type=int, default=100_000)
     parser.add_argument("--repeat", type=int, default=1)
+    parser.add_argument("--send-only", action="store_true",
+                        help="only « envoyer en paiement » (transmettre), no worker, no floor: to iterate on the send")
     args = parser.parse_args()
     app = make_app(os.environ.get("DATABASE_URL", DEFAULT_URL))
     from backoffice.extensions import db
     with app.app_context():
         reset_schema(db)
         ids = seed(db, args.rows, statut="validee_siege")
+        if args.send_only:
+            sends = []
+            for _ in range(args.repeat):
+                restore(db)
+                send, moved, _ = end_to_end(app, db, ids["siege"], 0, send_only=True)
+                assert moved == args.rows, (moved, args.rows)
+                sends.append(send)
+            print(f"envoi en paiement (transmettre) de {args.rows} allocations : {statistics.median(sends):.2f} s "
+                  f"(exécutions : {', '.join(f'{x:.2f}' for x in sends)})")
+            print(json.dumps({"allocations": args.rows, "send_seconds": round(statistics.median(sends), 3)}))
+            return
         results, sends = {}, {}
         for workers in (1, 2):
             times, sent = [], []

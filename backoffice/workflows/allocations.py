@@ -16,8 +16,8 @@ from ..models import (Allocation, Cerfa, CompteBancaire, DemandeHorsDelai, Dispo
                       Reversement)
 from ..models.enums import (AllocationNature as N, AllocationStatut as S, CerfaStatut, HorsDelaiStatut,
                             PaiementStatut, ReversementStatut, Role as R)
-from .engine import Guard, Param, T, Workflow
-from .guards import iban_invalides
+from .engine import Guard, Param, T, Workflow, id_in
+from .guards import iban_valide
 
 CERFA_VALIDE = (CerfaStatut.VALIDE_SIEGE, CerfaStatut.TRANSMIS, CerfaStatut.ACCEPTE)
 EN_COURS = (S.ENREGISTREE, S.SOUMISE)
@@ -96,12 +96,23 @@ def _trop_percu(ctx):
     return sa.and_(Allocation.corrige_id.is_not(None), differentiel_expr() < 0)
 
 
-def _rib_iban_invalides(session, ids, ctx):
-    rows = session.execute(sa.select(Allocation.id, CompteBancaire.iban)
-                           .join(Cerfa, Cerfa.id == Allocation.cerfa_id)
-                           .join(CompteBancaire, CompteBancaire.id == Cerfa.compte_bancaire_id)
-                           .where(Allocation.id.in_(ids))).all()
-    return iban_invalides(rows)
+def _rib_iban_valide_sql(session, ids, ctx):
+    """R76 as a SQL guard for this chunk: schwifty (French RIB key) runs once per distinct IBAN of the
+    chunk's accounts, then the predicate is "no account IBAN outside the ones found valid". The UPDATE
+    re-reads the IBAN: an account changed meanwhile to an IBAN not checked here is refused, never moved.
+    An allocation without cerfa or RIB passes here and is refused by R45 (checked before)."""
+    ibans = session.execute(sa.select(CompteBancaire.iban).distinct()
+                            .join(Cerfa, Cerfa.compte_bancaire_id == CompteBancaire.id)
+                            .join(Allocation, Allocation.cerfa_id == Cerfa.id)
+                            .where(id_in(session, Allocation.id, ids))).scalars().all()
+    valides = sorted(i for i in ibans if iban_valide(i))
+    if session.get_bind().dialect.name == "postgresql":
+        from sqlalchemy.dialects.postgresql import ARRAY
+        hors_liste = CompteBancaire.iban != sa.all_(sa.bindparam(None, valides, type_=ARRAY(sa.String)))
+    else:
+        hors_liste = CompteBancaire.iban.notin_(valides)
+    return ~sa.exists().where(Cerfa.id == Allocation.cerfa_id, CompteBancaire.id == Cerfa.compte_bancaire_id,
+                              hors_liste)
 
 
 PAS_ENTREE = Guard("R42", "l'allocation d'entrée n'est jamais soumise par le conseiller (validée avec le cerfa)", _pas_entree)
@@ -113,7 +124,7 @@ HORS_DELAI = Guard("R48", "hors délai : approbation d'un manager requise (même
 MONTANT = Guard("R25", "montant nul : rien à payer", _montant_positif)
 COMPLEMENT = Guard("R47", "trop-perçu : émettre un ordre de reversement au lieu d'un paiement", _complement_positif)
 TROP_PERCU = Guard("R47", "pas de trop-perçu sur cette allocation", _trop_percu)
-RIB_VALIDE = Guard("R76", "IBAN du RIB invalide (clé RIB ou format)", python=_rib_iban_invalides)
+RIB_VALIDE = Guard("R76", "IBAN du RIB invalide (clé RIB ou format)", resolve=_rib_iban_valide_sql)
 
 MOTIF = Param("motif_refus", "Motif du refus", kind="textarea")
 

@@ -13,7 +13,7 @@ Nothing else in the code base changes a status.
 from __future__ import annotations
 
 from collections import Counter
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from decimal import Decimal
 from typing import Any, Callable, Iterable
@@ -50,6 +50,11 @@ class Guard:
     predicate: Callable[[Context], Any] | None = None
     # For checks SQL cannot express (an IBAN's RIB key): (session, ids, ctx) -> ids that FAIL
     python: Callable[[Any, list[int], Context], set[int]] | None = None
+    # Same kind of check, but on few distinct inputs (an IBAN per account): (session, ids, ctx) -> a SQL
+    # predicate for this chunk, built from what Python decided once per distinct input (e.g. "the row's
+    # IBAN is one of these, checked valid"). The guard then behaves as a SQL guard: re-checked by the
+    # UPDATE itself, and the chunk may take the single-statement path.
+    resolve: Callable[[Any, list[int], Context], Any] | None = None
 
     @property
     def reason(self) -> str:
@@ -246,6 +251,7 @@ def _guard_rows(session, wf: Workflow, t: Transition, ids: list[int], ctx: Conte
 def apply_chunk(session, wf: Workflow, t: Transition, ids: list[int], ctx: Context, report: Report, *,
                 actor=None, versions=None, dry_run: bool = False) -> list[int]:
     """Evaluate guards and move one chunk; returns the moved ids."""
+    t = _resolve_guards(session, t, ids, ctx)
     if (not dry_run and len(t.source) == 1 and not any(g.python for g in t.guards) and not t.prepare
             and session.get_bind().dialect.name == "postgresql"):
         return _apply_chunk_pg(session, wf, t, ids, ctx, report, actor=actor, versions=versions)
@@ -298,6 +304,19 @@ def apply_chunk(session, wf: Workflow, t: Transition, ids: list[int], ctx: Conte
     _expire(session, model, moved)
     _audit(session, wf, t, moved, before, ctx)
     return _after_move(session, t, moved, ctx, report)
+
+
+def _resolve_guards(session, t: Transition, ids: list[int], ctx: Context) -> Transition:
+    """The transition with its `resolve` guards turned into SQL guards bound to this chunk."""
+    if not ids or not any(g.resolve for g in t.guards):
+        return t
+    guards = []
+    for g in t.guards:
+        if g.resolve is not None:
+            clause = g.resolve(session, ids, ctx)
+            g = replace(g, predicate=lambda _ctx, clause=clause: clause, resolve=None)
+        guards.append(g)
+    return replace(t, guards=tuple(guards))
 
 
 def _values(model, t: Transition, ctx: Context) -> dict:

@@ -199,3 +199,46 @@ def test_a_send_after_the_emission_opens_a_new_batch_never_the_emitted_one(db, r
                               .order_by(LotPaiement.id)).all()
     assert [(s, n) for _, s, n in lots] == [(LotStatut.EMISE, 1), (LotStatut.PREPAREE, 1)]
     assert db.session.execute(sa.select(Paiement.lot_id).where(Paiement.allocation_id == ids[1])).scalar_one() != first
+
+
+def test_send_refuses_a_wrong_rib_key_in_one_statement_audits_moved_rows_only_and_is_idempotent_R76(
+        db, ref, monkeypatch):
+    from backoffice.models import AuditEvent, Cerfa, CompteBancaire
+    from backoffice.workflows import engine
+    ids = validated(db, ref, [("Martin", "Léa"), ("Dupont", "Hugo"), ("Bernard", "Chloé")])
+    cb_id = db.session.get(Cerfa, db.session.get(Allocation, ids[1]).cerfa_id).compte_bancaire_id
+    db.session.execute(sa.update(CompteBancaire).where(CompteBancaire.id == cb_id)
+                       .values(iban="FR0630006000011234567890188"))  # mod 97 right, French RIB key wrong (E12)
+    db.session.commit()
+    fast = []
+    real = engine._apply_chunk_pg
+    monkeypatch.setattr(engine, "_apply_chunk_pg", lambda *a, **kw: fast.append(1) or real(*a, **kw))
+    report = send(db, ref, ids)
+    assert fast, "the IBAN guard, resolved once per distinct IBAN, must let the engine take its fast path"
+    assert report.changed == 2 and report.refused == {"IBAN du RIB invalide (clé RIB ou format) (R76)": 1}
+    assert db.session.get(Allocation, ids[1]).statut == AS.VALIDEE_SIEGE
+    assert sorted(db.session.execute(sa.select(Paiement.allocation_id)).scalars()) == [ids[0], ids[2]]
+    audited = db.session.execute(sa.select(AuditEvent.entity_id).where(AuditEvent.action == "transmettre")).scalars()
+    assert sorted(audited) == [ids[0], ids[2]]
+    lot = db.session.execute(sa.select(LotPaiement)).scalar_one()
+    assert lot.nb_paiements == 2 and lot.montant_total == Decimal("414.06") + Decimal("416.06")
+
+    again = send(db, ref, ids)
+    assert again.changed == 0 and again.refused["IBAN du RIB invalide (clé RIB ou format) (R76)"] == 1
+    assert db.session.execute(sa.select(sa.func.count()).select_from(Paiement)).scalar_one() == 2
+    assert db.session.execute(sa.select(sa.func.count()).select_from(AuditEvent)
+                              .where(AuditEvent.action == "transmettre")).scalar_one() == 2
+
+
+def test_the_iban_guard_rechecks_the_account_in_sql_an_iban_changed_after_the_python_check_is_refused_R76(db, ref):
+    from backoffice.models import Cerfa, CompteBancaire
+    from backoffice.workflows.allocations import RIB_VALIDE
+    from backoffice.workflows.engine import Context
+    ids = validated(db, ref, [("Martin", "Léa")])
+    ctx = Context(actor_id=None, role=None, now=NOW, params={})
+    clause = RIB_VALIDE.resolve(db.session, ids, ctx)  # schwifty ran on the IBAN of this moment
+    assert db.session.execute(sa.select(Allocation.id).where(Allocation.id == ids[0], clause)).scalar() == ids[0]
+    cb_id = db.session.get(Cerfa, db.session.get(Allocation, ids[0]).cerfa_id).compte_bancaire_id
+    db.session.execute(sa.update(CompteBancaire).where(CompteBancaire.id == cb_id)
+                       .values(iban="FR7630001007941234567890185"))  # valid, but never checked by this chunk
+    assert db.session.execute(sa.select(Allocation.id).where(Allocation.id == ids[0], clause)).scalar() is None
