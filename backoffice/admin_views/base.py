@@ -193,6 +193,7 @@ class SecureModelView(FastGridMixin, ModelView):
         self.column_labels = labels
         super().__init__(model, session, name=name, category=category, endpoint=endpoint, **kwargs)
         self._auto_joins = self._eager_relations()
+        self._detail_joins = self._detail_relations()
 
     def _eager_relations(self):
         """Every many-to-one relation the list shows, directly or through a dotted column
@@ -222,15 +223,19 @@ class SecureModelView(FastGridMixin, ModelView):
 
     def inaccessible_callback(self, name, **kwargs):
         if current_user.is_authenticated:
-            from ..workflows import audit
-            from ..extensions import db
-            audit.record(db.session, entity="acces", entity_id=None, action="acces_refuse",
-                         actor_id=current_user.id, params={"vue": self.policy_endpoint, "url": request.path[:200]},
-                         ip=request.remote_addr)
-            db.session.commit()
+            self._audit_refus()
             abort(403)
         flash("Veuillez vous connecter pour accéder à cette page.", "warning")
         return redirect(url_for("auth.login", next=request.full_path))
+
+    def _audit_refus(self, **params) -> None:
+        """An « acces_refuse » audit event for the current user and request, committed."""
+        from ..extensions import db
+        from ..workflows import audit
+        audit.record(db.session, entity="acces", entity_id=None, action="acces_refuse", actor_id=current_user.id,
+                     params={"vue": self.policy_endpoint, "url": request.path[:200], **params},
+                     ip=request.remote_addr)
+        db.session.commit()
 
     def _allowed(self, what: str) -> bool:
         return policy.allows(self.policy_endpoint, what, current_user)
@@ -317,9 +322,10 @@ class SecureModelView(FastGridMixin, ModelView):
         except (TypeError, ValueError):
             return None
         query = self.get_query().filter(self.model.id == pk)
-        return query.options(*[sa.orm.joinedload(r) for r in self._detail_relations()]).one_or_none()
+        return query.options(*[sa.orm.joinedload(r) for r in self._detail_joins]).one_or_none()
 
     def _detail_relations(self):
+        """The many-to-one relations the detail page shows (computed once, with the view)."""
         mapper = sa.inspect(self.model)
         names = [c if isinstance(c, str) else c.key for c in (self.column_details_list or ())] or \
             [r.key for r in mapper.relationships]
@@ -354,13 +360,7 @@ class SecureModelView(FastGridMixin, ModelView):
         never Flask-Admin's 500 « Record does not exist »."""
         pk = request.form.get("list_form_pk")
         if self.column_editable_list and pk is not None and self.get_one(pk) is None:
-            from ..extensions import db
-            from ..workflows import audit
-            audit.record(db.session, entity="acces", entity_id=None, action="acces_refuse",
-                         actor_id=current_user.id, params={"vue": self.policy_endpoint, "url": request.path[:200],
-                                                           "id": str(pk)[:40]},
-                         ip=request.remote_addr)
-            db.session.commit()
+            self._audit_refus(id=str(pk)[:40])
             return "Enregistrement introuvable.", 404
         return super().ajax_update()
 

@@ -281,11 +281,13 @@ class FastGridMixin:
         if not ids:
             return []
         pk = self.model.__mapper__.primary_key[0]
-        query = self.get_query().filter(pk.in_(ids))
-        for relation in self._auto_joins:
-            query = query.options(joinedload(relation))
-        by_id = {row.id: row for row in query}
+        rows = self._with_list_relations(self.get_query().filter(pk.in_(ids)))
+        by_id = {getattr(row, pk.key): row for row in rows}
         return [by_id[i] for i in ids if i in by_id]
+
+    def _with_list_relations(self, query):
+        """`query` with the many-to-one relations the list shows joined in (no lazy load per row)."""
+        return query.options(*[joinedload(relation) for relation in self._auto_joins])
 
     @staticmethod
     def _row_key(row, keys):
@@ -332,8 +334,7 @@ class FastGridMixin:
         found = self._get_column_by_idx(args.sort)
         sort_column = found[0] if found is not None else None
         query, joins = self._filtered_query(args.search, args.filters)
-        for relation in self._auto_joins:
-            query = query.options(joinedload(relation))
+        query = self._with_list_relations(query)
         keys = self._keyset_columns(sort_column, args.sort_desc)
         if keys is not None:
             query = query.order_by(*self._order(keys))
