@@ -1,27 +1,29 @@
-"""Hash chain of the audit journal: seal committed events, verify the chain.
+"""Hash chain of the audit journal: seal committed events in blocks, verify the chain.
 
-Design
+Design (migration 0007; it replaced a per-row chain whose sealing UPDATE rewrote every event)
 - Events are inserted by anyone, row by row or set-based (INSERT … SELECT from a bulk transition),
-  with chain_seq, prev_hash and hash left NULL. Computing a chain inside every INSERT would
-  serialise every writer on the chain's head; sealing afterwards keeps writers independent.
-- `sceller` (under a transaction-level advisory lock, so sealers never interleave) takes the unsealed
-  rows in id order, chunk by chunk: the database computes each row's digest
-  d = SHA-256(canonical row) set-based, Python chains them
-  (hash = SHA-256(prev_hash ‖ d), prev_hash = the previous hash, the first one after GENESIS), and
-  one UPDATE … FROM unnest(arrays) writes a whole chunk. The trigger of migration 0002 lets exactly
-  this UPDATE through (three NULL columns filled once, nothing else changed) and refuses any other
-  UPDATE or DELETE.
-- The chain order is chain_seq, given at sealing, not the id: a transaction may commit id 100 after
-  id 101 was sealed; 100 is then chained after it.
+  and never updated: the trigger of migration 0007 refuses every UPDATE and DELETE. On PostgreSQL each
+  row carries the id of the transaction that inserted it (`xid`, a column default).
+- `sceller` (under a transaction-level advisory lock, so sealers never interleave) writes one block
+  (`audit_sceau`) for every event not sealed yet whose transaction is over. On PostgreSQL a block
+  covers the transaction ids [borne_min, borne_max): borne_min is the previous block's borne_max,
+  borne_max the xmin of the sealer's snapshot. Every transaction below it has ended, so no event of
+  that range can appear later, and contiguous ranges put each event in exactly one block, in one
+  statement, whatever order transactions commit in. On SQLite (the demo: one writer at a time) the
+  ranges are on the id.
+- A block stores, in id order, the SHA-256 digest of each event's canonical row (32 bytes each), its
+  count, and hash = SHA-256(prev_hash ‖ SHA-256(digests) ‖ count ‖ bounds), prev_hash = the previous
+  block's hash (the first one after GENESIS). The database computes the digests set-based.
 - Sealing runs right after each commit that inserted audit rows (`install`, a session event), on its
   own connection and only if no other sealer holds the lock (it picks our rows up anyway), and again
   at the start of `backoffice audit verify`.
-- `verifier` is set-based too: one query recomputes every digest and hash, and compares prev_hash
-  with the previous row's hash (window function) and chain_seq with the previous position + 1.
+- `verifier` recomputes every block's digests in one query (set-based) and compares digests, counts,
+  hashes and the chaining of blocks; on a mismatch it compares the block's digests one by one to name
+  the first event in cause.
 
-What it detects: any edit of a sealed row's content or hash, a deleted or inserted row inside the
-chain. What it cannot detect alone: rows removed from the end of the chain together with nothing
-else; `verify` prints the head (position and hash) so that it can be kept elsewhere (a mail, a log).
+What it detects: any edit of a sealed event, a deleted event, an event inserted into a sealed range,
+any edit of a block. What it cannot detect alone: blocks removed from the end of the chain together
+with their events; `verify` prints the head (block and hash) so that it can be kept elsewhere.
 """
 
 from __future__ import annotations
@@ -37,15 +39,15 @@ import sqlalchemy as sa
 log = logging.getLogger(__name__)
 
 GENESIS = "0" * 64
-CHUNK = 20_000
 _LOCK_KEY = 0x61756469  # "audi": pg_advisory_xact_lock key of the sealer
 
 # Columns that make an event's content, in this order (the canonical form; never reorder).
 CANONICAL_COLUMNS = ("id", "at", "actor_id", "entity", "entity_id", "action", "from_status", "to_status",
                      "params", "diff", "bulk_run_id", "ip")
 
-_PG_DIGEST = ("encode(sha256(convert_to(jsonb_build_array("
-              + ", ".join(f"e.{c}" for c in CANONICAL_COLUMNS) + ")::text, 'UTF8')), 'hex')")
+_PG_DIGEST = ("sha256(convert_to(jsonb_build_array("
+              + ", ".join(f"e.{c}" for c in CANONICAL_COLUMNS) + ")::text, 'UTF8'))")
+_PG_XMIN = "pg_snapshot_xmin(pg_current_snapshot())::text::bigint"
 
 
 @dataclass(frozen=True)
@@ -60,8 +62,8 @@ class Verification:
     @property
     def message(self) -> str:
         if self.ok:
-            tete = f" ; tête de chaîne n° {self.tete_seq} : {self.tete_hash}" if self.tete_seq else ""
-            return f"Journal d'audit intègre : {self.nb_evenements} événement(s) chaîné(s){tete}."
+            tete = f" ; tête de chaîne : bloc n° {self.tete_seq}, {self.tete_hash}" if self.tete_seq else ""
+            return f"Journal d'audit intègre : {self.nb_evenements} événement(s) scellé(s){tete}."
         return (f"Journal d'audit altéré : premier événement en cause n° {self.premier_id} "
                 f"({self.raison}).")
 
@@ -71,121 +73,165 @@ def _is_pg(conn) -> bool:
     return bind.dialect.name == "postgresql"
 
 
-def _chain(prev: str, digest: str) -> str:
-    return hashlib.sha256((prev + digest).encode("ascii")).hexdigest()
+def block_hash(prev: str, digests: bytes, nb: int, borne_min: int, borne_max: int) -> str:
+    return hashlib.sha256(f"{prev}{hashlib.sha256(digests).hexdigest()}{nb}:{borne_min}:{borne_max}"
+                          .encode("ascii")).hexdigest()
 
 
-def _py_digest(row) -> str:
+def _py_digest(row) -> bytes:
     """Digest of a row on databases without sha256() in SQL (the SQLite demo): the raw stored
     values, so sealing and verifying read exactly the same thing."""
     values = [getattr(row, c) for c in CANONICAL_COLUMNS]
     text = json.dumps(values, separators=(",", ":"), ensure_ascii=False, default=str)
-    return hashlib.sha256(text.encode("utf-8")).hexdigest()
+    return hashlib.sha256(text.encode("utf-8")).digest()
 
 
-def _head(conn) -> tuple[int, str]:
-    row = conn.execute(sa.text(
-        "SELECT chain_seq, hash FROM audit_event WHERE chain_seq IS NOT NULL ORDER BY chain_seq DESC LIMIT 1")).first()
-    return (row[0], row[1]) if row else (0, GENESIS)
+def _head(conn) -> tuple[int, int, str]:
+    row = conn.execute(sa.text("SELECT seq, borne_max, hash FROM audit_sceau ORDER BY seq DESC LIMIT 1")).first()
+    return (row[0], row[1], row[2]) if row else (0, 0, GENESIS)
 
 
-def sceller(conn, *, attendre: bool = True, chunk: int = CHUNK) -> int:
-    """Chain every unsealed audit event; returns how many were sealed. `conn` is a Session or a
-    Connection inside a transaction (the caller commits). With attendre=False, returns 0 at once
-    if another sealer holds the lock."""
-    pg = _is_pg(conn)
-    if pg:
+def _digests_sqlite(conn, lo: int, hi: int | None) -> list[tuple[int, bytes]]:
+    where = "id >= :lo" + (" AND id < :hi" if hi is not None else "")
+    rows = conn.execute(sa.text(f"SELECT {', '.join(CANONICAL_COLUMNS)} FROM audit_event "  # nosec B608
+                                f"WHERE {where} ORDER BY id"), {"lo": lo, "hi": hi}).all()
+    return [(r.id, _py_digest(r)) for r in rows]
+
+
+def sceller(conn, *, attendre: bool = True) -> int:
+    """Seal every event whose transaction is over into one new block; returns how many were sealed.
+    `conn` is a Session or a Connection inside a transaction (the caller commits). With
+    attendre=False, returns 0 at once if another sealer holds the lock."""
+    if _is_pg(conn):
         if attendre:
             conn.execute(sa.text("SELECT pg_advisory_xact_lock(:k)"), {"k": _LOCK_KEY})
         elif not conn.execute(sa.text("SELECT pg_try_advisory_xact_lock(:k)"), {"k": _LOCK_KEY}).scalar():
             return 0
-    seq, prev = _head(conn)
-    total = 0
-    while True:
-        if pg:
-            rows = conn.execute(sa.text(
-                f"SELECT e.id, {_PG_DIGEST} AS d FROM audit_event e WHERE e.chain_seq IS NULL "  # nosec B608
-                "ORDER BY e.id LIMIT :n"), {"n": chunk}).all()
-            pairs = [(r.id, r.d) for r in rows]
-        else:
-            rows = conn.execute(sa.text(
-                f"SELECT {', '.join(CANONICAL_COLUMNS)} FROM audit_event WHERE chain_seq IS NULL "  # nosec B608
-                "ORDER BY id LIMIT :n"), {"n": chunk}).all()
-            pairs = [(r.id, _py_digest(r)) for r in rows]
-        if not pairs:
-            return total
-        ids, seqs, prevs, hashes = [], [], [], []
-        for ident, digest in pairs:
-            seq += 1
-            h = _chain(prev, digest)
-            ids.append(ident)
-            seqs.append(seq)
-            prevs.append(prev)
-            hashes.append(h)
-            prev = h
-        if pg:
-            conn.execute(sa.text(
-                "UPDATE audit_event AS e SET chain_seq = v.seq, prev_hash = v.prev, hash = v.h "
-                "FROM unnest(CAST(:ids AS bigint[]), CAST(:seqs AS bigint[]), CAST(:prevs AS text[]), "
-                "CAST(:hashes AS text[])) AS v(id, seq, prev, h) WHERE e.id = v.id"),
-                {"ids": ids, "seqs": seqs, "prevs": prevs, "hashes": hashes})
-        else:
-            conn.execute(sa.text("UPDATE audit_event SET chain_seq = :s, prev_hash = :p, hash = :h WHERE id = :i"),
-                         [{"s": s, "p": p, "h": h, "i": i} for i, s, p, h in zip(ids, seqs, prevs, hashes)])
-        total += len(pairs)
+        seq, lo, prev = _head(conn)  # read under the lock
+        # one statement, one snapshot for the bound and the rows: every transaction below its xmin has ended
+        row = conn.execute(sa.text(
+            f"WITH b AS (SELECT {_PG_XMIN} AS hi) "  # nosec B608 - constant SQL
+            f"SELECT b.hi, count(e.id) AS n, string_agg({_PG_DIGEST}, ''::bytea ORDER BY e.id) AS d "
+            "FROM b LEFT JOIN audit_event e ON e.xid >= :lo AND e.xid < b.hi GROUP BY b.hi"), {"lo": lo}).one()
+        hi, n, digests = row.hi, row.n, bytes(row.d or b"")
+    else:
+        seq, lo, prev = _head(conn)
+        pairs = _digests_sqlite(conn, lo, None)
+        n, digests = len(pairs), b"".join(d for _, d in pairs)
+        hi = (pairs[-1][0] + 1) if pairs else lo
+    if not n:
+        return 0
+    conn.execute(sa.text(
+        "INSERT INTO audit_sceau (seq, borne_min, borne_max, nb, empreintes, prev_hash, hash, scelle_at) "
+        "VALUES (:seq, :lo, :hi, :n, :d, :prev, :h, CURRENT_TIMESTAMP)"),
+        {"seq": seq + 1, "lo": lo, "hi": hi, "n": n, "d": digests, "prev": prev,
+         "h": block_hash(prev, digests, n, lo, hi)})
+    return n
 
 
-_VERIFY_TEMPLATE = """
-WITH c AS (
-    SELECT e.id, e.chain_seq, e.prev_hash, e.hash,
-           encode(sha256(convert_to(coalesce(e.prev_hash, '') || DIGEST, 'UTF8')), 'hex') AS attendu,
-           lag(e.hash) OVER (ORDER BY e.chain_seq) AS hash_precedent,
-           lag(e.chain_seq) OVER (ORDER BY e.chain_seq) AS seq_precedent
-    FROM audit_event e WHERE e.chain_seq IS NOT NULL
+_PG_VERIFY = f"""
+WITH b AS (
+    SELECT s.seq, s.borne_min, s.borne_max, s.nb, s.empreintes, s.prev_hash, s.hash,
+           lag(s.hash) OVER (ORDER BY s.seq) AS hash_precedent,
+           lag(s.borne_max) OVER (ORDER BY s.seq) AS borne_precedente,
+           lag(s.seq) OVER (ORDER BY s.seq) AS seq_precedent
+    FROM audit_sceau s
+), r AS (
+    SELECT b.seq, count(e.id) AS n, coalesce(string_agg({_PG_DIGEST}, ''::bytea ORDER BY e.id), ''::bytea) AS d
+    FROM b LEFT JOIN audit_event e ON e.xid >= b.borne_min AND e.xid < b.borne_max
+    GROUP BY b.seq
 )
-SELECT id, CASE
-         WHEN chain_seq <> coalesce(seq_precedent, 0) + 1 THEN 'manquant'
-         WHEN prev_hash IS DISTINCT FROM coalesce(hash_precedent, :genesis) THEN 'chainage'
-         ELSE 'contenu' END AS raison
-FROM c
-WHERE chain_seq <> coalesce(seq_precedent, 0) + 1
-   OR prev_hash IS DISTINCT FROM coalesce(hash_precedent, :genesis)
-   OR hash IS DISTINCT FROM attendu
-ORDER BY chain_seq
+SELECT b.seq, b.borne_min, b.borne_max, b.nb, b.empreintes, b.prev_hash, b.hash, r.n, r.d,
+       b.hash_precedent, b.borne_precedente, b.seq_precedent
+FROM b JOIN r ON r.seq = b.seq
+WHERE b.seq <> coalesce(b.seq_precedent, 0) + 1
+   OR b.borne_min <> coalesce(b.borne_precedente, 0)
+   OR b.prev_hash IS DISTINCT FROM coalesce(b.hash_precedent, :genesis)
+   OR r.n <> b.nb OR r.d IS DISTINCT FROM b.empreintes
+   OR b.nb <> length(b.empreintes) / 32
+ORDER BY b.seq
 LIMIT 1
-"""
-# Built from the constant column list above (never from input), like every query of this module.
-_PG_VERIFY = _VERIFY_TEMPLATE.replace("DIGEST", _PG_DIGEST)  # nosec B608
+"""  # nosec B608 - built from the constant column list above, never from input
 
 RAISONS = {
-    "contenu": "contenu ou empreinte modifiés",
-    "chainage": "chaînage rompu : l'événement précédent a été modifié ou supprimé",
-    "manquant": "un ou plusieurs événements manquent juste avant celui-ci",
+    "contenu": "contenu modifié",
+    "manquant": "événement supprimé juste avant celui-ci",
+    "ajoute": "événement ajouté dans une plage déjà scellée",
+    "chainage": "sceau du bloc modifié ou chaînage des blocs rompu",
+    "hors_chaine": "événement sans transaction d'origine, hors de la chaîne",
 }
 
 
+def _first_event(conn, blk, pairs: list[tuple[int, bytes]]) -> tuple[int | None, str]:
+    """The first event in cause inside a block whose recomputed digests differ from the sealed ones."""
+    sealed = bytes(blk.empreintes or b"")
+    stored = [sealed[i:i + 32] for i in range(0, len(sealed), 32)]
+    for k, (ident, digest) in enumerate(pairs):
+        if k >= len(stored):
+            return ident, "ajoute"
+        if digest != stored[k]:
+            # an edit changes this digest only; a deletion shifts the next ones by one
+            shifted = k + 1 < len(stored) and digest == stored[k + 1]
+            return ident, "manquant" if shifted else "contenu"
+    if len(stored) > len(pairs):  # events missing at the end of the block
+        last = pairs[-1][0] if pairs else None
+        return last, "manquant"
+    return (pairs[0][0] if pairs else None), "chainage"
+
+
+def _pg_block_pairs(conn, lo: int, hi: int) -> list[tuple[int, bytes]]:
+    rows = conn.execute(sa.text(
+        f"SELECT e.id, {_PG_DIGEST} AS d FROM audit_event e "  # nosec B608
+        "WHERE e.xid >= :lo AND e.xid < :hi ORDER BY e.id"), {"lo": lo, "hi": hi}).all()
+    return [(r.id, bytes(r.d)) for r in rows]
+
+
 def verifier(conn) -> Verification:
-    """Recompute the chain; the first broken event in chain order, with a French reason."""
-    n = conn.execute(sa.text("SELECT count(*) FROM audit_event WHERE chain_seq IS NOT NULL")).scalar_one()
-    seq, head = _head(conn)
+    """Recompute the chain; the first event in cause, in block order, with a French reason."""
+    n = conn.execute(sa.text("SELECT coalesce(sum(nb), 0) FROM audit_sceau")).scalar_one()
+    seq, _, head = _head(conn)
     if _is_pg(conn):
+        orphan = conn.execute(sa.text("SELECT min(id) FROM audit_event WHERE xid IS NULL")).scalar()
+        if orphan is not None:
+            return Verification(False, n, premier_id=orphan, raison=RAISONS["hors_chaine"])
         bad = conn.execute(sa.text(_PG_VERIFY), {"genesis": GENESIS}).first()
         if bad is not None:
-            return Verification(False, n, premier_id=bad.id, raison=RAISONS[bad.raison])
+            pairs = _pg_block_pairs(conn, bad.borne_min, bad.borne_max)
+            if bytes(bad.d) == bytes(bad.empreintes or b"") and bad.n == bad.nb:
+                return Verification(False, n, premier_id=pairs[0][0] if pairs else None,
+                                    raison=RAISONS["chainage"])
+            ident, reason = _first_event(conn, bad, pairs)
+            return Verification(False, n, premier_id=ident, raison=RAISONS[reason])
+        blocks = conn.execute(sa.text(
+            "SELECT seq, borne_min, borne_max, nb, empreintes, prev_hash, hash FROM audit_sceau ORDER BY seq")).all()
+        for blk in blocks:  # the block hashes themselves (cheap: one SHA-256 per block)
+            if blk.hash != block_hash(blk.prev_hash, bytes(blk.empreintes), blk.nb, blk.borne_min, blk.borne_max):
+                pairs = _pg_block_pairs(conn, blk.borne_min, blk.borne_max)
+                return Verification(False, n, premier_id=pairs[0][0] if pairs else None, raison=RAISONS["chainage"])
     else:
-        expected_seq, prev = 0, GENESIS
-        rows = conn.execute(sa.text(
-            f"SELECT {', '.join(CANONICAL_COLUMNS)}, chain_seq, prev_hash, hash FROM audit_event "  # nosec B608
-            "WHERE chain_seq IS NOT NULL ORDER BY chain_seq"))
-        for r in rows:
+        blocks = conn.execute(sa.text(
+            "SELECT seq, borne_min, borne_max, nb, empreintes, prev_hash, hash FROM audit_sceau ORDER BY seq")).all()
+        expected_seq, prev, bound = 0, GENESIS, 0
+        for blk in blocks:
             expected_seq += 1
-            reason = ("manquant" if r.chain_seq != expected_seq else
-                      "chainage" if r.prev_hash != prev else
-                      "contenu" if r.hash != _chain(r.prev_hash or "", _py_digest(r)) else None)
-            if reason:
-                return Verification(False, n, premier_id=r.id, raison=RAISONS[reason])
-            prev = r.hash
+            pairs = _digests_sqlite(conn, blk.borne_min, blk.borne_max)
+            digests = b"".join(d for _, d in pairs)
+            if digests != bytes(blk.empreintes) or len(pairs) != blk.nb:
+                ident, reason = _first_event(conn, blk, pairs)
+                return Verification(False, n, premier_id=ident, raison=RAISONS[reason])
+            if (blk.seq != expected_seq or blk.borne_min != bound or blk.prev_hash != prev
+                    or blk.hash != block_hash(prev, digests, blk.nb, blk.borne_min, blk.borne_max)):
+                return Verification(False, n, premier_id=pairs[0][0] if pairs else None, raison=RAISONS["chainage"])
+            prev, bound = blk.hash, blk.borne_max
     return Verification(True, n, tete_seq=seq or None, tete_hash=head if seq else None)
+
+
+def non_scelles(conn) -> int:
+    """Events not sealed yet (their transaction was still running at the last sealing, or no sealing ran)."""
+    _, lo, _ = _head(conn)
+    key = "xid" if _is_pg(conn) else "id"
+    return conn.execute(sa.text(f"SELECT count(*) FROM audit_event WHERE {key} >= :lo OR {key} IS NULL"),  # nosec B608
+                        {"lo": lo}).scalar_one()
 
 
 # ---- sealing after commit ------------------------------------------------------------------------

@@ -28,7 +28,7 @@ class AuditEventView(ReadOnlyModelView):
     column_list = ["id", "at", "actor", "entity", "entity_id", "action", "from_status", "to_status",
                    "bulk_run_id", "ip"]
     column_details_list = ["id", "at", "actor", "entity", "entity_id", "action", "from_status", "to_status",
-                           "params", "diff", "bulk_run_id", "ip", "prev_hash", "hash"]
+                           "params", "diff", "bulk_run_id", "ip"]
     column_export_list = ["id", "at", "actor", "entity", "entity_id", "action", "from_status", "to_status",
                           "bulk_run_id", "ip"]
     column_searchable_list = ["action", "entity"]

@@ -3,7 +3,7 @@
 from .activite_partielle import AutorisationAP, DemandeIndemnisation, LigneDI, Salarie
 from .afas import Anomalie, DeclarationPartenaire, LieuAccueil, LigneActivite
 from .allocations import Allocation, DemandeHorsDelai, Ressource
-from .audit import AuditEvent, BulkRun
+from .audit import AuditEvent, AuditSceau, BulkRun
 from .base import Base, Money
 from .beneficiaires import Beneficiaire, CompteBancaire, Dispositif, Inscription, MotifSortie
 from .cerfa import Cerfa
@@ -15,7 +15,7 @@ from .reversements import Remboursement, Reversement
 from .structures import Etablissement, Structure
 
 __all__ = [
-    "Allocation", "Anomalie", "AuditEvent", "AutorisationAP", "Base", "Beneficiaire", "BulkRun",
+    "Allocation", "Anomalie", "AuditEvent", "AuditSceau", "AutorisationAP", "Base", "Beneficiaire", "BulkRun",
     "Cerfa", "Compte", "CompteBancaire", "CompteEtablissement", "ContratServiceCivique",
     "ConventionNacre", "DeclarationPartenaire", "DemandeHabilitation", "DemandeHorsDelai", "DemandeIndemnisation",
     "Dispositif", "Etablissement", "Inscription", "JetonCompte", "JobOutbox", "LieuAccueil",

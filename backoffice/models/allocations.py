@@ -39,7 +39,8 @@ class Allocation(TimestampMixin, VersionMixin, Base):
     montant: Mapped[Decimal] = mapped_column(Money, default=Decimal("0.00"))  # computed by rules
     motif_blocage: Mapped[Optional[str]] = mapped_column(sa.String(300))
     motif_refus: Mapped[Optional[str]] = mapped_column(sa.String(500))
-    corrige_id: Mapped[Optional[int]] = mapped_column(sa.ForeignKey("allocation.id"), index=True)
+    # looked up through uq_allocation_corrige (partial on NOT NULL): no second index on the column
+    corrige_id: Mapped[Optional[int]] = mapped_column(sa.ForeignKey("allocation.id"))
     hors_delai: Mapped[bool] = mapped_column(default=False)
     demande_hors_delai_id: Mapped[Optional[int]] = mapped_column(
         sa.ForeignKey("demande_hors_delai.id")

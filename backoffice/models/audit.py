@@ -15,19 +15,20 @@ from .outbox import JSON
 
 
 class AuditEvent(Base):
-    """One audited fact. Append-only: a database trigger refuses UPDATE and DELETE (migration 0002),
-    except the one UPDATE that seals a row (fills chain_seq, prev_hash, hash once).
+    """One audited fact. Append-only: a database trigger refuses UPDATE and DELETE (migration 0007).
 
-    Rows are sealed after their commit, in chain order (backoffice.audit_chain): chain_seq is the
-    position in the chain, hash = SHA-256(prev_hash ‖ SHA-256(canonical row)); `backoffice audit
-    verify` recomputes both and names the first broken event.
+    Events are sealed after their commit in blocks (AuditSceau, backoffice.audit_chain); on PostgreSQL
+    `xid` (a column default: the inserting transaction's id) says which block an event belongs to.
+    `backoffice audit verify` recomputes the blocks and names the first event in cause.
+    actor_id is kept as it was when the fact happened: no foreign key (an append-only journal outlives
+    what it mentions, and a per-row key check cost a fifth of a bulk transition's audit insert).
     """
 
     __tablename__ = "audit_event"
 
     id: Mapped[int] = mapped_column(sa.BigInteger().with_variant(sa.Integer, "sqlite"), primary_key=True)
     at: Mapped[datetime] = mapped_column(default=utcnow, server_default=sa.func.now(), index=True)
-    actor_id: Mapped[Optional[int]] = mapped_column(sa.ForeignKey("compte.id"), index=True)
+    actor_id: Mapped[Optional[int]]
     entity: Mapped[str] = mapped_column(sa.String(40))
     entity_id: Mapped[Optional[int]]
     action: Mapped[str] = mapped_column(sa.String(60))
@@ -35,23 +36,38 @@ class AuditEvent(Base):
     to_status: Mapped[Optional[str]] = mapped_column(sa.String(30))
     params: Mapped[Optional[dict[str, Any]]] = mapped_column(JSON)
     diff: Mapped[Optional[dict[str, Any]]] = mapped_column(JSON)
-    bulk_run_id: Mapped[Optional[int]] = mapped_column(sa.ForeignKey("bulk_run.id"), index=True)
+    bulk_run_id: Mapped[Optional[int]] = mapped_column(sa.ForeignKey("bulk_run.id"))
     ip: Mapped[Optional[str]] = mapped_column(sa.String(45))
-    prev_hash: Mapped[Optional[str]] = mapped_column(sa.String(64))
-    hash: Mapped[Optional[str]] = mapped_column(sa.String(64))
-    # Position in the hash chain, given at sealing (not the id: a transaction may commit a lower id
-    # after a higher one was sealed).
-    chain_seq: Mapped[Optional[int]] = mapped_column(sa.BigInteger().with_variant(sa.Integer, "sqlite"),
-                                                     unique=True)
+    # PostgreSQL: the inserting transaction (default pg_current_xact_id(), set by migration 0007); NULL on SQLite
+    xid: Mapped[Optional[int]] = mapped_column(sa.BigInteger, index=True)
 
-    actor: Mapped[Optional[Compte]] = relationship()
+    actor: Mapped[Optional[Compte]] = relationship(
+        primaryjoin="foreign(AuditEvent.actor_id) == Compte.id", viewonly=True)
 
     __table_args__ = (
         sa.Index("ix_audit_event_entity", "entity", "entity_id", "id"),
-        # the sealing step finds the rows still to chain without scanning the journal
-        sa.Index("ix_audit_event_a_sceller", "id", postgresql_where=sa.text("chain_seq IS NULL"),
-                 sqlite_where=sa.text("chain_seq IS NULL")),
+        # partial: the system's events (no actor) and those outside a bulk run pay no entry (migration 0007)
+        sa.Index("ix_audit_event_actor_id", "actor_id", postgresql_where=sa.text("actor_id IS NOT NULL"),
+                 sqlite_where=sa.text("actor_id IS NOT NULL")),
+        sa.Index("ix_audit_event_bulk_run_id", "bulk_run_id", postgresql_where=sa.text("bulk_run_id IS NOT NULL"),
+                 sqlite_where=sa.text("bulk_run_id IS NOT NULL")),
     )
+
+
+class AuditSceau(Base):
+    """A sealed block of audit events: their digests in id order, chained to the previous block."""
+
+    __tablename__ = "audit_sceau"
+
+    seq: Mapped[int] = mapped_column(primary_key=True, autoincrement=False)
+    # transaction ids [borne_min, borne_max) on PostgreSQL, event ids on SQLite
+    borne_min: Mapped[int] = mapped_column(sa.BigInteger().with_variant(sa.Integer, "sqlite"))
+    borne_max: Mapped[int] = mapped_column(sa.BigInteger().with_variant(sa.Integer, "sqlite"))
+    nb: Mapped[int]
+    empreintes: Mapped[bytes] = mapped_column(sa.LargeBinary)
+    prev_hash: Mapped[str] = mapped_column(sa.String(64))
+    hash: Mapped[str] = mapped_column(sa.String(64))
+    scelle_at: Mapped[datetime]
 
 
 class BulkRun(TimestampMixin, Base):
@@ -64,7 +80,9 @@ class BulkRun(TimestampMixin, Base):
     transition: Mapped[str] = mapped_column(sa.String(40))
     actor_id: Mapped[int] = mapped_column(sa.ForeignKey("compte.id"))
     params: Mapped[Optional[dict[str, Any]]] = mapped_column(JSON)
-    ids: Mapped[list[int]] = mapped_column(JSON, default=list)  # the frozen, previewed set
+    # the frozen, previewed set (up to 100,000 ids): deferred, so that the job's per-chunk progress reads
+    # and the run's page do not load it again
+    ids: Mapped[list[int]] = mapped_column(JSON, default=list, deferred=True)
     statut: Mapped[BulkRunStatut] = mapped_column(
         enum_column(BulkRunStatut, "bulk_statut"), default=BulkRunStatut.EN_ATTENTE
     )

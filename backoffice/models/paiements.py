@@ -56,8 +56,10 @@ class Paiement(TimestampMixin, Base):
     lot_id: Mapped[int] = mapped_column(sa.ForeignKey("lot_paiement.id"), index=True)
     # One payment per allocation version (an allocation or one of its corrections): no double pay.
     allocation_id: Mapped[int] = mapped_column(sa.ForeignKey("allocation.id"), unique=True)
-    beneficiaire_id: Mapped[int] = mapped_column(sa.ForeignKey("beneficiaire.id"), index=True)
-    antenne_id: Mapped[int] = mapped_column(sa.ForeignKey("structure.id"))
+    # Copies of the allocation's, written only by the INSERT … SELECT from it (creer_paiements): no
+    # foreign key of their own (migration 0007), the one to the allocation already vouches for them.
+    beneficiaire_id: Mapped[int] = mapped_column(index=True)
+    antenne_id: Mapped[int]
     end_to_end_id: Mapped[str] = mapped_column(sa.String(35), unique=True)
     montant: Mapped[Decimal] = mapped_column(Money)
     titulaire: Mapped[str] = mapped_column(sa.String(70))
@@ -71,7 +73,8 @@ class Paiement(TimestampMixin, Base):
 
     lot: Mapped[LotPaiement] = relationship()
     allocation: Mapped[Allocation] = relationship()
-    beneficiaire: Mapped[Beneficiaire] = relationship()
+    beneficiaire: Mapped[Beneficiaire] = relationship(
+        primaryjoin="foreign(Paiement.beneficiaire_id) == Beneficiaire.id", viewonly=True)
 
     __table_args__ = (
         money_check("montant"),

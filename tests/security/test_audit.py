@@ -1,5 +1,5 @@
-"""The audit journal: append-only in the database, hash-chained, checked by `backoffice audit verify`;
-logins, failures, locks, unlocks and permission refusals are in it."""
+"""The audit journal: append-only in the database, sealed in hash-chained blocks, checked by
+`backoffice audit verify`; logins, failures, locks, unlocks and permission refusals are in it."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ import sqlalchemy as sa
 
 from backoffice import audit_chain
 from backoffice.cli_security import audit as audit_cli
-from backoffice.models import AuditEvent
+from backoffice.models import AuditEvent, AuditSceau
 from backoffice.workflows import audit
 from tests.auth.conftest import DEMO_PASSWORD, T0, attempt
 
@@ -24,7 +24,9 @@ def _record(db, n=3, action="test"):
 
 
 def _unsealed(db) -> int:
-    return db.session.scalar(sa.select(sa.func.count()).select_from(AuditEvent).where(AuditEvent.chain_seq.is_(None)))
+    n = audit_chain.non_scelles(db.session)
+    db.session.rollback()
+    return n
 
 
 def _tamper(db, sql: str, **params) -> None:
@@ -42,9 +44,8 @@ def test_the_database_refuses_update_and_delete_of_audit_events(app, db):
     _record(db, 2)
     ident = db.session.scalar(sa.select(sa.func.min(AuditEvent.id)))
     for statement in (sa.update(AuditEvent).where(AuditEvent.id == ident).values(action="autre"),
-                      sa.update(AuditEvent).where(AuditEvent.id == ident).values(hash="0" * 64),
-                      sa.update(AuditEvent).where(AuditEvent.id == ident).values(chain_seq=None, hash=None,
-                                                                                 prev_hash=None),
+                      sa.update(AuditEvent).where(AuditEvent.id == ident).values(xid=0),
+                      sa.update(AuditEvent).where(AuditEvent.id == ident).values(xid=None),
                       sa.delete(AuditEvent).where(AuditEvent.id == ident),
                       sa.delete(AuditEvent)):
         with pytest.raises(sa.exc.DBAPIError, match="ajout seul"):
@@ -54,11 +55,13 @@ def test_the_database_refuses_update_and_delete_of_audit_events(app, db):
 
 
 def test_each_commit_that_audits_is_sealed_right_after_it(app, db, ref):
+    before = db.session.scalar(sa.select(sa.func.count()).select_from(AuditSceau)) or 0
     _record(db, 3)
-    rows = db.session.execute(sa.select(AuditEvent).order_by(AuditEvent.chain_seq)).scalars().all()
-    assert [r.chain_seq for r in rows] == [1, 2, 3]
-    assert rows[0].prev_hash == audit_chain.GENESIS
-    assert [r.prev_hash for r in rows[1:]] == [r.hash for r in rows[:-1]]
+    blocks = db.session.execute(sa.select(AuditSceau).order_by(AuditSceau.seq)).scalars().all()
+    assert len(blocks) == before + 1 and blocks[-1].nb >= 3 and _unsealed(db) == 0
+    assert blocks[0].prev_hash == audit_chain.GENESIS
+    assert [b.prev_hash for b in blocks[1:]] == [b.hash for b in blocks[:-1]]
+    assert [b.borne_min for b in blocks[1:]] == [b.borne_max for b in blocks[:-1]]  # contiguous ranges
     # a request that audits (a failed login) is sealed too
     attempt(app, app.test_client(), "faux", T0, username="inconnu")
     assert _unsealed(db) == 0
@@ -76,43 +79,72 @@ def test_verify_names_the_first_edited_event_in_french_and_exits_1(app, db):
     _tamper(db, "UPDATE audit_event SET action = 'autre' WHERE id = :i", i=ids[3])
     result = _verify(app)
     assert result.exit_code == 1
-    assert f"Journal d'audit altéré : premier événement en cause n° {ids[2]} (contenu ou empreinte modifiés)" \
+    assert f"Journal d'audit altéré : premier événement en cause n° {ids[2]} (contenu modifié)" \
         in result.output
 
 
 @pytest.mark.parametrize("tampering, first, reason", [
-    ("DELETE FROM audit_event WHERE id = :b", "c", "manquent"),
-    ("UPDATE audit_event SET hash = repeat('a', 64) WHERE id = :b", "b", "contenu ou empreinte"),
-    ("UPDATE audit_event SET prev_hash = repeat('a', 64) WHERE id = :b", "b", "chaînage rompu"),
+    ("DELETE FROM audit_event WHERE id = :b", "c", "supprimé juste avant"),
+    ("DELETE FROM audit_event WHERE id = :d", "c", "supprimé"),
+    ("UPDATE audit_event SET entity_id = 99 WHERE id = :b", "b", "contenu modifié"),
+    ("INSERT INTO audit_event (id, at, entity, action, xid) SELECT :b + 100000, now(), 'faux', 'ajout', xid "
+     "FROM audit_event WHERE id = :b", "ajout", "ajouté dans une plage déjà scellée"),
+    ("UPDATE audit_sceau SET hash = repeat('a', 64) WHERE seq = (SELECT max(seq) FROM audit_sceau)", "a",
+     "chaînage"),
+    ("UPDATE audit_sceau SET prev_hash = repeat('a', 64) WHERE seq = (SELECT max(seq) FROM audit_sceau)", "a",
+     "chaînage"),
+    ("UPDATE audit_sceau SET borne_max = borne_max + 1000 WHERE seq = (SELECT max(seq) FROM audit_sceau)", "a",
+     "chaînage"),
+    ("UPDATE audit_event SET xid = NULL WHERE id = :b", "b", "hors de la chaîne"),
 ])
-def test_verify_detects_deleted_and_rechained_events(app, db, tampering, first, reason):
+def test_verify_detects_edited_deleted_added_and_rechained_events(app, db, tampering, first, reason):
     app.config["AUDIT_SEAL_AFTER_COMMIT"] = False
     _record(db, 4)
-    audit_chain.sceller(db.session)
+    assert audit_chain.sceller(db.session) == 4
     db.session.commit()
-    a, b, c, d = db.session.scalars(sa.select(AuditEvent.id).order_by(AuditEvent.chain_seq)).all()
-    _tamper(db, tampering, b=b)
+    a, b, c, d = db.session.scalars(sa.select(AuditEvent.id).order_by(AuditEvent.id)).all()
+    _tamper(db, tampering, b=b, d=d)
     result = audit_chain.verifier(db.session)
-    assert not result.ok and result.premier_id == {"b": b, "c": c}[first] and reason in result.raison
+    expected = {"a": a, "b": b, "c": c, "ajout": b + 100000}[first]
+    assert not result.ok and reason in result.raison and result.premier_id == expected, result
 
 
-def test_a_lower_id_committed_after_a_sealed_higher_one_is_chained_after_it(app, db):
-    """Sealing follows commit order, not id order: nothing breaks when transactions interleave."""
+def test_a_transaction_still_running_is_sealed_in_a_later_block(app, db):
+    """A block only takes events whose transaction has ended: a lower id committed after a sealed
+    higher one goes into the next block, and nothing breaks when transactions interleave."""
     app.config["AUDIT_SEAL_AFTER_COMMIT"] = False
     slow = db.engine.connect()
     tx = slow.begin()
     slow.execute(sa.insert(AuditEvent).values(entity="x", action="lent", actor_id=None))  # takes the lower id
     _record(db, 2)
-    assert audit_chain.sceller(db.session) == 2
+    assert audit_chain.sceller(db.session) == 0  # the slow transaction began first: nothing is safe to seal yet
     db.session.commit()
     tx.commit()
     slow.close()
-    assert audit_chain.sceller(db.session) == 1
+    assert audit_chain.sceller(db.session) == 3
     db.session.commit()
-    rows = db.session.execute(sa.select(AuditEvent.id, AuditEvent.chain_seq, AuditEvent.action)
-                              .order_by(AuditEvent.chain_seq)).all()
-    assert [r.action for r in rows] == ["test", "test", "lent"] and rows[2].id < rows[0].id
-    assert audit_chain.verifier(db.session).ok
+    assert audit_chain.sceller(db.session) == 0  # sealed once
+    db.session.commit()
+    assert audit_chain.verifier(db.session).ok and _unsealed(db) == 0
+
+
+def test_events_committed_during_a_long_transaction_wait_for_it_then_are_sealed_once(app, db):
+    app.config["AUDIT_SEAL_AFTER_COMMIT"] = False
+    _record(db, 2)
+    slow = db.engine.connect()
+    tx = slow.begin()
+    slow.execute(sa.insert(AuditEvent).values(entity="x", action="lent", actor_id=None))
+    assert audit_chain.sceller(db.session) == 2  # ended before the slow one began
+    db.session.commit()
+    _record(db, 1)
+    assert audit_chain.sceller(db.session) == 0
+    db.session.commit()
+    tx.commit()
+    slow.close()
+    assert audit_chain.sceller(db.session) == 2
+    db.session.commit()
+    blocks = db.session.execute(sa.select(AuditSceau.nb).order_by(AuditSceau.seq)).scalars().all()
+    assert blocks[-2:] == [2, 2] and audit_chain.verifier(db.session).ok
 
 
 N_BULK = 20_000  # 100,000 measured by hand: ~4-5 s to seal, ~1.5 s to verify
@@ -133,7 +165,7 @@ def test_set_based_inserts_are_sealed_at_more_than_5_000_events_a_second(app, db
     start = time.perf_counter()
     result = audit_chain.verifier(db.session)
     verify_elapsed = time.perf_counter() - start
-    assert result.ok and result.nb_evenements == N_BULK and result.tete_seq == N_BULK
+    assert result.ok and result.nb_evenements == N_BULK and result.tete_seq == 1
     print(f"scellement de {N_BULK} événements : {elapsed:.2f} s ; vérification : {verify_elapsed:.2f} s")
     assert N_BULK / elapsed > 5_000 and N_BULK / verify_elapsed > 5_000  # (loaded CI machine: margin x3)
 
