@@ -87,7 +87,7 @@ def _py_digest(row) -> bytes:
 
 
 def _head(conn) -> tuple[int, int, str]:
-    row = conn.execute(sa.text("SELECT seq, borne_max, hash FROM audit_sceau ORDER BY seq DESC LIMIT 1")).first()
+    row = conn.execute(sa.text("SELECT id, borne_max, hash FROM audit_sceau ORDER BY id DESC LIMIT 1")).first()
     return (row[0], row[1], row[2]) if row else (0, 0, GENESIS)
 
 
@@ -110,7 +110,7 @@ def sceller(conn, *, attendre: bool = True) -> int:
         seq, lo, prev = _head(conn)  # read under the lock
         # one statement, one snapshot for the bound and the rows: every transaction below its xmin has ended
         row = conn.execute(sa.text(
-            f"WITH b AS (SELECT {_PG_XMIN} AS hi) "  # nosec B608 - constant SQL
+            f"WITH b AS (SELECT {_PG_XMIN} AS hi) "  # nosec B608
             f"SELECT b.hi, count(e.id) AS n, string_agg({_PG_DIGEST}, ''::bytea ORDER BY e.id) AS d "
             "FROM b LEFT JOIN audit_event e ON e.xid >= :lo AND e.xid < b.hi GROUP BY b.hi"), {"lo": lo}).one()
         hi, n, digests = row.hi, row.n, bytes(row.d or b"")
@@ -122,36 +122,37 @@ def sceller(conn, *, attendre: bool = True) -> int:
     if not n:
         return 0
     conn.execute(sa.text(
-        "INSERT INTO audit_sceau (seq, borne_min, borne_max, nb, empreintes, prev_hash, hash, scelle_at) "
+        "INSERT INTO audit_sceau (id, borne_min, borne_max, nb, empreintes, prev_hash, hash, scelle_at) "
         "VALUES (:seq, :lo, :hi, :n, :d, :prev, :h, CURRENT_TIMESTAMP)"),
         {"seq": seq + 1, "lo": lo, "hi": hi, "n": n, "d": digests, "prev": prev,
          "h": block_hash(prev, digests, n, lo, hi)})
     return n
 
 
+# Every SQL string of this module is built from the constant column list above, never from input.
 _PG_VERIFY = f"""
 WITH b AS (
-    SELECT s.seq, s.borne_min, s.borne_max, s.nb, s.empreintes, s.prev_hash, s.hash,
-           lag(s.hash) OVER (ORDER BY s.seq) AS hash_precedent,
-           lag(s.borne_max) OVER (ORDER BY s.seq) AS borne_precedente,
-           lag(s.seq) OVER (ORDER BY s.seq) AS seq_precedent
+    SELECT s.id, s.borne_min, s.borne_max, s.nb, s.empreintes, s.prev_hash, s.hash,
+           lag(s.hash) OVER (ORDER BY s.id) AS hash_precedent,
+           lag(s.borne_max) OVER (ORDER BY s.id) AS borne_precedente,
+           lag(s.id) OVER (ORDER BY s.id) AS id_precedent
     FROM audit_sceau s
 ), r AS (
-    SELECT b.seq, count(e.id) AS n, coalesce(string_agg({_PG_DIGEST}, ''::bytea ORDER BY e.id), ''::bytea) AS d
+    SELECT b.id, count(e.id) AS n, coalesce(string_agg({_PG_DIGEST}, ''::bytea ORDER BY e.id), ''::bytea) AS d
     FROM b LEFT JOIN audit_event e ON e.xid >= b.borne_min AND e.xid < b.borne_max
-    GROUP BY b.seq
+    GROUP BY b.id
 )
-SELECT b.seq, b.borne_min, b.borne_max, b.nb, b.empreintes, b.prev_hash, b.hash, r.n, r.d,
-       b.hash_precedent, b.borne_precedente, b.seq_precedent
-FROM b JOIN r ON r.seq = b.seq
-WHERE b.seq <> coalesce(b.seq_precedent, 0) + 1
+SELECT b.id, b.borne_min, b.borne_max, b.nb, b.empreintes, b.prev_hash, b.hash, r.n, r.d,
+       b.hash_precedent, b.borne_precedente, b.id_precedent
+FROM b JOIN r ON r.id = b.id
+WHERE b.id <> coalesce(b.id_precedent, 0) + 1
    OR b.borne_min <> coalesce(b.borne_precedente, 0)
    OR b.prev_hash IS DISTINCT FROM coalesce(b.hash_precedent, :genesis)
    OR r.n <> b.nb OR r.d IS DISTINCT FROM b.empreintes
    OR b.nb <> length(b.empreintes) / 32
-ORDER BY b.seq
+ORDER BY b.id
 LIMIT 1
-"""  # nosec B608 - built from the constant column list above, never from input
+"""  # nosec B608
 
 RAISONS = {
     "contenu": "contenu modifié",
@@ -203,14 +204,14 @@ def verifier(conn) -> Verification:
             ident, reason = _first_event(conn, bad, pairs)
             return Verification(False, n, premier_id=ident, raison=RAISONS[reason])
         blocks = conn.execute(sa.text(
-            "SELECT seq, borne_min, borne_max, nb, empreintes, prev_hash, hash FROM audit_sceau ORDER BY seq")).all()
+            "SELECT id, borne_min, borne_max, nb, empreintes, prev_hash, hash FROM audit_sceau ORDER BY id")).all()
         for blk in blocks:  # the block hashes themselves (cheap: one SHA-256 per block)
             if blk.hash != block_hash(blk.prev_hash, bytes(blk.empreintes), blk.nb, blk.borne_min, blk.borne_max):
                 pairs = _pg_block_pairs(conn, blk.borne_min, blk.borne_max)
                 return Verification(False, n, premier_id=pairs[0][0] if pairs else None, raison=RAISONS["chainage"])
     else:
         blocks = conn.execute(sa.text(
-            "SELECT seq, borne_min, borne_max, nb, empreintes, prev_hash, hash FROM audit_sceau ORDER BY seq")).all()
+            "SELECT id, borne_min, borne_max, nb, empreintes, prev_hash, hash FROM audit_sceau ORDER BY id")).all()
         expected_seq, prev, bound = 0, GENESIS, 0
         for blk in blocks:
             expected_seq += 1
@@ -219,7 +220,7 @@ def verifier(conn) -> Verification:
             if digests != bytes(blk.empreintes) or len(pairs) != blk.nb:
                 ident, reason = _first_event(conn, blk, pairs)
                 return Verification(False, n, premier_id=ident, raison=RAISONS[reason])
-            if (blk.seq != expected_seq or blk.borne_min != bound or blk.prev_hash != prev
+            if (blk.id != expected_seq or blk.borne_min != bound or blk.prev_hash != prev
                     or blk.hash != block_hash(prev, digests, blk.nb, blk.borne_min, blk.borne_max)):
                 return Verification(False, n, premier_id=pairs[0][0] if pairs else None, raison=RAISONS["chainage"])
             prev, bound = blk.hash, blk.borne_max

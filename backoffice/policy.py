@@ -81,6 +81,7 @@ POLICY: dict[str, ViewPolicy] = {
     "mail_outbox": P({A, SU}, export={A}),
     "job_outbox": P({A}),
     "audit_event": P({A, M, SU}, export={A}),
+    "audit_sceau": P({A}, export={A}),
     "bulk_run": P({A, S, M, C, SU}),
     "files": P({A}),  # queue health (RQ registries)
 }

@@ -37,6 +37,18 @@ class AuditEventView(ReadOnlyModelView):
     column_formatters = {"from_status": statut, "to_status": statut, "params": json_pre, "diff": json_pre}
 
 
+class AuditSceauView(ReadOnlyModelView):
+    """The sealed blocks of the audit journal (backoffice.audit_chain): what `backoffice audit verify` checks.
+    The digests themselves (32 bytes per event) never reach a grid."""
+    column_list = ["id", "scelle_at", "nb", "borne_min", "borne_max", "hash"]
+    column_details_list = ["id", "scelle_at", "nb", "borne_min", "borne_max", "prev_hash", "hash"]
+    column_export_list = ["id", "scelle_at", "nb", "borne_min", "borne_max", "prev_hash", "hash"]
+    column_default_sort = ("id", True)
+    column_filters = ["scelle_at"]
+    column_labels = {"id": "Bloc n°", "scelle_at": "Scellé le", "nb": "Événements",
+                     "borne_min": "Transactions à partir de", "borne_max": "Jusqu'à (exclue)"}
+
+
 class BulkRunView(ReadOnlyModelView):
     column_list = ["id", "workflow", "transition", "actor", "statut", "total", "traites", "modifies",
                    "created_at", "termine_at"]

@@ -52,6 +52,7 @@ GRIDS = [
     (suivi.MailOutboxView, m.MailOutbox, "mail_outbox", "Mails", SUIVI),
     (suivi.JobOutboxView, m.JobOutbox, "job_outbox", "Jobs", SUIVI),
     (suivi.AuditEventView, m.AuditEvent, "audit_event", "Journal d'audit", SUIVI),
+    (suivi.AuditSceauView, m.AuditSceau, "audit_sceau", "Sceaux du journal d'audit", SUIVI),
     (suivi.BulkRunView, m.BulkRun, "bulk_run", "Traitements de masse", SUIVI),
 ]
 

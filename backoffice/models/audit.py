@@ -20,8 +20,9 @@ class AuditEvent(Base):
     Events are sealed after their commit in blocks (AuditSceau, backoffice.audit_chain); on PostgreSQL
     `xid` (a column default: the inserting transaction's id) says which block an event belongs to.
     `backoffice audit verify` recomputes the blocks and names the first event in cause.
-    actor_id is kept as it was when the fact happened: no foreign key (an append-only journal outlives
-    what it mentions, and a per-row key check cost a fifth of a bulk transition's audit insert).
+    actor_id and bulk_run_id are kept as they were when the fact happened: no foreign keys (an append-only
+    journal outlives what it mentions, and a per-row key check cost a fifth of a bulk transition's audit
+    insert).
     """
 
     __tablename__ = "audit_event"
@@ -36,10 +37,11 @@ class AuditEvent(Base):
     to_status: Mapped[Optional[str]] = mapped_column(sa.String(30))
     params: Mapped[Optional[dict[str, Any]]] = mapped_column(JSON)
     diff: Mapped[Optional[dict[str, Any]]] = mapped_column(JSON)
-    bulk_run_id: Mapped[Optional[int]] = mapped_column(sa.ForeignKey("bulk_run.id"))
+    bulk_run_id: Mapped[Optional[int]]  # the bulk run (BulkRun.id) it was part of; no key, like actor_id
     ip: Mapped[Optional[str]] = mapped_column(sa.String(45))
-    # PostgreSQL: the inserting transaction (default pg_current_xact_id(), set by migration 0007); NULL on SQLite
-    xid: Mapped[Optional[int]] = mapped_column(sa.BigInteger, index=True)
+    # PostgreSQL: the inserting transaction (default pg_current_xact_id(), set by migration 0007); NULL on SQLite.
+    # FetchedValue: the ORM leaves the column out of its INSERTs (an explicit NULL would escape the chain).
+    xid: Mapped[Optional[int]] = mapped_column(sa.BigInteger, index=True, server_default=sa.FetchedValue())
 
     actor: Mapped[Optional[Compte]] = relationship(
         primaryjoin="foreign(AuditEvent.actor_id) == Compte.id", viewonly=True)
@@ -59,7 +61,7 @@ class AuditSceau(Base):
 
     __tablename__ = "audit_sceau"
 
-    seq: Mapped[int] = mapped_column(primary_key=True, autoincrement=False)
+    id: Mapped[int] = mapped_column(primary_key=True, autoincrement=False)  # the block's number in the chain
     # transaction ids [borne_min, borne_max) on PostgreSQL, event ids on SQLite
     borne_min: Mapped[int] = mapped_column(sa.BigInteger().with_variant(sa.Integer, "sqlite"))
     borne_max: Mapped[int] = mapped_column(sa.BigInteger().with_variant(sa.Integer, "sqlite"))

@@ -136,6 +136,10 @@ def make_everything(session, ref) -> Sample:
                                        action="valider", from_status="soumise", to_status="validee_siege",
                                        bulk_run_id=bulk.id))
     session.commit()
+    from backoffice.audit_chain import sceller
+    sceller(session)  # (already sealed after the commit when AUDIT_SEAL_AFTER_COMMIT is on)
+    session.commit()
+    sceau = session.query(m.AuditSceau).order_by(m.AuditSceau.id.desc()).first()
 
     shared = {
         "declaration_partenaire": (decl.id, "Espace de rencontre Lille"), "lieu_accueil": (lieu.id, "Lieu Wazemmes"),
@@ -150,6 +154,7 @@ def make_everything(session, ref) -> Sample:
         "demande_habilitation": (demande.id, f"ajout{n}"),
         "mail_outbox": (mail.id, "jeune@example.fr"), "job_outbox": (job.id, "send_pending"),
         "audit_event": (audit.id, "valider"), "bulk_run": (bulk.id, "valider"),
+        "audit_sceau": (sceau.id, sceau.hash),
     }
     for endpoint, (ident, text) in shared.items():
         sample.ids[endpoint] = (ident, None)

@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import time
 from datetime import timedelta
 
@@ -57,7 +58,7 @@ def test_the_database_refuses_update_and_delete_of_audit_events(app, db):
 def test_each_commit_that_audits_is_sealed_right_after_it(app, db, ref):
     before = db.session.scalar(sa.select(sa.func.count()).select_from(AuditSceau)) or 0
     _record(db, 3)
-    blocks = db.session.execute(sa.select(AuditSceau).order_by(AuditSceau.seq)).scalars().all()
+    blocks = db.session.execute(sa.select(AuditSceau).order_by(AuditSceau.id)).scalars().all()
     assert len(blocks) == before + 1 and blocks[-1].nb >= 3 and _unsealed(db) == 0
     assert blocks[0].prev_hash == audit_chain.GENESIS
     assert [b.prev_hash for b in blocks[1:]] == [b.hash for b in blocks[:-1]]
@@ -66,6 +67,15 @@ def test_each_commit_that_audits_is_sealed_right_after_it(app, db, ref):
     attempt(app, app.test_client(), "faux", T0, username="inconnu")
     assert _unsealed(db) == 0
     assert audit_chain.verifier(db.session).ok
+
+
+def test_an_event_added_through_the_orm_gets_its_transaction_and_is_sealed(app, db):
+    """The ORM must leave `xid` to the database default: an explicit NULL would keep the event out of
+    every block (and verify would report it)."""
+    db.session.add(AuditEvent(entity="allocation", entity_id=7, action="orm", actor_id=None))
+    db.session.commit()
+    assert db.session.scalar(sa.select(AuditEvent.xid).where(AuditEvent.action == "orm")) is not None
+    assert _unsealed(db) == 0 and audit_chain.verifier(db.session).ok
 
 
 def test_verify_names_the_first_edited_event_in_french_and_exits_1(app, db):
@@ -89,11 +99,11 @@ def test_verify_names_the_first_edited_event_in_french_and_exits_1(app, db):
     ("UPDATE audit_event SET entity_id = 99 WHERE id = :b", "b", "contenu modifié"),
     ("INSERT INTO audit_event (id, at, entity, action, xid) SELECT :b + 100000, now(), 'faux', 'ajout', xid "
      "FROM audit_event WHERE id = :b", "ajout", "ajouté dans une plage déjà scellée"),
-    ("UPDATE audit_sceau SET hash = repeat('a', 64) WHERE seq = (SELECT max(seq) FROM audit_sceau)", "a",
+    ("UPDATE audit_sceau SET hash = repeat('a', 64) WHERE id = (SELECT max(id) FROM audit_sceau)", "a",
      "chaînage"),
-    ("UPDATE audit_sceau SET prev_hash = repeat('a', 64) WHERE seq = (SELECT max(seq) FROM audit_sceau)", "a",
+    ("UPDATE audit_sceau SET prev_hash = repeat('a', 64) WHERE id = (SELECT max(id) FROM audit_sceau)", "a",
      "chaînage"),
-    ("UPDATE audit_sceau SET borne_max = borne_max + 1000 WHERE seq = (SELECT max(seq) FROM audit_sceau)", "a",
+    ("UPDATE audit_sceau SET borne_max = borne_max + 1000 WHERE id = (SELECT max(id) FROM audit_sceau)", "a",
      "chaînage"),
     ("UPDATE audit_event SET xid = NULL WHERE id = :b", "b", "hors de la chaîne"),
 ])
@@ -109,18 +119,30 @@ def test_verify_detects_edited_deleted_added_and_rechained_events(app, db, tampe
     assert not result.ok and reason in result.raison and result.premier_id == expected, result
 
 
+@contextlib.contextmanager
+def _slow_transaction(db):
+    """A transaction that inserted an event and stays open; rolled back if the test fails before committing
+    it (an open transaction would hold the next test's TRUNCATE)."""
+    conn = db.engine.connect()
+    tx = conn.begin()
+    conn.execute(sa.insert(AuditEvent).values(entity="x", action="lent", actor_id=None))
+    try:
+        yield tx
+    finally:
+        if tx.is_active:
+            tx.rollback()
+        conn.close()
+
+
 def test_a_transaction_still_running_is_sealed_in_a_later_block(app, db):
     """A block only takes events whose transaction has ended: a lower id committed after a sealed
     higher one goes into the next block, and nothing breaks when transactions interleave."""
     app.config["AUDIT_SEAL_AFTER_COMMIT"] = False
-    slow = db.engine.connect()
-    tx = slow.begin()
-    slow.execute(sa.insert(AuditEvent).values(entity="x", action="lent", actor_id=None))  # takes the lower id
-    _record(db, 2)
-    assert audit_chain.sceller(db.session) == 0  # the slow transaction began first: nothing is safe to seal yet
-    db.session.commit()
-    tx.commit()
-    slow.close()
+    with _slow_transaction(db) as slow:  # takes the lower id
+        _record(db, 2)
+        assert audit_chain.sceller(db.session) == 0  # the slow one began first: nothing is safe to seal yet
+        db.session.commit()
+        slow.commit()
     assert audit_chain.sceller(db.session) == 3
     db.session.commit()
     assert audit_chain.sceller(db.session) == 0  # sealed once
@@ -131,20 +153,66 @@ def test_a_transaction_still_running_is_sealed_in_a_later_block(app, db):
 def test_events_committed_during_a_long_transaction_wait_for_it_then_are_sealed_once(app, db):
     app.config["AUDIT_SEAL_AFTER_COMMIT"] = False
     _record(db, 2)
-    slow = db.engine.connect()
-    tx = slow.begin()
-    slow.execute(sa.insert(AuditEvent).values(entity="x", action="lent", actor_id=None))
-    assert audit_chain.sceller(db.session) == 2  # ended before the slow one began
-    db.session.commit()
-    _record(db, 1)
-    assert audit_chain.sceller(db.session) == 0
-    db.session.commit()
-    tx.commit()
-    slow.close()
+    with _slow_transaction(db) as slow:
+        assert audit_chain.sceller(db.session) == 2  # ended before the slow one began
+        db.session.commit()
+        _record(db, 1)
+        assert audit_chain.sceller(db.session) == 0
+        db.session.commit()
+        slow.commit()
     assert audit_chain.sceller(db.session) == 2
     db.session.commit()
-    blocks = db.session.execute(sa.select(AuditSceau.nb).order_by(AuditSceau.seq)).scalars().all()
+    blocks = db.session.execute(sa.select(AuditSceau.nb).order_by(AuditSceau.id)).scalars().all()
     assert blocks[-2:] == [2, 2] and audit_chain.verifier(db.session).ok
+
+
+def test_concurrent_writers_and_sealers_seal_every_event_exactly_once(app, db):
+    """Writers commit in any order, some holding their transaction open while sealers run: every event
+    ends up in exactly one block (a missed one would sit in a sealed range and fail verify)."""
+    import random
+    import threading
+
+    app.config["AUDIT_SEAL_AFTER_COMMIT"] = False
+    engine, done, errors = db.engine, threading.Event(), []
+
+    def writer(seed):
+        rnd = random.Random(seed)
+        try:
+            for _ in range(15):
+                with engine.begin() as conn:
+                    conn.execute(sa.text(
+                        "INSERT INTO audit_event (at, entity, entity_id, action) "
+                        "SELECT now(), 'allocation', g, 'concurrent' FROM generate_series(1, :n) g"),
+                        {"n": rnd.randint(1, 30)})
+                    time.sleep(rnd.random() / 50)  # still open while others commit and sealers seal
+        except Exception as exc:  # noqa: BLE001 - reported by the assertion below
+            errors.append(exc)
+
+    def sealer(wait):
+        try:
+            while not done.is_set():
+                with engine.begin() as conn:
+                    audit_chain.sceller(conn, attendre=wait)
+                time.sleep(0.003)
+        except Exception as exc:  # noqa: BLE001
+            errors.append(exc)
+
+    writers = [threading.Thread(target=writer, args=(i,)) for i in range(4)]
+    sealers = [threading.Thread(target=sealer, args=(w,)) for w in (True, False)]
+    for t in writers + sealers:
+        t.start()
+    for t in writers:
+        t.join()
+    done.set()
+    for t in sealers:
+        t.join()
+    assert errors == []
+    audit_chain.sceller(db.session)
+    db.session.commit()
+    events = db.session.scalar(sa.select(sa.func.count()).select_from(AuditEvent))
+    sealed, blocks = db.session.execute(sa.select(sa.func.sum(AuditSceau.nb), sa.func.count())).one()
+    assert events > 60 and sealed == events and blocks > 3
+    assert audit_chain.verifier(db.session).ok and _unsealed(db) == 0
 
 
 N_BULK = 20_000  # 100,000 measured by hand: ~4-5 s to seal, ~1.5 s to verify

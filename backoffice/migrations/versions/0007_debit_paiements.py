@@ -7,9 +7,9 @@
   indexes are dropped; the events already there go into the first block at the next sealing (xid 0).
 - paiement.beneficiaire_id and paiement.antenne_id lose their foreign keys: both are copies of the
   allocation's, written only by the INSERT … SELECT from it; the key to the allocation stays.
-- audit_event.actor_id loses its foreign key: the journal keeps the id as it was when the fact happened;
-  its index and bulk_run_id's become partial (IS NOT NULL): system events and events outside a bulk run
-  (most of them) no longer pay an entry.
+- audit_event.actor_id and bulk_run_id lose their foreign keys: the journal keeps the ids as they were when
+  the fact happened (a key check cost every audited row). Their indexes become partial (IS NOT NULL):
+  system events and events outside a bulk run (most of them) no longer pay an entry.
 - allocation: ix_allocation_corrige_id is dropped, uq_allocation_corrige (partial, NOT NULL) serves the
   same lookups and the plain index held one NULL entry per allocation.
 
@@ -56,6 +56,7 @@ def upgrade():
     _drop_update_triggers(dialect)
     with op.batch_alter_table("audit_event") as batch:
         batch.drop_constraint("fk_audit_event_actor_id_compte", type_="foreignkey")
+        batch.drop_constraint("fk_audit_event_bulk_run_id_bulk_run", type_="foreignkey")
         batch.drop_index("ix_audit_event_a_sceller")
         batch.drop_constraint("uq_audit_event_chain_seq", type_="unique")
         batch.drop_column("chain_seq")
@@ -78,7 +79,7 @@ def upgrade():
 
     op.create_table(
         "audit_sceau",
-        sa.Column("seq", sa.Integer(), autoincrement=False, nullable=False),
+        sa.Column("id", sa.Integer(), autoincrement=False, nullable=False),
         sa.Column("borne_min", BIGINT, nullable=False),
         sa.Column("borne_max", BIGINT, nullable=False),
         sa.Column("nb", sa.Integer(), nullable=False),
@@ -86,7 +87,7 @@ def upgrade():
         sa.Column("prev_hash", sa.String(length=64), nullable=False),
         sa.Column("hash", sa.String(length=64), nullable=False),
         sa.Column("scelle_at", sa.DateTime(), nullable=False),
-        sa.PrimaryKeyConstraint("seq", name=op.f("pk_audit_sceau")),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_audit_sceau")),
     )
 
 
@@ -108,6 +109,7 @@ def downgrade():
         batch.create_index("ix_audit_event_a_sceller", ["id"], unique=False,
                            postgresql_where=sa.text("chain_seq IS NULL"), sqlite_where=sa.text("chain_seq IS NULL"))
         batch.create_foreign_key("fk_audit_event_actor_id_compte", "compte", ["actor_id"], ["id"])
+        batch.create_foreign_key("fk_audit_event_bulk_run_id_bulk_run", "bulk_run", ["bulk_run_id"], ["id"])
     import importlib.util
     from pathlib import Path
     spec = importlib.util.spec_from_file_location("securite_0002", Path(__file__).with_name("0002_securite.py"))
