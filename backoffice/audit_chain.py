@@ -47,7 +47,21 @@ CANONICAL_COLUMNS = ("id", "at", "actor_id", "entity", "entity_id", "action", "f
 
 _PG_DIGEST = ("sha256(convert_to(jsonb_build_array("
               + ", ".join(f"e.{c}" for c in CANONICAL_COLUMNS) + ")::text, 'UTF8'))")
-_PG_XMIN = "pg_snapshot_xmin(pg_current_snapshot())::text::bigint"
+# After a logical restore into another cluster, `backoffice audit recaler` sets this database-level offset so
+# that the numbering goes on above the sealed ranges; the column default of audit_event.xid adds it too.
+DECALAGE = "backoffice.xid_decalage"
+_PG_DECALAGE = f"coalesce(nullif(current_setting('{DECALAGE}', true), ''), '0')::bigint"
+_PG_XMIN = f"(pg_snapshot_xmin(pg_current_snapshot())::text::bigint + {_PG_DECALAGE})"
+PG_XID_DEFAULT = f"(pg_current_xact_id()::text::bigint + {_PG_DECALAGE})"
+
+
+# A snapshot's xmin never goes back on one PostgreSQL cluster (physical backups, replicas and pg_upgrade keep
+# the counter); a logical dump restored into another cluster starts it again from low values.
+_RECUL_TOLERE = 1000
+
+
+class CompteurEnArriere(RuntimeError):
+    """The cluster's transaction counter is behind the sealed ranges: sealing stops, loudly."""
 
 
 @dataclass(frozen=True)
@@ -114,6 +128,12 @@ def sceller(conn, *, attendre: bool = True) -> int:
             f"SELECT b.hi, count(e.id) AS n, string_agg({_PG_DIGEST}, ''::bytea ORDER BY e.id) AS d "
             "FROM b LEFT JOIN audit_event e ON e.xid >= :lo AND e.xid < b.hi GROUP BY b.hi"), {"lo": lo}).one()
         hi, n, digests = row.hi, row.n, bytes(row.d or b"")
+        if hi + _RECUL_TOLERE < lo:
+            raise CompteurEnArriere(
+                f"Journal d'audit : le compteur de transactions de PostgreSQL ({hi}) est en arrière de la dernière "
+                f"plage scellée ({lo}) : la base a sans doute été restaurée par pg_dump dans un autre serveur. "
+                "Les nouveaux événements ne peuvent plus être scellés : arrêtez l'application et les workers, "
+                "lancez `backoffice audit recaler`, puis redémarrez-les.")
     else:
         seq, lo, prev = _head(conn)
         pairs = _digests_sqlite(conn, lo, None)
@@ -225,6 +245,28 @@ def verifier(conn) -> Verification:
                 return Verification(False, n, premier_id=pairs[0][0] if pairs else None, raison=RAISONS["chainage"])
             prev, bound = blk.hash, blk.borne_max
     return Verification(True, n, tete_seq=seq or None, tete_hash=head if seq else None)
+
+
+def recaler(conn) -> int | None:
+    """After a logical restore into another cluster: the offset (database setting) that puts the numbering
+    of new transactions above every sealed range and every event's xid; None if nothing is needed. Applies
+    to new connections: run it with the application and the workers stopped. Needs the database's owner.
+    (SQLite numbers blocks by event id: nothing to do there.)"""
+    if not _is_pg(conn):
+        return None
+    conn.execute(sa.text("SELECT pg_advisory_xact_lock(:k)"), {"k": _LOCK_KEY})
+    _, lo, _ = _head(conn)
+    top = conn.execute(sa.text("SELECT coalesce(max(xid), 0) FROM audit_event")).scalar_one()
+    raw = conn.execute(sa.text("SELECT pg_current_xact_id()::text::bigint")).scalar_one()
+    current = conn.execute(sa.text(f"SELECT {_PG_DECALAGE}")).scalar_one()  # nosec B608
+    if raw + current > max(lo, top):
+        return None
+    offset = max(lo, top) - raw + 1_000_000  # room for the transactions already running elsewhere
+    database = conn.execute(sa.text("SELECT current_database()")).scalar_one()
+    quoted = conn.execute(sa.text("SELECT quote_ident(:d)"), {"d": database}).scalar_one()
+    conn.execute(sa.text(f"ALTER DATABASE {quoted} SET {DECALAGE} = '{int(offset)}'"))  # nosec B608
+    conn.execute(sa.text("SELECT set_config(:k, :v, false)"), {"k": DECALAGE, "v": str(int(offset))})
+    return offset
 
 
 def non_scelles(conn) -> int:

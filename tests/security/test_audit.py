@@ -215,6 +215,60 @@ def test_concurrent_writers_and_sealers_seal_every_event_exactly_once(app, db):
     assert audit_chain.verifier(db.session).ok and _unsealed(db) == 0
 
 
+@contextlib.contextmanager
+def _restored_elsewhere(db):
+    """As after a pg_dump restored into another cluster: transaction ids lower than the sealed ranges (a
+    negative offset stands for the new cluster's counter); the application's connections are renewed."""
+    database = db.session.scalar(sa.text("SELECT current_database()"))
+    db.session.remove()
+
+    def setting(sql):
+        with db.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
+            conn.execute(sa.text(f'ALTER DATABASE "{database}" {sql}'))
+        db.engine.dispose()
+
+    setting(f"SET {audit_chain.DECALAGE} = '-100000000'")
+    try:
+        yield
+    finally:
+        db.session.remove()
+        setting(f"RESET {audit_chain.DECALAGE}")
+
+
+def _sealed_history(app, db, n):
+    app.config["AUDIT_SEAL_AFTER_COMMIT"] = False
+    _record(db, n)
+    assert audit_chain.sceller(db.session) == n
+    db.session.commit()
+
+
+def test_a_transaction_counter_gone_back_stops_sealing_loudly_in_french(app, db):
+    """New events would fall into ranges already sealed: sealing refuses, and `audit verify` says why."""
+    _sealed_history(app, db, 1)
+    with _restored_elsewhere(db):
+        _record(db, 1)
+        with pytest.raises(audit_chain.CompteurEnArriere, match="restaurée par pg_dump"):
+            audit_chain.sceller(db.session)
+        db.session.rollback()
+        result = _verify(app)
+        assert result.exit_code == 1 and "audit recaler" in result.output, result.output
+
+
+def test_recaler_after_a_restore_lets_sealing_go_on_above_the_sealed_ranges(app, db):
+    _sealed_history(app, db, 2)
+    with _restored_elsewhere(db):
+        result = app.test_cli_runner().invoke(audit_cli, ["recaler"])  # before the application restarts
+        assert result.exit_code == 0 and "Numérotation décalée de" in result.output, result.output
+        db.session.remove()
+        db.engine.dispose()  # the application restarts: its connections take the database's new setting
+        _record(db, 3)
+        assert audit_chain.sceller(db.session) == 3
+        db.session.commit()
+        result = _verify(app)
+        assert result.exit_code == 0 and "intègre : 5 événement(s)" in result.output, result.output
+        assert "Rien à recaler" in app.test_cli_runner().invoke(audit_cli, ["recaler"]).output
+
+
 N_BULK = 20_000  # 100,000 measured by hand: ~4-5 s to seal, ~1.5 s to verify
 
 

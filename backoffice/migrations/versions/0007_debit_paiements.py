@@ -71,7 +71,9 @@ def upgrade():
                                sqlite_where=sa.text(f"{column} IS NOT NULL"))
     if dialect == "postgresql":
         op.execute("UPDATE audit_event SET xid = 0")  # the events already there: the first block
-        op.execute("ALTER TABLE audit_event ALTER COLUMN xid SET DEFAULT (pg_current_xact_id()::text::bigint)")
+        # the inserting transaction, plus the offset `backoffice audit recaler` sets after a logical restore
+        op.execute("ALTER TABLE audit_event ALTER COLUMN xid SET DEFAULT (pg_current_xact_id()::text::bigint + "
+                   "coalesce(nullif(current_setting('backoffice.xid_decalage', true), ''), '0')::bigint)")
         op.execute(PG_UPDATE_TRIGGER)
     elif dialect == "sqlite":
         for statement in SQLITE_TRIGGERS:
