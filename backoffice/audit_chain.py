@@ -52,7 +52,6 @@ _PG_DIGEST = ("sha256(convert_to(jsonb_build_array("
 DECALAGE = "backoffice.xid_decalage"
 _PG_DECALAGE = f"coalesce(nullif(current_setting('{DECALAGE}', true), ''), '0')::bigint"
 _PG_XMIN = f"(pg_snapshot_xmin(pg_current_snapshot())::text::bigint + {_PG_DECALAGE})"
-PG_XID_DEFAULT = f"(pg_current_xact_id()::text::bigint + {_PG_DECALAGE})"
 
 
 # A snapshot's xmin never goes back on one PostgreSQL cluster (physical backups, replicas and pg_upgrade keep
@@ -105,10 +104,17 @@ def _head(conn) -> tuple[int, int, str]:
     return (row[0], row[1], row[2]) if row else (0, 0, GENESIS)
 
 
-def _digests_sqlite(conn, lo: int, hi: int | None) -> list[tuple[int, bytes]]:
-    where = "id >= :lo" + (" AND id < :hi" if hi is not None else "")
-    rows = conn.execute(sa.text(f"SELECT {', '.join(CANONICAL_COLUMNS)} FROM audit_event "  # nosec B608
-                                f"WHERE {where} ORDER BY id"), {"lo": lo, "hi": hi}).all()
+def _pairs(conn, lo: int, hi: int | None = None) -> list[tuple[int, bytes]]:
+    """(id, digest) of the events of a range, in id order: transaction ids on PostgreSQL (digests computed
+    by the database), event ids on SQLite (digests computed here)."""
+    key = "e.xid" if _is_pg(conn) else "e.id"
+    where = f"{key} >= :lo" + (f" AND {key} < :hi" if hi is not None else "")
+    if _is_pg(conn):
+        rows = conn.execute(sa.text(f"SELECT e.id, {_PG_DIGEST} AS d FROM audit_event e "  # nosec B608
+                                    f"WHERE {where} ORDER BY e.id"), {"lo": lo, "hi": hi}).all()
+        return [(r.id, bytes(r.d)) for r in rows]
+    rows = conn.execute(sa.text(f"SELECT {', '.join(CANONICAL_COLUMNS)} FROM audit_event e "  # nosec B608
+                                f"WHERE {where} ORDER BY e.id"), {"lo": lo, "hi": hi}).all()
     return [(r.id, _py_digest(r)) for r in rows]
 
 
@@ -116,12 +122,14 @@ def sceller(conn, *, attendre: bool = True) -> int:
     """Seal every event whose transaction is over into one new block; returns how many were sealed.
     `conn` is a Session or a Connection inside a transaction (the caller commits). With
     attendre=False, returns 0 at once if another sealer holds the lock."""
-    if _is_pg(conn):
+    pg = _is_pg(conn)
+    if pg:
         if attendre:
             conn.execute(sa.text("SELECT pg_advisory_xact_lock(:k)"), {"k": _LOCK_KEY})
         elif not conn.execute(sa.text("SELECT pg_try_advisory_xact_lock(:k)"), {"k": _LOCK_KEY}).scalar():
             return 0
-        seq, lo, prev = _head(conn)  # read under the lock
+    seq, lo, prev = _head(conn)  # read under the lock
+    if pg:
         # one statement, one snapshot for the bound and the rows: every transaction below its xmin has ended
         row = conn.execute(sa.text(
             f"WITH b AS (SELECT {_PG_XMIN} AS hi) "  # nosec B608
@@ -135,8 +143,7 @@ def sceller(conn, *, attendre: bool = True) -> int:
                 "Les nouveaux événements ne peuvent plus être scellés : arrêtez l'application et les workers, "
                 "lancez `backoffice audit recaler`, puis redémarrez-les.")
     else:
-        seq, lo, prev = _head(conn)
-        pairs = _digests_sqlite(conn, lo, None)
+        pairs = _pairs(conn, lo)
         n, digests = len(pairs), b"".join(d for _, d in pairs)
         hi = (pairs[-1][0] + 1) if pairs else lo
     if not n:
@@ -170,6 +177,8 @@ WHERE b.id <> coalesce(b.id_precedent, 0) + 1
    OR b.prev_hash IS DISTINCT FROM coalesce(b.hash_precedent, :genesis)
    OR r.n <> b.nb OR r.d IS DISTINCT FROM b.empreintes
    OR b.nb <> length(b.empreintes) / 32
+   OR b.hash <> encode(sha256(convert_to(b.prev_hash || encode(sha256(b.empreintes), 'hex') || b.nb || ':'
+                                         || b.borne_min || ':' || b.borne_max, 'UTF8')), 'hex')  -- block_hash()
 ORDER BY b.id
 LIMIT 1
 """  # nosec B608
@@ -183,7 +192,7 @@ RAISONS = {
 }
 
 
-def _first_event(conn, blk, pairs: list[tuple[int, bytes]]) -> tuple[int | None, str]:
+def _first_event(blk, pairs: list[tuple[int, bytes]]) -> tuple[int | None, str]:
     """The first event in cause inside a block whose recomputed digests differ from the sealed ones."""
     sealed = bytes(blk.empreintes or b"")
     stored = [sealed[i:i + 32] for i in range(0, len(sealed), 32)]
@@ -200,13 +209,6 @@ def _first_event(conn, blk, pairs: list[tuple[int, bytes]]) -> tuple[int | None,
     return (pairs[0][0] if pairs else None), "chainage"
 
 
-def _pg_block_pairs(conn, lo: int, hi: int) -> list[tuple[int, bytes]]:
-    rows = conn.execute(sa.text(
-        f"SELECT e.id, {_PG_DIGEST} AS d FROM audit_event e "  # nosec B608
-        "WHERE e.xid >= :lo AND e.xid < :hi ORDER BY e.id"), {"lo": lo, "hi": hi}).all()
-    return [(r.id, bytes(r.d)) for r in rows]
-
-
 def verifier(conn) -> Verification:
     """Recompute the chain; the first event in cause, in block order, with a French reason."""
     n = conn.execute(sa.text("SELECT coalesce(sum(nb), 0) FROM audit_sceau")).scalar_one()
@@ -217,28 +219,22 @@ def verifier(conn) -> Verification:
             return Verification(False, n, premier_id=orphan, raison=RAISONS["hors_chaine"])
         bad = conn.execute(sa.text(_PG_VERIFY), {"genesis": GENESIS}).first()
         if bad is not None:
-            pairs = _pg_block_pairs(conn, bad.borne_min, bad.borne_max)
-            if bytes(bad.d) == bytes(bad.empreintes or b"") and bad.n == bad.nb:
+            pairs = _pairs(conn, bad.borne_min, bad.borne_max)
+            if bytes(bad.d) == bytes(bad.empreintes or b"") and bad.n == bad.nb:  # the events hold: the seal does not
                 return Verification(False, n, premier_id=pairs[0][0] if pairs else None,
                                     raison=RAISONS["chainage"])
-            ident, reason = _first_event(conn, bad, pairs)
+            ident, reason = _first_event(bad, pairs)
             return Verification(False, n, premier_id=ident, raison=RAISONS[reason])
-        blocks = conn.execute(sa.text(
-            "SELECT id, borne_min, borne_max, nb, empreintes, prev_hash, hash FROM audit_sceau ORDER BY id")).all()
-        for blk in blocks:  # the block hashes themselves (cheap: one SHA-256 per block)
-            if blk.hash != block_hash(blk.prev_hash, bytes(blk.empreintes), blk.nb, blk.borne_min, blk.borne_max):
-                pairs = _pg_block_pairs(conn, blk.borne_min, blk.borne_max)
-                return Verification(False, n, premier_id=pairs[0][0] if pairs else None, raison=RAISONS["chainage"])
     else:
         blocks = conn.execute(sa.text(
             "SELECT id, borne_min, borne_max, nb, empreintes, prev_hash, hash FROM audit_sceau ORDER BY id")).all()
         expected_seq, prev, bound = 0, GENESIS, 0
         for blk in blocks:
             expected_seq += 1
-            pairs = _digests_sqlite(conn, blk.borne_min, blk.borne_max)
+            pairs = _pairs(conn, blk.borne_min, blk.borne_max)
             digests = b"".join(d for _, d in pairs)
             if digests != bytes(blk.empreintes) or len(pairs) != blk.nb:
-                ident, reason = _first_event(conn, blk, pairs)
+                ident, reason = _first_event(blk, pairs)
                 return Verification(False, n, premier_id=ident, raison=RAISONS[reason])
             if (blk.id != expected_seq or blk.borne_min != bound or blk.prev_hash != prev
                     or blk.hash != block_hash(prev, digests, blk.nb, blk.borne_min, blk.borne_max)):

@@ -25,7 +25,6 @@ import subprocess
 import sys
 import time
 from datetime import date, datetime
-from decimal import Decimal
 from pathlib import Path
 
 import sqlalchemy as sa
