@@ -110,10 +110,69 @@ def client(app, db):
     return app.test_client()
 
 
+@pytest.fixture(scope="session")
+def _demo_snapshot(app, _tables):
+    """The deterministic demo data (`seeds`, through the real workflows), loaded once per run into the empty
+    database and kept as one COPY image per table, so `populated_db` can lay it under a test in a fraction of
+    a second instead of replaying the workflows (≈ 7 s) for every test."""
+    from backoffice.extensions import db as _db
+    from seeds import load_demo
+    with app.app_context():
+        load_demo(_db.session, seed=2026)
+        _db.session.commit()
+        _db.session.remove()
+        image = {}
+        raw = _db.engine.raw_connection()
+        try:
+            cur = raw.cursor()
+            for table in _tables:
+                with cur.copy(f'COPY "{table}" TO STDOUT') as copy:
+                    image[table] = b"".join(bytes(chunk) for chunk in copy)
+            raw.commit()
+        finally:
+            raw.close()
+        with _db.engine.begin() as conn:
+            conn.execute(sa.text("TRUNCATE " + ", ".join(f'"{t}"' for t in _tables) + " RESTART IDENTITY CASCADE"))
+    return image
+
+
 @pytest.fixture
-def ref(db):
-    """The reference data most tests need: a siège, two antennes, the catalogue, one account per role."""
+def populated_db(db, _demo_snapshot, _tables):
+    """`db` with the demo data under the test's own rows: 300 youths in three antennes, their cerfa, 1 365
+    allocations, payment batches, corrections, reversements, hors-délai requests, programmes' records, audit.
+    Money and workflow tests use it so that a query which forgets its correlation, or sums the whole table,
+    sees other people's rows and fails (issue 11). The test's own factories (`ref`) reuse its structures,
+    catalogue and demo accounts."""
+    db.session.remove()
+    raw = db.engine.raw_connection()
+    try:
+        cur = raw.cursor()
+        cur.execute("SET session_replication_role = replica")  # FK and triggers off while the image loads
+        for table in _tables:
+            if _demo_snapshot[table]:
+                with cur.copy(f'COPY "{table}" FROM STDIN') as copy:
+                    copy.write(_demo_snapshot[table])
+        cur.execute("SET session_replication_role = DEFAULT")
+        cur.execute("""
+            SELECT c.relname, a.attname, pg_get_serial_sequence(quote_ident(c.relname), a.attname)
+            FROM pg_attribute a JOIN pg_class c ON c.oid = a.attrelid JOIN pg_namespace n ON n.oid = c.relnamespace
+            WHERE n.nspname = 'public' AND c.relkind = 'r' AND a.attnum > 0 AND NOT a.attisdropped
+              AND pg_get_serial_sequence(quote_ident(c.relname), a.attname) IS NOT NULL""")
+        for table, column, seq in cur.fetchall():
+            cur.execute(f'SELECT setval(%s, coalesce((SELECT max("{column}") FROM "{table}"), 0) + 1, false)', (seq,))
+        raw.commit()
+    finally:
+        raw.close()
+    return db
+
+
+@pytest.fixture
+def ref(request, db):
+    """The reference data most tests need: a siège, two antennes, the catalogue, one account per role.
+    Asked together with `populated_db` (or under the `populated` marker), it is the demo's own."""
     from tests import factories as f
+    if "populated_db" in request.fixturenames or request.node.get_closest_marker("populated"):
+        request.getfixturevalue("populated_db")
     return f.make_reference(db.session)
 
 
