@@ -309,6 +309,8 @@ def declencher_reinitialisation(session, compte_id: int, actor_id: int, *, now: 
     compte = session.get(Compte, compte_id)
     if compte is None:
         raise TransitionRefused("Compte introuvable.")
+    if compte.role == Role.ADMIN and actor.role != Role.ADMIN:  # the hierarchy of compte_transitions
+        raise TransitionRefused("Seul un administrateur agit sur le compte d'un administrateur.")
     if compte.statut == CompteStatut.DESACTIVE:
         raise TransitionRefused("Compte désactivé : réactivez-le d'abord.")
     if not compte.email:
