@@ -66,12 +66,13 @@ def demo(host: str, port: int, reset: bool) -> None:
         stats = load_demo(db.session, seed=2026)
         click.echo("  " + ", ".join(f"{k} : {v}" for k, v in stats.items()))
 
+    app.config["PUBLIC_URL"] = app.config.get("PUBLIC_URL") or f"http://{host}:{port}"  # links in mails
     worker = None
     if app.config.get("JOBS_MODE") == "inline":
         click.echo("Jobs : exécutés dans le processus web (JOBS_MODE=inline).")
     elif redis_ping(app.config["REDIS_URL"]):
         worker = subprocess.Popen([sys.executable, "-m", "backoffice.cli", "worker", "--with-scheduler"],
-                                  env=dict(os.environ, DATABASE_URL=uri))
+                                  env=dict(os.environ, DATABASE_URL=uri, PUBLIC_URL=app.config["PUBLIC_URL"]))
         click.echo(f"Jobs : worker RQ lancé (Redis {app.config['REDIS_URL']}, pid {worker.pid}).")
     else:
         app.config["JOBS_MODE"] = "inline"

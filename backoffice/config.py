@@ -41,6 +41,10 @@ class Config:
     # "auto": RQ when Redis answers, in-process otherwise; "inline": always in-process; "rq": always RQ.
     JOBS_MODE = os.environ.get("JOBS_MODE", "auto")
 
+    # the address of the links in mails (reset, first password), never taken from a request's Host header;
+    # unset: http://127.0.0.1:5000 (`backoffice demo` sets it from --host and --port)
+    PUBLIC_URL = os.environ.get("PUBLIC_URL")
+
     MAIL_SERVER = os.environ.get("MAIL_SERVER", "127.0.0.1")
     MAIL_PORT = int(os.environ.get("MAIL_PORT", "8025"))
     MAIL_USE_TLS = _bool("MAIL_USE_TLS")

@@ -12,6 +12,7 @@ Every request goes through `_guard`, in this order:
 from __future__ import annotations
 
 import logging
+import re
 import secrets
 from datetime import datetime, timedelta
 from functools import wraps
@@ -257,10 +258,48 @@ def _headers(response):
     response.headers.setdefault("Cross-Origin-Opener-Policy", "same-origin")
     response.headers.setdefault("Permissions-Policy", "camera=(), microphone=(), geolocation=()")
     if current_app.config.get("SESSION_COOKIE_SECURE"):
-        response.headers.setdefault("Strict-Transport-Security", "max-age=31536000")
+        response.headers.setdefault("Strict-Transport-Security", "max-age=31536000; includeSubDomains")
     if request.endpoint and not request.endpoint.endswith("static"):
         response.headers.setdefault("Cache-Control", "no-store")
     return response
+
+
+# ---- access logs: the token of a reset link never reaches a log line (issue 12) --------------------
+
+_LIEN_AVEC_JETON = re.compile(r"(/password/reset/)[^\s?#\"']+")
+LOGGERS_D_ACCES = ("werkzeug", "gunicorn.access")
+
+
+class MasquerJetons(logging.Filter):
+    """Rewrites a record whose message holds /password/reset/<token>: the path stays, the token goes."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        try:
+            message = record.getMessage()
+        except (TypeError, ValueError):
+            return True
+        if "/password/reset/" in message:
+            record.msg, record.args = _LIEN_AVEC_JETON.sub(r"\1[masqué]", message), None
+        return True
+
+
+def masquer_jetons_dans_les_journaux() -> None:
+    """Installed at the first request, not at app creation: Alembic's fileConfig (run after create_app
+    by `backoffice demo` and the tests) disables every logger that exists by then."""
+    for name in LOGGERS_D_ACCES:
+        logger = logging.getLogger(name)
+        if not any(isinstance(f, MasquerJetons) for f in logger.filters):
+            logger.addFilter(MasquerJetons())
+
+
+_masquage_installe = False
+
+
+def _masquer_une_fois() -> None:
+    global _masquage_installe
+    if not _masquage_installe:
+        masquer_jetons_dans_les_journaux()
+        _masquage_installe = True
 
 
 def init_app(app) -> None:
@@ -273,4 +312,5 @@ def init_app(app) -> None:
     app.after_request(_headers)
     app.register_error_handler(403, _forbidden)
     app.add_template_global(csp_nonce)
+    app.before_request_funcs.setdefault(None, []).insert(0, _masquer_une_fois)
     audit_chain.install(db)

@@ -103,9 +103,9 @@ class AutorisationAPView(SecureModelView):
     form_base_class = entities.AutorisationAPForm
     column_list = ["id", "numero", "etablissement", "motif", "date_debut", "date_fin", "nb_salaries",
                    "heures_prevues", "statut", "decision_at"]
-    # the 10-character secret code (R71) is shown on the record only, never in lists or exports
+    # the 10-character secret code (R71) is a secret (issue 12): on the decision notice only, on no screen
     column_details_list = ["id", "numero", "etablissement", "motif", "date_debut", "date_fin", "nb_salaries",
-                           "heures_prevues", "avis_cse", "statut", "deposee_at", "decision_at", "code_secret"]
+                           "heures_prevues", "avis_cse", "statut", "deposee_at", "decision_at"]
     column_searchable_list = ["numero", "etablissement.siret"]
     column_filters = ["statut", "motif", "date_debut", "date_fin", "nb_salaries"]
     column_labels = {"etablissement.siret": "SIRET"}

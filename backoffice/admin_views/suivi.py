@@ -7,10 +7,12 @@ from .formatters import json_pre, statut
 
 
 class MailOutboxView(ReadOnlyModelView):
+    # Never the context: it holds the mail's variables (a reference to a reset token among them, issue
+    # 12): the grid shows what was sent to whom (template, recipient, subject), not what is inside.
     column_list = ["id", "destinataire", "template", "sujet", "statut", "tentatives", "prochain_essai_at",
                    "envoye_at", "created_at"]
     column_details_list = ["id", "cle", "destinataire", "template", "sujet", "statut", "tentatives",
-                           "derniere_erreur", "prochain_essai_at", "envoye_at", "contexte", "created_at"]
+                           "derniere_erreur", "prochain_essai_at", "envoye_at", "created_at"]
     column_export_list = column_list
     column_searchable_list = ["destinataire", "cle"]
     column_filters = ["statut", "template", "created_at", "envoye_at"]

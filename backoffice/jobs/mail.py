@@ -21,9 +21,12 @@ class MailNonDistribue(Exception):
 
 
 def render(template: str, contexte: dict) -> tuple[str, str]:
-    """The French template's first line is its subject ("Objet : …"), the rest its body."""
+    """The French template's first line is its subject ("Objet : …"), the rest its body. A link with a
+    token is built here, at send time, from the reference the outbox row holds (never the token)."""
     from flask import render_template
-    text = render_template(f"mail/{template}.txt", **contexte)
+
+    from backoffice.workflows.mail import contexte_d_envoi
+    text = render_template(f"mail/{template}.txt", **contexte_d_envoi(contexte))
     first, _, body = text.partition("\n")
     return first.removeprefix("Objet :").strip(), body.strip() + "\n"
 

@@ -8,7 +8,9 @@ and forced change are transitions (workflows.compte_transitions).
 
 from __future__ import annotations
 
+import base64
 import hashlib
+import hmac
 import math
 import secrets
 import unicodedata
@@ -199,31 +201,63 @@ def hash_jeton(token: str) -> str:
     return hashlib.sha256(token.encode("utf-8", "replace")).hexdigest()
 
 
+# ---- the token itself is never stored (issue 12, finding 1) -----------------------------------------
+# A link's token is derived from SECRET_KEY and a random nonce: token = HMAC-SHA256(K, "jeton_compte:v1:
+# <usage>:<nonce>"), K itself an HMAC of SECRET_KEY (a key of its own, not the session-signing one).
+# The database keeps the token's SHA-256 (jeton_compte.token_hash, for the lookup) and the mail outbox
+# keeps only a reference {id of the token row, nonce} under REF_JETON: the mail job derives the token
+# again at send time, and a resend derives the same one. Neither the nonce nor the digest gives the
+# token without SECRET_KEY: no screen, export, log or database reader can rebuild the link. A changed
+# SECRET_KEY invalidates the links not yet sent (a new request gives a new one).
+
+REF_JETON = "jeton_ref"  # key of the reference in mail_outbox.contexte
+_ETIQUETTE = b"backoffice/jeton_compte/v1"
+
+
+def _cle_jetons() -> bytes:
+    from flask import current_app
+    secret = current_app.config["SECRET_KEY"]
+    secret = secret if isinstance(secret, bytes) else str(secret).encode("utf-8")
+    return hmac.new(secret, _ETIQUETTE, hashlib.sha256).digest()
+
+
+def deriver_jeton(usage: str, nonce: str) -> str:
+    """The token of a link (43 url-safe characters), from its nonce and SECRET_KEY."""
+    mac = hmac.new(_cle_jetons(), f"jeton_compte:v1:{usage}:{nonce}".encode(), hashlib.sha256).digest()
+    return base64.urlsafe_b64encode(mac).rstrip(b"=").decode("ascii")
+
+
 def lien_reinitialisation(token: str) -> str:
-    from flask import current_app, url_for
-    try:
-        return url_for("auth.reset_password", token=token, _external=True)
-    except RuntimeError:  # no request (job, CLI): the configured public address
-        base = current_app.config.get("PUBLIC_URL", "http://127.0.0.1:5000").rstrip("/")
-        return f"{base}/password/reset/{token}"
+    """The absolute link, on the configured public address (PUBLIC_URL), never on the request's Host
+    header: a forged Host would otherwise send the victim's token to the attacker's site."""
+    from flask import current_app
+    base = (current_app.config.get("PUBLIC_URL") or "http://127.0.0.1:5000").rstrip("/")
+    return f"{base}/password/reset/{token}"
+
+
+def lien_de_reference(ref: dict) -> str:
+    """The link a mail's reference stands for (the mail job, at send time)."""
+    return lien_reinitialisation(deriver_jeton(ref.get("usage", "reinitialisation"), ref["nonce"]))
 
 
 def _emettre_lien(session, compte: Compte, *, now: datetime, duree: timedelta = DUREE_JETON,
                   template: str = "reinitialisation_mot_de_passe", contexte: dict | None = None) -> None:
     """A new single-use link (older unused ones die), stored hashed, mailed to the account's address.
+    The outbox row holds a reference to the token row, never the token (see deriver_jeton).
     (A new partner user's first link lasts 48 hours, R65: workflows.habilitations.)"""
     from .mail import queue_mail
 
     session.execute(sa.update(JetonCompte).where(
         JetonCompte.compte_id == compte.id, JetonCompte.usage == "reinitialisation",
         JetonCompte.used_at.is_(None)).values(used_at=now))
-    token = secrets.token_urlsafe(32)
-    jeton = JetonCompte(compte_id=compte.id, usage="reinitialisation", token_hash=hash_jeton(token),
-                        expires_at=now + duree)
+    nonce = secrets.token_urlsafe(24)
+    jeton = JetonCompte(compte_id=compte.id, usage="reinitialisation",
+                        token_hash=hash_jeton(deriver_jeton("reinitialisation", nonce)), expires_at=now + duree)
     session.add(jeton)
     session.flush()
     queue_mail(session, cle=f"reinitialisation-{jeton.id}", destinataire=compte.email, template=template,
-               contexte={"prenom": compte.prenom, "lien": lien_reinitialisation(token), **(contexte or {})},
+               contexte={"prenom": compte.prenom, **(contexte or {}),
+                         REF_JETON: {"id": jeton.id, "usage": "reinitialisation", "nonce": nonce}},
                antenne_id=compte.structure_id)
 
 
@@ -275,6 +309,8 @@ def declencher_reinitialisation(session, compte_id: int, actor_id: int, *, now: 
     compte = session.get(Compte, compte_id)
     if compte is None:
         raise TransitionRefused("Compte introuvable.")
+    if compte.role == Role.ADMIN and actor.role != Role.ADMIN:  # the hierarchy of compte_transitions
+        raise TransitionRefused("Seul un administrateur agit sur le compte d'un administrateur.")
     if compte.statut == CompteStatut.DESACTIVE:
         raise TransitionRefused("Compte désactivé : réactivez-le d'abord.")
     if not compte.email:

@@ -22,6 +22,18 @@ def queue_mail(session, *, cle: str, destinataire: str, template: str, contexte:
                          file="mail", cle=f"mail-{cle}")
 
 
+def contexte_d_envoi(contexte: dict | None) -> dict:
+    """The template's variables at send time: a token reference becomes its link (derived again from
+    SECRET_KEY, workflows.comptes.deriver_jeton); the stored context never holds the link itself."""
+    from .comptes import REF_JETON, lien_de_reference
+
+    contexte = dict(contexte or {})
+    ref = contexte.pop(REF_JETON, None)
+    if ref:
+        contexte["lien"] = lien_de_reference(ref)
+    return contexte
+
+
 def _effect_relancer(session, ids, ctx):
     enqueue_after_commit(session, fonction="backoffice.jobs.mail.send_pending_mail", arguments=[], file="mail",
                          cle=f"mail-renvoi-{ctx.now:%Y%m%d%H%M%S%f}")

@@ -69,7 +69,7 @@ def jobs_app(app, redis_conn):
 
 def worker_env(app, **extra) -> dict:
     env = dict(os.environ, DATABASE_URL=app.config["SQLALCHEMY_DATABASE_URI"], REDIS_URL=REDIS_URL, JOBS_MODE="rq",
-               SECRET_KEY="test")
+               SECRET_KEY=app.config["SECRET_KEY"])  # the web's key: links in mails are derived from it
     env.update({k: str(v) for k, v in extra.items()})
     return env
 
