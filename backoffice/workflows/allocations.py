@@ -26,10 +26,16 @@ VALIDEES = (S.VALIDEE_SIEGE, S.TRANSMISE, S.ACCEPTEE, S.VERSEE)
 
 def deja_verse_expr(alloc=Allocation):
     """Net amount already paid for this youth, enrolment and month over the earlier versions:
-    payments issued or executed, minus reversements raised (not cancelled)."""
+    payments issued or executed, minus reversements raised (not cancelled).
+
+    The versions' list sits two levels below the outer allocation (inside each sum's IN): SQLAlchemy
+    auto-correlates only to the immediately enclosing SELECT, so without the explicit `.correlate(alloc)`
+    it listed `allocation` again in its own FROM and summed every corrected allocation of the table
+    (issue 11; tests/workflows/test_correlation.py compiles every guard to keep it so)."""
     other = aliased(Allocation)
-    chain = sa.select(other.id).where(other.inscription_id == alloc.inscription_id,
-                                      other.mois == alloc.mois, other.id != alloc.id, other.id < alloc.id)
+    chain = (sa.select(other.id)
+             .where(other.inscription_id == alloc.inscription_id, other.mois == alloc.mois, other.id < alloc.id)
+             .correlate(alloc))
     paid = sa.select(sa.func.coalesce(sa.func.sum(Paiement.montant), 0)).where(
         Paiement.allocation_id.in_(chain), Paiement.statut.in_([PaiementStatut.EMIS, PaiementStatut.EXECUTE]))
     reversed_ = sa.select(sa.func.coalesce(sa.func.sum(Reversement.montant), 0)).where(
