@@ -8,8 +8,11 @@ serialisation): ≈ 1.3 s for 10,000 transfers here, most of a batch's emission.
 `ECRITURE_DIRECTE` transfers on, the same document (same elements, same order, same values:
 `test_direct_writer_equals_sepaxml` compares them) is written directly as escaped text, ≈ 15×
 faster; both paths then go through the same lxml XSD validation and the same control totals.
-The direct writer also makes the identifiers deterministic: MsgId is the batch reference,
-CreDtTm the emission time, PmtInfId derived from the reference (sepaxml draws them at random).
+Both writers give the same identifiers and dates (issue 11): MsgId is the batch reference, CreDtTm the
+emission time on the application's clock, both on the 24-hour clock (sepaxml draws its MsgId from the wall
+clock in 12-hour format, « 08:02 » for a file made at 20:02, and its CreDtTm from the wall clock: both are
+replaced in its output), PmtInfId derived from the reference; ReqdExctnDt is the batch's R41 date moved to
+the first TARGET2 business day on or after it (never before the emission day).
 """
 
 from __future__ import annotations
@@ -25,6 +28,7 @@ from xml.sax.saxutils import escape
 
 from lxml import etree
 
+from .rules.calendrier import date_execution
 from .rules.identifiants import texte_sepa
 
 NS = {"p": "urn:iso:std:iso:20022:tech:xsd:pain.001.001.03"}
@@ -70,9 +74,34 @@ def construire(*, msg_id: str, debiteur: dict, execution: date, virements: list[
     if direct is None:
         direct = len(virements) >= ECRITURE_DIRECTE
     build = _ecrire if direct else _sepaxml
-    xml = build(msg_id=msg_id[:35], debiteur=debiteur, execution=execution, virements=virements, now=now)
+    xml = build(msg_id=msg_id[:35], debiteur=debiteur, execution=execution_demandee(execution, now),
+                virements=virements, now=now)
     verifier(xml, virements)
     return xml, hashlib.sha256(xml).hexdigest()
+
+
+def execution_demandee(execution: date, now: datetime) -> date:
+    """ReqdExctnDt: the batch's date (R41: the 1st or the 15th) if TARGET2 settles that day, else the next
+    TARGET2 business day (a Saturday, 1 May, Christmas…); a file emitted after that date asks for the first
+    business day from its emission on."""
+    return date_execution(max(execution, now.date()), delai_jours_ouvres=0)
+
+
+def _cre_dt_tm(now: datetime) -> str:
+    return f"{now:%Y-%m-%dT%H:%M:%S}"  # 24-hour clock, the application's time
+
+
+def _pmt_inf_id(nom: str, msg_id: str) -> str:
+    return re.sub(r"[^a-zA-Z0-9]", "", nom)[:22] + "-" + hashlib.sha256(msg_id.encode()).hexdigest()[:12]
+
+
+def _remplacer(xml: bytes, tag: str, value: str) -> bytes:
+    """The text of the one `tag` element sepaxml wrote (a header field: no child element)."""
+    pattern = re.compile(rb"<" + tag.encode() + rb">[^<]*</" + tag.encode() + rb">")
+    out, n = pattern.subn(f"<{tag}>{escape(value)}</{tag}>".encode("utf-8"), xml)
+    if n != 1:
+        raise FichierSepaInvalide(f"fichier SEPA : {n} éléments {tag} au lieu d'un")
+    return out
 
 
 def _sepaxml(*, msg_id, debiteur, execution, virements, now) -> bytes:
@@ -90,7 +119,12 @@ def _sepaxml(*, msg_id, debiteur, execution, virements, now) -> bytes:
         if v.bic:
             payment["BIC"] = v.bic
         sepa.add_payment(payment)
-    return sepa.export(validate=False)
+    xml = sepa.export(validate=False)
+    # sepaxml ignores the configured msg_id (its own: wall clock, 12-hour format, random) and dates the file
+    # with the wall clock: the batch reference and the emission time instead, as the direct writer writes them
+    xml = _remplacer(xml, "MsgId", msg_id)
+    xml = _remplacer(xml, "CreDtTm", _cre_dt_tm(now))
+    return _remplacer(xml, "PmtInfId", _pmt_inf_id(escape(texte_sepa(debiteur["name"], 70)), msg_id))
 
 
 def _ecrire(*, msg_id, debiteur, execution, virements, now) -> bytes:
@@ -109,12 +143,12 @@ def _ecrire(*, msg_id, debiteur, execution, virements, now) -> bytes:
             f"<CdtrAcct><Id><IBAN>{escape(v.iban)}</IBAN></Id></CdtrAcct>"
             f"<RmtInf><Ustrd>{escape(texte_sepa(v.libelle, 140))}</Ustrd></RmtInf></CdtTrfTxInf>")
     n, ctrl = len(virements), _montant(total)
-    pmt_inf_id = re.sub(r"[^a-zA-Z0-9]", "", nom)[:22] + "-" + hashlib.sha256(msg_id.encode()).hexdigest()[:12]
+    pmt_inf_id = _pmt_inf_id(nom, msg_id)
     head = (
         '<?xml version="1.0" encoding="UTF-8"?>'
         '<Document xmlns="urn:iso:std:iso:20022:tech:xsd:pain.001.001.03" '
         'xmlns:xsi="http://www.w3.org/2001/XMLSchema-instance"><CstmrCdtTrfInitn>'
-        f"<GrpHdr><MsgId>{escape(msg_id)}</MsgId><CreDtTm>{now:%Y-%m-%dT%H:%M:%S}</CreDtTm>"
+        f"<GrpHdr><MsgId>{escape(msg_id)}</MsgId><CreDtTm>{_cre_dt_tm(now)}</CreDtTm>"
         f"<NbOfTxs>{n}</NbOfTxs><CtrlSum>{ctrl}</CtrlSum><InitgPty><Nm>{nom}</Nm></InitgPty></GrpHdr>"
         f"<PmtInf><PmtInfId>{pmt_inf_id}</PmtInfId><PmtMtd>TRF</PmtMtd><BtchBookg>true</BtchBookg>"
         f"<NbOfTxs>{n}</NbOfTxs><CtrlSum>{ctrl}</CtrlSum><PmtTpInf><SvcLvl><Cd>SEPA</Cd></SvcLvl></PmtTpInf>"

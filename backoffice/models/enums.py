@@ -96,6 +96,7 @@ class AllocationStatut(StrEnum):
     VERSEE = "versee"
     REFUSEE = "refusee"
     REMPLACEE = "remplacee"  # superseded by a corrective version (R46)
+    RIEN_A_PAYER = "rien_a_payer"  # closed when sent to payment: amount 0 (R25) or correction differential 0 (R46)
 
 
 class CategorieRessource(StrEnum):
@@ -229,7 +230,7 @@ STATUT_LABELS: dict[str, str] = {
     "transmis": "Transmis ASP", "accepte": "Accepté ASP", "refuse": "Refusé",
     "enregistree": "Enregistrée", "soumise": "Soumise", "validee_siege": "Validée siège",
     "transmise": "Transmise ASP", "acceptee": "Acceptée ASP", "versee": "Versée",
-    "refusee": "Refusée", "remplacee": "Remplacée (corrigée)",
+    "refusee": "Refusée", "remplacee": "Remplacée (corrigée)", "rien_a_payer": "Close : rien à payer",
     "en_attente": "En attente", "approuvee": "Approuvée", "annulee": "Annulée",
     "preparee": "Préparé", "emise": "Émis", "rapprochee": "Rapproché",
     "emis": "Émis", "execute": "Exécuté", "rejete": "Rejeté",
@@ -248,7 +249,7 @@ STATUT_LABELS: dict[str, str] = {
 STATUT_COLORS: dict[str, str] = {
     "verrouille": "danger", "desactive": "secondary", "refuse": "danger", "refusee": "danger",
     "rejete": "danger", "echec": "danger", "invalidee": "danger", "annule": "secondary",
-    "annulee": "secondary", "remplacee": "secondary", "cloture": "secondary",
+    "annulee": "secondary", "remplacee": "secondary", "cloture": "secondary", "rien_a_payer": "secondary",
     "valide_siege": "info", "validee_siege": "info", "soumise": "primary", "signe_recu": "primary",
     "transmis": "primary", "transmise": "primary", "en_attente": "warning", "en_file": "warning",
     "accepte": "success", "acceptee": "success", "versee": "success", "solde": "success",

@@ -26,10 +26,16 @@ VALIDEES = (S.VALIDEE_SIEGE, S.TRANSMISE, S.ACCEPTEE, S.VERSEE)
 
 def deja_verse_expr(alloc=Allocation):
     """Net amount already paid for this youth, enrolment and month over the earlier versions:
-    payments issued or executed, minus reversements raised (not cancelled)."""
+    payments issued or executed, minus reversements raised (not cancelled).
+
+    The versions' list sits two levels below the outer allocation (inside each sum's IN): SQLAlchemy
+    auto-correlates only to the immediately enclosing SELECT, so without the explicit `.correlate(alloc)`
+    it listed `allocation` again in its own FROM and summed every corrected allocation of the table
+    (issue 11; tests/workflows/test_correlation.py compiles every guard to keep it so)."""
     other = aliased(Allocation)
-    chain = sa.select(other.id).where(other.inscription_id == alloc.inscription_id,
-                                      other.mois == alloc.mois, other.id != alloc.id, other.id < alloc.id)
+    chain = (sa.select(other.id)
+             .where(other.inscription_id == alloc.inscription_id, other.mois == alloc.mois, other.id < alloc.id)
+             .correlate(alloc))
     paid = sa.select(sa.func.coalesce(sa.func.sum(Paiement.montant), 0)).where(
         Paiement.allocation_id.in_(chain), Paiement.statut.in_([PaiementStatut.EMIS, PaiementStatut.EXECUTE]))
     reversed_ = sa.select(sa.func.coalesce(sa.func.sum(Reversement.montant), 0)).where(
@@ -83,13 +89,20 @@ def _hors_delai_approuve(ctx):
         DemandeHorsDelai.mois_approuve == Allocation.mois))
 
 
-def _montant_positif(ctx):
-    return sa.or_(Allocation.corrige_id.is_not(None), Allocation.montant > 0)
+def a_payer_expr(alloc=Allocation):
+    """What sending to payment pays: a first version's amount, a correction's differential (R46)."""
+    return sa.case((alloc.corrige_id.is_(None), alloc.montant), else_=differentiel_expr(alloc))
+
+
+def _rien_a_payer(ctx):
+    # R25/R46: nothing to pay (amount 0, or a correction whose differential is 0): closed, never paid
+    return a_payer_expr() == 0
 
 
 def _complement_positif(ctx):
-    # R46: a correction is paid only for a positive differential; a trop-perçu goes to reversement
-    return sa.or_(Allocation.corrige_id.is_(None), differentiel_expr() > 0)
+    # R46/R47: a correction goes to payment for a differential ≥ 0 (0: closed, nothing to pay, nothing to
+    # recover); a trop-perçu goes to reversement
+    return sa.or_(Allocation.corrige_id.is_(None), differentiel_expr() >= 0)
 
 
 def _trop_percu(ctx):
@@ -121,7 +134,7 @@ CERFA_VALIDE_G = Guard("R45", "cerfa non validé par le siège ou sans RIB", _ce
 AUTORISEE = Guard("R6", "pas d'allocation sur ce dispositif (diagnostic)", _allocation_autorisee)
 UNE_PAR_MOIS = Guard("R15", "une allocation existe déjà pour ce jeune et ce mois", _une_par_mois)
 HORS_DELAI = Guard("R48", "hors délai : approbation d'un manager requise (même mois et même montant)", _hors_delai_approuve)
-MONTANT = Guard("R25", "montant nul : rien à payer", _montant_positif)
+MONTANT = Guard("R25", "montant à payer non nul : l'allocation part en paiement", _rien_a_payer)
 COMPLEMENT = Guard("R47", "trop-perçu : émettre un ordre de reversement au lieu d'un paiement", _complement_positif)
 TROP_PERCU = Guard("R47", "pas de trop-perçu sur cette allocation", _trop_percu)
 RIB_VALIDE = Guard("R76", "IBAN du RIB invalide (clé RIB ou format)", resolve=_rib_iban_valide_sql)
@@ -132,6 +145,18 @@ MOTIF = Param("motif_refus", "Motif du refus", kind="textarea")
 def _effect_creer_paiements(session, ids, ctx):
     from .paiements import creer_paiements
     creer_paiements(session, ids, actor_id=ctx.actor_id, now=ctx.now)
+
+
+def _effect_rien_a_payer(session, ids, ctx):
+    """Effect of `transmettre`: what has nothing to pay (R25, or a correction's differential 0, R46) is
+    closed « rien à payer » by its own transition, in the same transaction (no payment was created)."""
+    from .engine import run
+    from .selection import Selection
+    nuls = session.execute(sa.select(Allocation.id).where(id_in(session, Allocation.id, ids),
+                                                          a_payer_expr() == 0)).scalars().all()
+    if nuls:
+        run(session, ALLOCATION, "clore_rien_a_payer", Selection.of_ids(sorted(nuls)), None, now=ctx.now,
+            system=True, bulk_run_id=ctx.bulk_run_id)
 
 
 def _effect_mail_refus(session, ids, ctx):
@@ -157,10 +182,13 @@ ALLOCATION = Workflow("allocation", Allocation, [
       values=lambda ctx: {"motif_refus": ctx.params["motif_refus"]}, effects=[_effect_mail_refus],
       style="danger"),
     T("transmettre", "Envoyer en paiement", {S.VALIDEE_SIEGE}, S.TRANSMISE, {R.SIEGE},
-      guards=[CERFA_VALIDE_G, RIB_VALIDE, MONTANT, COMPLEMENT],
-      values=lambda ctx: {"transmise_at": ctx.now}, effects=[_effect_creer_paiements]),
+      guards=[CERFA_VALIDE_G, RIB_VALIDE, COMPLEMENT],
+      values=lambda ctx: {"transmise_at": ctx.now}, effects=[_effect_creer_paiements, _effect_rien_a_payer]),
+    # R25/R46: applied by `transmettre` to what has nothing to pay; terminal (correctable, R46)
+    T("clore_rien_a_payer", "Clore : rien à payer", {S.TRANSMISE}, S.RIEN_A_PAYER, {R.SIEGE},
+      guards=[MONTANT], system=True, style="secondary"),
     T("emettre_reversement", "Émettre l'ordre de reversement", {S.VALIDEE_SIEGE}, S.ACCEPTEE, {R.COMPTABLE},
       guards=[TROP_PERCU], effects=[_effect_reversement], style="warning"),
 ], amount_column="montant", scope=policy.row_scope)
 
-CORRIGEABLES = (S.ACCEPTEE, S.VERSEE, S.REFUSEE)  # R46: the pencil edit only in these states
+CORRIGEABLES = (S.ACCEPTEE, S.VERSEE, S.REFUSEE, S.RIEN_A_PAYER)  # R46: the pencil edit only in these states

@@ -69,14 +69,14 @@ def creer_paiements(session, allocation_ids: list[int], *, actor_id: int | None,
     Per dispositif: one INSERT … SELECT … ON CONFLICT DO NOTHING whose RETURNING feeds the batch's
     running totals in the same statement (exact: only what was inserted is added)."""
     from ..rules.calendrier import prochaine_date_envoi
-    from .allocations import differentiel_expr
+    from .allocations import a_payer_expr
 
     groups = session.execute(sa.select(Allocation.dispositif_id, Dispositif.code).join(Dispositif)
                              .where(id_in(session, Allocation.id, allocation_ids)).distinct()).all()
     created = 0
     for dispositif_id, code in groups:
         lot_id = _lot_ouvert(session, dispositif_id, code, prochaine_date_envoi(code, now.date()), actor_id, now)
-        amount = sa.case((Allocation.corrige_id.is_(None), Allocation.montant), else_=differentiel_expr())
+        amount = a_payer_expr()  # 0: nothing paid, the allocation is closed « rien à payer » (R25/R46)
         select = (sa.select(
             sa.literal(lot_id), Allocation.id, Allocation.beneficiaire_id, Allocation.antenne_id,
             (sa.literal("ALLOC-") + sa.cast(Allocation.id, sa.String)).label("e2e"), amount,

@@ -1,4 +1,8 @@
-"""Corrections (R46) and reversements (R47): worked examples E5 and E6, repayments, settlement."""
+"""Corrections (R46) and reversements (R47): worked examples E5 and E6, repayments, settlement.
+
+On the populated database (issue 11): the demo's own corrections, payments and reversements lie under the
+test's rows, so an expression that sums the whole table instead of this youth's earlier versions fails here.
+"""
 
 from datetime import date, datetime
 from decimal import Decimal
@@ -15,6 +19,8 @@ from backoffice.workflows.errors import TransitionRefused
 from backoffice.workflows.reversements import REVERSEMENT, enregistrer_remboursement
 from backoffice.workflows.saisie import corriger_allocation
 from tests import factories as f
+
+pytestmark = pytest.mark.populated
 
 NOW = datetime(2025, 6, 20, 9, 0)
 
@@ -70,6 +76,49 @@ def test_full_reversement_with_differential_resources_E6_R47(db, ref):
     db.session.commit()
     assert new.montant == Decimal("0.00")
     assert db.session.execute(sa.select(differentiel_expr()).where(Allocation.id == new.id)).scalar_one() == Decimal("-414.06")
+
+
+def test_already_paid_counts_only_this_youths_earlier_versions_amid_other_corrections_R46_R47(db, ref):
+    """Issue 11, defect 1: the demo's corrections and another youth's lie under these rows; the net already paid
+    of a correction is its own enrolment and month's (payments emis/exécutés − reversements non annulés)."""
+    from backoffice.models import AuditEvent, LotPaiement
+    assert db.session.execute(sa.select(sa.func.count()).select_from(Allocation)
+                              .where(Allocation.corrige_id.is_not(None))).scalar_one() > 0  # the demo's own
+    other = paid_allocation(db, ref)  # 561,68 € paid, then 800 € of pay found: trop-perçu 246,04 €
+    other_new = corriger_allocation(db.session, other.id, lignes=[("Salaire", Decimal("800.00"))],
+                                    actor=ref.comptes["conseiller"])
+    mine = paid_allocation(db, ref, montant="315.64", salaire="800.00")  # paid on 800 € of pay, then none
+    mine_new = corriger_allocation(db.session, mine.id, lignes=[], actor=ref.comptes["conseiller"])
+    db.session.commit()
+    assert mine_new.montant == Decimal("561.68")
+    diff = dict(db.session.execute(sa.select(Allocation.id, differentiel_expr())
+                                   .where(Allocation.id.in_([other_new.id, mine_new.id]))).all())
+    assert diff == {other_new.id: Decimal("-246.04"), mine_new.id: Decimal("246.04")}
+    # what the audit says was already paid
+    audited = dict(db.session.execute(sa.select(AuditEvent.entity_id, AuditEvent.params).where(
+        AuditEvent.action == "corriger", AuditEvent.entity_id.in_([other_new.id, mine_new.id]))).all())
+    assert Decimal(str(audited[mine_new.id]["deja_verse"])) == Decimal("315.64")
+    assert Decimal(str(audited[mine_new.id]["differentiel"])) == Decimal("246.04")
+    assert Decimal(str(audited[other_new.id]["deja_verse"])) == Decimal("561.68")
+    for a in (other_new, mine_new):
+        through_validation(db, ref, a.id)
+    # R47 guards: the complement goes to payment, the trop-perçu does not
+    sent = run(db.session, ALLOCATION, "transmettre", Selection.of_ids([mine_new.id, other_new.id]),
+               ref.comptes["siege"], now=NOW)
+    db.session.commit()
+    assert sent.changed == 1 and any("(R47)" in r for r in sent.refused), sent.refused
+    pay = db.session.execute(sa.select(Paiement).where(Paiement.allocation_id == mine_new.id)).scalar_one()
+    assert pay.montant == Decimal("246.04")
+    lot = db.session.get(LotPaiement, pay.lot_id)
+    assert lot.montant_total == sum(db.session.execute(sa.select(Paiement.montant)
+                                                       .where(Paiement.lot_id == lot.id)).scalars())
+    issued = run(db.session, ALLOCATION, "emettre_reversement", Selection.of_ids([other_new.id, mine_new.id]),
+                 ref.comptes["comptable"], now=NOW)
+    db.session.commit()
+    assert issued.changed == 1
+    rev = db.session.execute(sa.select(Reversement).where(Reversement.allocation_id.in_(
+        [other_new.id, mine_new.id]))).scalar_one()
+    assert (rev.allocation_id, rev.montant) == (other_new.id, Decimal("246.04"))
 
 
 @pytest.mark.parametrize("statut", [AS.SOUMISE, AS.VALIDEE_SIEGE, AS.ENREGISTREE, AS.TRANSMISE])
