@@ -8,7 +8,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0010_rien_a_payer"
-down_revision = "0007_debit_paiements"
+down_revision = "0008_secrets"
 branch_labels = None
 depends_on = None
 
