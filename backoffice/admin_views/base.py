@@ -14,6 +14,7 @@ from __future__ import annotations
 import csv
 import importlib.util
 import mimetypes
+from decimal import Decimal
 
 import sqlalchemy as sa
 from flask import Response, abort, flash, has_request_context, redirect, request, stream_with_context, url_for
@@ -34,14 +35,15 @@ from ..forms.fields import normaliser_recherche
 from ..models.base import MONEY_MAX
 from .converters import BoModelConverter
 from .filters import BoFilterConverter
-from .formatters import export_mois, export_value, formatters_for, is_money_type, label_for
+from .formatters import (csv_cell, export_cell, export_mois, formatters_for, is_money_type, label_for,
+                         neutraliser_formule)
 from .formatters import money as money_formatter
 from .grille import FastGridMixin
 
 # model class -> endpoint of its grid, filled as views are built (relation links in lists)
 ENDPOINT_BY_MODEL: dict[type, str] = {}
 
-# XLSX needs openpyxl (tablib's "xlsx" extra); without it the grid offers CSV only.
+# XLSX needs openpyxl (written in its streaming mode, _export_tablib); without it the grid offers CSV only.
 XLSX_AVAILABLE = importlib.util.find_spec("openpyxl") is not None
 
 
@@ -379,46 +381,71 @@ class SecureModelView(FastGridMixin, ModelView):
         return [(c, label) for c, label in super().get_export_columns() if c not in hidden]
 
     def get_export_value(self, model, name):
+        """The cell as a typed value (export_cell): an amount a number, anything else neutralised text."""
         formatter = self.column_formatters_export.get(name)
         if formatter:
-            return formatter(self, None, model, name)
+            return export_cell(formatter(self, None, model, name))
         value = model
         for part in name.split("."):
             value = getattr(value, part, None) if value is not None else None
-        return export_value(value)
+        return export_cell(value)
 
     def _export_rows(self, columns):
         _count, data = self._export_data()
         for row in data:
-            yield [csv_encode(self.get_export_value(row, c)) for c, _label in columns]
+            yield [self.get_export_value(row, c) for c, _label in columns]
 
     def _export_csv(self, return_url):
         columns = self.get_export_columns()
         writer = csv.writer(_Echo())
 
         def generate():
-            yield writer.writerow([csv_encode(label) for _c, label in columns])
+            yield writer.writerow([neutraliser_formule(csv_encode(label)) for _c, label in columns])
             for values in self._export_rows(columns):
-                yield writer.writerow(values)
+                yield writer.writerow([csv_cell(v) for v in values])
 
         filename = secure_filename(self.get_export_name(export_type="csv"))
         return Response(stream_with_context(generate()), mimetype="text/csv",
                         headers={"Content-Disposition": f"attachment;filename={filename}"})
 
     def _export_tablib(self, export_type, return_url):
-        import tablib
+        """XLSX, written by openpyxl's streaming (write-only) workbook: rows go to disk as they are read,
+        text cells typed as text (data_type « s »: never a formula, issue 12 §4), amounts as numbers."""
+        if export_type != "xlsx" or not XLSX_AVAILABLE:
+            abort(404)
+        import io
+
+        from openpyxl import Workbook
+        from openpyxl.cell import WriteOnlyCell
+        from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE
+        from openpyxl.styles import Font
+
+        workbook = Workbook(write_only=True)
+        sheet = workbook.create_sheet(title="Export")
+        bold = Font(bold=True)
+
+        def cell(value, header=False):
+            if isinstance(value, str):
+                # control characters XLSX cannot hold go first, so none can uncover a leading « = »
+                c = WriteOnlyCell(sheet, value=neutraliser_formule(ILLEGAL_CHARACTERS_RE.sub("", value)))
+                c.data_type = "s"
+            else:
+                c = WriteOnlyCell(sheet, value=value)
+                if isinstance(value, Decimal):
+                    c.number_format = "#,##0.00"
+            if header:
+                c.font = bold
+            return c
 
         columns = self.get_export_columns()
-        dataset = tablib.Dataset(headers=[csv_encode(label) for _c, label in columns])
+        sheet.append([cell(csv_encode(label), header=True) for _c, label in columns])
         for values in self._export_rows(columns):
-            dataset.append(values)
-        try:
-            body = dataset.export(export_type)
-        except tablib.UnsupportedFormat:
-            abort(404)
+            sheet.append([cell(v) for v in values])
+        body = io.BytesIO()
+        workbook.save(body)
         filename = self.get_export_name(export_type)
         mimetype = mimetypes.guess_type(filename)[0] or "application/octet-stream"
-        return Response(body, mimetype=mimetype,
+        return Response(body.getvalue(), mimetype=mimetype,
                         headers={"Content-Disposition": f"attachment;filename={secure_filename(filename)}"})
 
     # ---- errors -------------------------------------------------------------------------

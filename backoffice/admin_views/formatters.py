@@ -259,3 +259,28 @@ def export_value(value):
 def export_mois(view, context, model, name):
     value = _attr(model, name)
     return value.strftime("%m/%Y") if value else ""
+
+
+# A text cell that a spreadsheet would run as a formula: `=HYPERLINK(…)`, `+…`, `-…`, `@SUM(…)`, or one of these
+# after a tab or a carriage return (OWASP « CSV injection »). Typed by anyone who can enter a name.
+FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
+
+
+def neutraliser_formule(text: str) -> str:
+    """The text with a leading single quote when a spreadsheet would read it as a formula (OWASP advice):
+    shown as typed, never run."""
+    return "'" + text if text.startswith(FORMULA_PREFIXES) else text
+
+
+def export_cell(value):
+    """One export cell, the same for CSV and XLSX: an amount (Decimal) or a count stays a number, whatever its sign;
+    anything else is text, neutralised when it could be read as a formula. Only strings are touched:
+    `-12.50` as an amount is a number, « -12,50 » typed in a name field is text."""
+    if isinstance(value, Decimal) or (isinstance(value, int) and not isinstance(value, bool)):
+        return value
+    return neutraliser_formule(export_value(value))  # enums (StrEnum: str too) as their labels
+
+
+def csv_cell(value) -> str:
+    """An export cell (export_cell) as CSV text: amounts 1234,56 (French spreadsheets)."""
+    return export_value(value)
