@@ -373,12 +373,26 @@ class SecureModelView(FastGridMixin, ModelView):
 
     # ---- export -------------------------------------------------------------------------
     # Flask-Admin writes exports from `self._export_columns`, computed once when the view is built;
-    # the columns hidden from a role (policy.export_hidden) must be decided per request instead, and
-    # without mutating the shared view (two users may export at once).
+    # the columns hidden from a role (policy.hidden, policy.export_hidden) must be decided per request instead,
+    # and without mutating the shared view (two users may export at once).
     def get_export_columns(self):
-        role = getattr(current_user, "role", None) if has_request_context() else None
-        hidden = set(policy.policy_for(self.policy_endpoint).export_hidden.get(role, ()))
+        role = self._role()
+        hidden = set(policy.hidden_columns(self.policy_endpoint, role))
+        hidden |= set(policy.policy_for(self.policy_endpoint).export_hidden.get(role, ()))
         return [(c, label) for c, label in super().get_export_columns() if c not in hidden]
+
+    @staticmethod
+    def _role():
+        return getattr(current_user, "role", None) if has_request_context() else None
+
+    def render(self, template, **kwargs):
+        """The list and the record page leave out the columns the policy hides from the role (policy.hidden)."""
+        hidden = policy.hidden_columns(self.policy_endpoint, self._role())
+        if hidden:
+            for key in ("list_columns", "details_columns"):
+                if key in kwargs:
+                    kwargs[key] = [(c, label) for c, label in kwargs[key] if c not in hidden]
+        return super().render(template, **kwargs)
 
     def get_export_value(self, model, name):
         """The cell as a typed value (export_cell): an amount a number, anything else neutralised text."""
@@ -518,6 +532,11 @@ class SecureModelView(FastGridMixin, ModelView):
             sa.select(AuditEvent).where(AuditEvent.entity == self.model.__tablename__, AuditEvent.entity_id == model.id)
             .options(sa.orm.joinedload(AuditEvent.actor))  # the « Auteur » column: no query per event
             .order_by(AuditEvent.id.desc()).limit(limit)).scalars().all()
+
+    def audit_diff(self, event):
+        """What the history panel shows of an event's diff: audit.diff_visible, the one masking function."""
+        from ..workflows import audit
+        return audit.diff_visible(event.entity, event.diff, self._role())
 
     def on_model_change(self, form, model, is_created):
         if not is_created:

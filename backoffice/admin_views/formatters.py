@@ -211,6 +211,30 @@ def json_pre(view, context, model, name):
                                                                    sort_keys=True, default=str))
 
 
+def _diff_shown(model):
+    """An audit event's diff as the current user may read it (audit.diff_visible: the one masking function)."""
+    from flask import has_request_context
+    from flask_login import current_user
+
+    from ..workflows import audit
+    role = getattr(current_user, "role", None) if has_request_context() else None
+    return audit.diff_visible(model.entity, model.diff, role)
+
+
+def audit_diff(view, context, model, name):
+    """The « Modifications » of an audit event, masked per the policy (issue 12 §2)."""
+    value = _diff_shown(model)
+    if value in (None, {}, []):
+        return ""
+    return Markup('<pre class="bo-json">{}</pre>').format(json.dumps(value, ensure_ascii=False, indent=1,
+                                                                   sort_keys=True, default=str))
+
+
+def audit_diff_export(view, context, model, name):
+    value = _diff_shown(model)
+    return json.dumps(value, ensure_ascii=False, sort_keys=True, default=str) if value else ""
+
+
 def is_money_type(t) -> bool:
     return isinstance(t, sa.Numeric) and not isinstance(t, sa.Float) and t.scale == 2 and t.precision == 12
 
