@@ -90,6 +90,20 @@ POLICY: dict[str, ViewPolicy] = {
 }
 
 
+# Money-routing columns (issue 12 §3): a change of any of them changes where a payment goes, so it needs the
+# password entered within 15 minutes (security.FRESH_AUTH), whatever the path (create or edit form, inline
+# edit), and a cerfa already validated goes back to the siège (workflows.cerfa.renvoyer_en_validation).
+# A relationship is named with its foreign key. The payments copy a RIB's holder, IBAN and BIC (R39, R76).
+MONEY_ROUTING: dict[str, frozenset] = {
+    "compte_bancaire": frozenset({"iban", "bic", "titulaire"}),
+    "cerfa": frozenset({"compte_bancaire", "compte_bancaire_id"}),
+}
+
+
+def money_routing(endpoint: str) -> frozenset:
+    return MONEY_ROUTING.get(endpoint, frozenset())
+
+
 def policy_for(endpoint: str) -> ViewPolicy:
     return POLICY.get(endpoint, ViewPolicy())  # deny by default
 

@@ -26,6 +26,7 @@ from flask_admin.model.ajax import DEFAULT_PAGE_SIZE
 from flask_login import current_user
 from markupsafe import Markup
 from sqlalchemy.exc import IntegrityError
+from werkzeug.exceptions import HTTPException
 from werkzeug.utils import secure_filename
 from wtforms.validators import ValidationError
 
@@ -139,6 +140,33 @@ class ScopedAjaxLoader(QueryAjaxModelLoader):
             query = query.filter(sa.or_(*conditions))
         order = self.order_by if self.order_by is not None else self.model.id
         return query.order_by(order).offset(max(offset or 0, 0)).limit(max(1, min(limit or 10, 20))).all()
+
+
+def _relation_changes(state, diff: dict, only=None, created: bool = False) -> dict:
+    """{foreign key: [id before, id after]} for the many-to-one relations a form changed and `diff` does not
+    already hold: a form sets `cerfa.compte_bancaire`, and the foreign key only follows at the flush."""
+    out = {}
+    for rel in state.mapper.relationships:
+        if rel.direction.name != "MANYTOONE" or len(rel.local_columns) != 1 or (only and rel.key not in only):
+            continue
+        hist = state.attrs[rel.key].history
+        if not hist.added:
+            continue
+        [column] = list(rel.local_columns)
+        fk = state.mapper.get_property_by_column(column).key
+        if fk in diff:
+            continue
+        after = getattr(hist.added[0], "id", None) if hist.added[0] is not None else None
+        if created:
+            before = None
+        elif hist.deleted:
+            before = getattr(hist.deleted[0], "id", None) if hist.deleted[0] is not None else None
+        else:
+            before = state.attrs[fk].loaded_value
+            before = None if before is sa.orm.base.NO_VALUE else before
+        if before != after:
+            out[fk] = [before, after]
+    return out
 
 
 class SecureModelView(FastGridMixin, ModelView):
@@ -258,7 +286,8 @@ class SecureModelView(FastGridMixin, ModelView):
         flag = self._GUARDED.get(name)
         if flag and not getattr(self, flag):
             abort(403)
-        if name in self.reauth_views:
+        if name in self.reauth_views or (name == "create_view" and policy.money_routing(self.policy_endpoint)):
+            # (creating a RIB or a cerfa designates where a youth's money goes: issue 12 §3)
             from .. import security
             stale = security.fresh_auth_redirect(next_url=request.full_path.rstrip("?"))
             if stale is not None:
@@ -464,6 +493,11 @@ class SecureModelView(FastGridMixin, ModelView):
 
     # ---- errors -------------------------------------------------------------------------
     def handle_view_exception(self, exc):
+        if isinstance(exc, HTTPException):
+            # a save refused by an HTTP answer (the reauth redirect of _check_money_routing): undone, then
+            # answered as is (Flask-Admin would flash it and show the form again)
+            self.session.rollback()
+            raise exc
         if isinstance(exc, ValidationError):
             flash(str(exc), "error")
             return True
@@ -512,6 +546,7 @@ class SecureModelView(FastGridMixin, ModelView):
                 before = hist.deleted[0] if hist.deleted else None
                 after = hist.added[0] if hist.added else None
                 diff[attr.key] = [before, after]
+        diff.update(_relation_changes(state, diff))
         if diff or is_created:
             model._bo_audit = ("creer" if is_created else "modifier", audit.jsonable(diff))
 
@@ -538,9 +573,53 @@ class SecureModelView(FastGridMixin, ModelView):
         from ..workflows import audit
         return audit.diff_visible(event.entity, event.diff, self._role())
 
+    # ---- money routing (issue 12 §3) ------------------------------------------------------------
+    def money_routing_changes(self, model, is_created) -> set[str]:
+        """The money-routing columns (policy.MONEY_ROUTING) this save sets or changes; relations by their
+        foreign key, compared by id (a form that re-selects the same RIB changes nothing)."""
+        columns = policy.money_routing(self.policy_endpoint)
+        if not columns:
+            return set()
+        state = sa.inspect(model)
+        changed = set()
+        for name in columns:
+            if name in state.mapper.relationships:
+                for fk, (before, after) in _relation_changes(state, {}, only=(name,), created=is_created).items():
+                    if before != after and (after is not None or not is_created):
+                        changed.add(fk)
+                continue
+            hist = state.attrs[name].history
+            if is_created:
+                if getattr(model, name) not in (None, ""):
+                    changed.add(name)
+            elif hist.has_changes() and (hist.deleted or [None])[0] != (hist.added or [None])[0]:
+                changed.add(name)
+        return changed
+
+    def _check_money_routing(self, model, is_created) -> set[str]:
+        """A change of where money goes needs the password entered within 15 minutes, whatever the path
+        (create or edit form, inline edit): otherwise the reauth page, and the save is undone
+        (handle_view_exception)."""
+        changed = self.money_routing_changes(model, is_created)
+        if changed:
+            from .. import security
+            screen = request.endpoint or ""
+            # back to the same form, or to the list for an inline edit
+            back = request.full_path.rstrip("?") if screen.endswith(("edit_view", "create_view")) \
+                else url_for(f"{self.endpoint}.index_view")
+            stale = security.fresh_auth_redirect(next_url=back)
+            if stale is not None:
+                abort(stale)
+        return changed
+
+    def after_money_routing_change(self, model, columns: set[str], is_created: bool) -> None:
+        """Hook, in the save's transaction, after a money-routing change passed the fresh-password check
+        (the RIB and cerfa views send a validated cerfa back to the siège)."""
+
     def on_model_change(self, form, model, is_created):
         if not is_created:
             self._check_version(form, model)
+        routing = self._check_money_routing(model, is_created)
         self._audit_edit(model, is_created)
         if not is_created and self.editable_statuts is not None:
             if getattr(model, "statut", None) not in self.editable_statuts:
@@ -553,6 +632,8 @@ class SecureModelView(FastGridMixin, ModelView):
                 if value is not None and (not value.is_finite() or abs(value) > MONEY_MAX):
                     raise ValueError("Montant invalide.")
         super().on_model_change(form, model, is_created)
+        if routing:
+            self.after_money_routing_change(model, routing, is_created)
 
 
 class ReadOnlyModelView(SecureModelView):
