@@ -63,7 +63,7 @@ def test_export_is_refused_to_a_role_without_the_right(sample, clients):
 def test_support_never_gets_ibans_in_a_rib_export(sample, clients, monkeypatch):
     # The policy gives support no RIB grid at all...
     assert clients["support"].get("/admin/compte_bancaire/export/csv/").status_code == 403
-    # ...and should it ever allow the export, the IBAN and BIC columns stay out of it (export_hidden).
+    # ...and should it ever allow the export, the IBAN and BIC columns stay out of it (policy.hidden).
     opened = replace(policy.POLICY["compte_bancaire"],
                      view=policy.POLICY["compte_bancaire"].view | {policy.SU},
                      export=policy.POLICY["compte_bancaire"].export | {policy.SU})
