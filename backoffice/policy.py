@@ -28,12 +28,15 @@ class ViewPolicy:
     export: frozenset = NONE
     actions: frozenset = NONE  # roles that see the bulk-action menu at all; each transition checks its own
     export_hidden: dict = field(default_factory=dict)  # role -> columns never exported to that role
+    # role -> columns never shown to that role: not in the grid, the record page, the export, nor in what
+    # the audit journal shows of this entity's edits (audit.diff_visible)
+    hidden: dict = field(default_factory=dict)
 
 
-def P(view, create=(), edit=(), delete=(), export=(), actions=None, export_hidden=None) -> ViewPolicy:
+def P(view, create=(), edit=(), delete=(), export=(), actions=None, export_hidden=None, hidden=None) -> ViewPolicy:
     view = frozenset(view)
     return ViewPolicy(view, frozenset(create), frozenset(edit), frozenset(delete), frozenset(export),
-                      frozenset(actions) if actions is not None else view, export_hidden or {})
+                      frozenset(actions) if actions is not None else view, export_hidden or {}, hidden or {})
 
 
 IBAN_HIDDEN = {SU: ("iban", "bic")}
@@ -54,7 +57,7 @@ POLICY: dict[str, ViewPolicy] = {
     "demande_habilitation": P({A, S, PA}, create={PA}, export={A, S}),
     # Jeunes et parcours
     "beneficiaire": P({A, S, M, C, CO}, create={A, CO}, edit={A, CO}, export={A, S, M, CO}),
-    "compte_bancaire": P({A, S, M, C, CO}, create={A, CO}, edit={A, CO}, export={A, C}, export_hidden=IBAN_HIDDEN),
+    "compte_bancaire": P({A, S, M, C, CO}, create={A, CO}, edit={A, CO}, export={A, C}, hidden=IBAN_HIDDEN),
     "inscription": P({A, S, M, C, CO}, create={A, CO}, edit={A, CO}, export={A, S, M, CO}),
     "cerfa": P({A, S, M, C, CO}, create={A, CO}, edit={A, CO}, export={A, S, M}),
     "allocation": P({A, S, M, C, CO}, create={A, CO}, edit={A, CO}, export={A, S, M, C}),
@@ -87,6 +90,20 @@ POLICY: dict[str, ViewPolicy] = {
 }
 
 
+# Money-routing columns (issue 12 §3): a change of any of them changes where a payment goes, so it needs the
+# password entered within 15 minutes (security.FRESH_AUTH), whatever the path (create or edit form, inline
+# edit), and a cerfa already validated goes back to the siège (workflows.cerfa.renvoyer_en_validation).
+# A relationship is named with its foreign key. The payments copy a RIB's holder, IBAN and BIC (R39, R76).
+MONEY_ROUTING: dict[str, frozenset] = {
+    "compte_bancaire": frozenset({"iban", "bic", "titulaire"}),
+    "cerfa": frozenset({"compte_bancaire", "compte_bancaire_id"}),
+}
+
+
+def money_routing(endpoint: str) -> frozenset:
+    return MONEY_ROUTING.get(endpoint, frozenset())
+
+
 def policy_for(endpoint: str) -> ViewPolicy:
     return POLICY.get(endpoint, ViewPolicy())  # deny by default
 
@@ -95,6 +112,19 @@ def allows(endpoint: str, what: str, user) -> bool:
     if user is None or not getattr(user, "is_authenticated", False):
         return False
     return user.role in getattr(policy_for(endpoint), what)
+
+
+def hidden_columns(endpoint: str, role) -> frozenset:
+    """Columns of a grid never shown to `role` (list, record page, audit journal); the export hides
+    export_hidden too."""
+    return frozenset(policy_for(endpoint).hidden.get(role, ()))
+
+
+def column_visible(endpoint: str, column: str, role) -> bool:
+    """May `role` read `column` of `endpoint`'s rows? Only where it has that grid and the column is not
+    hidden from it: the rule the audit journal applies to the diffs it shows (issue 12 §2)."""
+    pol = policy_for(endpoint)
+    return role in pol.view and column not in pol.hidden.get(role, ()) and column not in pol.export_hidden.get(role, ())
 
 
 def row_scope(model, user):

@@ -14,6 +14,7 @@ from __future__ import annotations
 import csv
 import importlib.util
 import mimetypes
+from decimal import Decimal
 
 import sqlalchemy as sa
 from flask import Response, abort, flash, has_request_context, redirect, request, stream_with_context, url_for
@@ -25,6 +26,7 @@ from flask_admin.model.ajax import DEFAULT_PAGE_SIZE
 from flask_login import current_user
 from markupsafe import Markup
 from sqlalchemy.exc import IntegrityError
+from werkzeug.exceptions import HTTPException
 from werkzeug.utils import secure_filename
 from wtforms.validators import ValidationError
 
@@ -34,14 +36,15 @@ from ..forms.fields import normaliser_recherche
 from ..models.base import MONEY_MAX
 from .converters import BoModelConverter
 from .filters import BoFilterConverter
-from .formatters import export_mois, export_value, formatters_for, is_money_type, label_for
+from .formatters import (csv_cell, export_cell, export_mois, formatters_for, is_money_type, label_for,
+                         neutraliser_formule)
 from .formatters import money as money_formatter
 from .grille import FastGridMixin
 
 # model class -> endpoint of its grid, filled as views are built (relation links in lists)
 ENDPOINT_BY_MODEL: dict[type, str] = {}
 
-# XLSX needs openpyxl (tablib's "xlsx" extra); without it the grid offers CSV only.
+# XLSX needs openpyxl (written in its streaming mode, _export_tablib); without it the grid offers CSV only.
 XLSX_AVAILABLE = importlib.util.find_spec("openpyxl") is not None
 
 
@@ -137,6 +140,33 @@ class ScopedAjaxLoader(QueryAjaxModelLoader):
             query = query.filter(sa.or_(*conditions))
         order = self.order_by if self.order_by is not None else self.model.id
         return query.order_by(order).offset(max(offset or 0, 0)).limit(max(1, min(limit or 10, 20))).all()
+
+
+def _relation_changes(state, diff: dict, only=None, created: bool = False) -> dict:
+    """{foreign key: [id before, id after]} for the many-to-one relations a form changed and `diff` does not
+    already hold: a form sets `cerfa.compte_bancaire`, and the foreign key only follows at the flush."""
+    out = {}
+    for rel in state.mapper.relationships:
+        if rel.direction.name != "MANYTOONE" or len(rel.local_columns) != 1 or (only and rel.key not in only):
+            continue
+        hist = state.attrs[rel.key].history
+        if not hist.added:
+            continue
+        [column] = list(rel.local_columns)
+        fk = state.mapper.get_property_by_column(column).key
+        if fk in diff:
+            continue
+        after = getattr(hist.added[0], "id", None) if hist.added[0] is not None else None
+        if created:
+            before = None
+        elif hist.deleted:
+            before = getattr(hist.deleted[0], "id", None) if hist.deleted[0] is not None else None
+        else:
+            before = state.attrs[fk].loaded_value
+            before = None if before is sa.orm.base.NO_VALUE else before
+        if before != after:
+            out[fk] = [before, after]
+    return out
 
 
 class SecureModelView(FastGridMixin, ModelView):
@@ -256,7 +286,8 @@ class SecureModelView(FastGridMixin, ModelView):
         flag = self._GUARDED.get(name)
         if flag and not getattr(self, flag):
             abort(403)
-        if name in self.reauth_views:
+        if name in self.reauth_views or (name == "create_view" and policy.money_routing(self.policy_endpoint)):
+            # (creating a RIB or a cerfa designates where a youth's money goes: issue 12 §3)
             from .. import security
             stale = security.fresh_auth_redirect(next_url=request.full_path.rstrip("?"))
             if stale is not None:
@@ -371,58 +402,102 @@ class SecureModelView(FastGridMixin, ModelView):
 
     # ---- export -------------------------------------------------------------------------
     # Flask-Admin writes exports from `self._export_columns`, computed once when the view is built;
-    # the columns hidden from a role (policy.export_hidden) must be decided per request instead, and
-    # without mutating the shared view (two users may export at once).
+    # the columns hidden from a role (policy.hidden, policy.export_hidden) must be decided per request instead,
+    # and without mutating the shared view (two users may export at once).
     def get_export_columns(self):
-        role = getattr(current_user, "role", None) if has_request_context() else None
-        hidden = set(policy.policy_for(self.policy_endpoint).export_hidden.get(role, ()))
+        role = self._role()
+        hidden = set(policy.hidden_columns(self.policy_endpoint, role))
+        hidden |= set(policy.policy_for(self.policy_endpoint).export_hidden.get(role, ()))
         return [(c, label) for c, label in super().get_export_columns() if c not in hidden]
 
+    @staticmethod
+    def _role():
+        return getattr(current_user, "role", None) if has_request_context() else None
+
+    def render(self, template, **kwargs):
+        """The list and the record page leave out the columns the policy hides from the role (policy.hidden)."""
+        hidden = policy.hidden_columns(self.policy_endpoint, self._role())
+        if hidden:
+            for key in ("list_columns", "details_columns"):
+                if key in kwargs:
+                    kwargs[key] = [(c, label) for c, label in kwargs[key] if c not in hidden]
+        return super().render(template, **kwargs)
+
     def get_export_value(self, model, name):
+        """The cell as a typed value (export_cell): an amount a number, anything else neutralised text."""
         formatter = self.column_formatters_export.get(name)
         if formatter:
-            return formatter(self, None, model, name)
+            return export_cell(formatter(self, None, model, name))
         value = model
         for part in name.split("."):
             value = getattr(value, part, None) if value is not None else None
-        return export_value(value)
+        return export_cell(value)
 
     def _export_rows(self, columns):
         _count, data = self._export_data()
         for row in data:
-            yield [csv_encode(self.get_export_value(row, c)) for c, _label in columns]
+            yield [self.get_export_value(row, c) for c, _label in columns]
 
     def _export_csv(self, return_url):
         columns = self.get_export_columns()
         writer = csv.writer(_Echo())
 
         def generate():
-            yield writer.writerow([csv_encode(label) for _c, label in columns])
+            yield writer.writerow([neutraliser_formule(csv_encode(label)) for _c, label in columns])
             for values in self._export_rows(columns):
-                yield writer.writerow(values)
+                yield writer.writerow([csv_cell(v) for v in values])
 
         filename = secure_filename(self.get_export_name(export_type="csv"))
         return Response(stream_with_context(generate()), mimetype="text/csv",
                         headers={"Content-Disposition": f"attachment;filename={filename}"})
 
     def _export_tablib(self, export_type, return_url):
-        import tablib
+        """XLSX, written by openpyxl's streaming (write-only) workbook: rows go to disk as they are read,
+        text cells typed as text (data_type « s »: never a formula, issue 12 §4), amounts as numbers."""
+        if export_type != "xlsx" or not XLSX_AVAILABLE:
+            abort(404)
+        import io
+
+        from openpyxl import Workbook
+        from openpyxl.cell import WriteOnlyCell
+        from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE
+        from openpyxl.styles import Font
+
+        workbook = Workbook(write_only=True)
+        sheet = workbook.create_sheet(title="Export")
+        bold = Font(bold=True)
+
+        def cell(value, header=False):
+            if isinstance(value, str):
+                # control characters XLSX cannot hold go first, so none can uncover a leading « = »
+                c = WriteOnlyCell(sheet, value=neutraliser_formule(ILLEGAL_CHARACTERS_RE.sub("", value)))
+                c.data_type = "s"
+            else:
+                c = WriteOnlyCell(sheet, value=value)
+                if isinstance(value, Decimal):
+                    c.number_format = "#,##0.00"
+            if header:
+                c.font = bold
+            return c
 
         columns = self.get_export_columns()
-        dataset = tablib.Dataset(headers=[csv_encode(label) for _c, label in columns])
+        sheet.append([cell(csv_encode(label), header=True) for _c, label in columns])
         for values in self._export_rows(columns):
-            dataset.append(values)
-        try:
-            body = dataset.export(export_type)
-        except tablib.UnsupportedFormat:
-            abort(404)
+            sheet.append([cell(v) for v in values])
+        body = io.BytesIO()
+        workbook.save(body)
         filename = self.get_export_name(export_type)
         mimetype = mimetypes.guess_type(filename)[0] or "application/octet-stream"
-        return Response(body, mimetype=mimetype,
+        return Response(body.getvalue(), mimetype=mimetype,
                         headers={"Content-Disposition": f"attachment;filename={secure_filename(filename)}"})
 
     # ---- errors -------------------------------------------------------------------------
     def handle_view_exception(self, exc):
+        if isinstance(exc, HTTPException):
+            # a save refused by an HTTP answer (the reauth redirect of _check_money_routing): undone, then
+            # answered as is (Flask-Admin would flash it and show the form again)
+            self.session.rollback()
+            raise exc
         if isinstance(exc, ValidationError):
             flash(str(exc), "error")
             return True
@@ -471,6 +546,7 @@ class SecureModelView(FastGridMixin, ModelView):
                 before = hist.deleted[0] if hist.deleted else None
                 after = hist.added[0] if hist.added else None
                 diff[attr.key] = [before, after]
+        diff.update(_relation_changes(state, diff))
         if diff or is_created:
             model._bo_audit = ("creer" if is_created else "modifier", audit.jsonable(diff))
 
@@ -492,9 +568,58 @@ class SecureModelView(FastGridMixin, ModelView):
             .options(sa.orm.joinedload(AuditEvent.actor))  # the « Auteur » column: no query per event
             .order_by(AuditEvent.id.desc()).limit(limit)).scalars().all()
 
+    def audit_diff(self, event):
+        """What the history panel shows of an event's diff: audit.diff_visible, the one masking function."""
+        from ..workflows import audit
+        return audit.diff_visible(event.entity, event.diff, self._role())
+
+    # ---- money routing (issue 12 §3) ------------------------------------------------------------
+    def money_routing_changes(self, model, is_created) -> set[str]:
+        """The money-routing columns (policy.MONEY_ROUTING) this save sets or changes; relations by their
+        foreign key, compared by id (a form that re-selects the same RIB changes nothing)."""
+        columns = policy.money_routing(self.policy_endpoint)
+        if not columns:
+            return set()
+        state = sa.inspect(model)
+        changed = set()
+        for name in columns:
+            if name in state.mapper.relationships:
+                for fk, (before, after) in _relation_changes(state, {}, only=(name,), created=is_created).items():
+                    if before != after and (after is not None or not is_created):
+                        changed.add(fk)
+                continue
+            hist = state.attrs[name].history
+            if is_created:
+                if getattr(model, name) not in (None, ""):
+                    changed.add(name)
+            elif hist.has_changes() and (hist.deleted or [None])[0] != (hist.added or [None])[0]:
+                changed.add(name)
+        return changed
+
+    def _check_money_routing(self, model, is_created) -> set[str]:
+        """A change of where money goes needs the password entered within 15 minutes, whatever the path
+        (create or edit form, inline edit): otherwise the reauth page, and the save is undone
+        (handle_view_exception)."""
+        changed = self.money_routing_changes(model, is_created)
+        if changed:
+            from .. import security
+            screen = request.endpoint or ""
+            # back to the same form, or to the list for an inline edit
+            back = request.full_path.rstrip("?") if screen.endswith(("edit_view", "create_view")) \
+                else url_for(f"{self.endpoint}.index_view")
+            stale = security.fresh_auth_redirect(next_url=back)
+            if stale is not None:
+                abort(stale)
+        return changed
+
+    def after_money_routing_change(self, model, columns: set[str], is_created: bool) -> None:
+        """Hook, in the save's transaction, after a money-routing change passed the fresh-password check
+        (the RIB and cerfa views send a validated cerfa back to the siège)."""
+
     def on_model_change(self, form, model, is_created):
         if not is_created:
             self._check_version(form, model)
+        routing = self._check_money_routing(model, is_created)
         self._audit_edit(model, is_created)
         if not is_created and self.editable_statuts is not None:
             if getattr(model, "statut", None) not in self.editable_statuts:
@@ -507,6 +632,8 @@ class SecureModelView(FastGridMixin, ModelView):
                 if value is not None and (not value.is_finite() or abs(value) > MONEY_MAX):
                     raise ValueError("Montant invalide.")
         super().on_model_change(form, model, is_created)
+        if routing:
+            self.after_money_routing_change(model, routing, is_created)
 
 
 class ReadOnlyModelView(SecureModelView):

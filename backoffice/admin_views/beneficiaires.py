@@ -8,6 +8,7 @@ from .. import models as m
 from ..forms import entities
 from ..forms.fields import BicField, IbanField, cle_recherche
 from ..models.enums import CerfaStatut, InscriptionStatut, Role
+from ..workflows import cerfa as cerfa_wf
 from . import refs
 from .base import SecureModelView
 from .filters import antenne_filter, dispositif_filter
@@ -76,6 +77,13 @@ class CompteBancaireView(SecureModelView):
     column_descriptions = {"type_compte": "Seul un compte courant est accepté (R38).",
                            "titulaire": "49 caractères au plus (R38) ; compte joint : avec le nom du jeune."}
 
+    def after_money_routing_change(self, model, columns, is_created):
+        # issue 12 §3: the cerfas the siège validated on this RIB are validated again (R39)
+        if not is_created:
+            cerfa_wf.renvoyer_en_validation(
+                self.session, actor=current_user, compte_bancaire_ids=[model.id],
+                motif=f"RIB n° {model.id} modifié ({', '.join(sorted(columns))}) : nouvelle validation du siège.")
+
 
 class InscriptionView(SecureModelView):
     form_base_class = entities.InscriptionForm
@@ -131,3 +139,11 @@ class CerfaView(SecureModelView):
         if model.inscription is not None:
             model.antenne_id = model.inscription.antenne_id
         super().on_model_change(form, model, is_created)
+
+    def after_money_routing_change(self, model, columns, is_created):
+        # issue 12 §3: a cerfa validated by the siège and re-pointed to another RIB is validated again (R39)
+        if not is_created:
+            rib_id = getattr(model.compte_bancaire, "id", None)
+            cerfa_wf.renvoyer_en_validation(
+                self.session, actor=current_user, cerfa_ids=[model.id],
+                motif=f"Cerfa n° {model.id} : RIB remplacé par le RIB n° {rib_id} : nouvelle validation du siège.")

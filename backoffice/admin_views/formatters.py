@@ -211,6 +211,30 @@ def json_pre(view, context, model, name):
                                                                    sort_keys=True, default=str))
 
 
+def _diff_shown(model):
+    """An audit event's diff as the current user may read it (audit.diff_visible: the one masking function)."""
+    from flask import has_request_context
+    from flask_login import current_user
+
+    from ..workflows import audit
+    role = getattr(current_user, "role", None) if has_request_context() else None
+    return audit.diff_visible(model.entity, model.diff, role)
+
+
+def audit_diff(view, context, model, name):
+    """The « Modifications » of an audit event, masked per the policy (issue 12 §2)."""
+    value = _diff_shown(model)
+    if value in (None, {}, []):
+        return ""
+    return Markup('<pre class="bo-json">{}</pre>').format(json.dumps(value, ensure_ascii=False, indent=1,
+                                                                   sort_keys=True, default=str))
+
+
+def audit_diff_export(view, context, model, name):
+    value = _diff_shown(model)
+    return json.dumps(value, ensure_ascii=False, sort_keys=True, default=str) if value else ""
+
+
 def is_money_type(t) -> bool:
     return isinstance(t, sa.Numeric) and not isinstance(t, sa.Float) and t.scale == 2 and t.precision == 12
 
@@ -259,3 +283,28 @@ def export_value(value):
 def export_mois(view, context, model, name):
     value = _attr(model, name)
     return value.strftime("%m/%Y") if value else ""
+
+
+# A text cell that a spreadsheet would run as a formula: `=HYPERLINK(…)`, `+…`, `-…`, `@SUM(…)`, or one of these
+# after a tab or a carriage return (OWASP « CSV injection »). Typed by anyone who can enter a name.
+FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
+
+
+def neutraliser_formule(text: str) -> str:
+    """The text with a leading single quote when a spreadsheet would read it as a formula (OWASP advice):
+    shown as typed, never run."""
+    return "'" + text if text.startswith(FORMULA_PREFIXES) else text
+
+
+def export_cell(value):
+    """One export cell, the same for CSV and XLSX: an amount (Decimal) or a count stays a number, whatever its sign;
+    anything else is text, neutralised when it could be read as a formula. Only strings are touched:
+    `-12.50` as an amount is a number, « -12,50 » typed in a name field is text."""
+    if isinstance(value, Decimal) or (isinstance(value, int) and not isinstance(value, bool)):
+        return value
+    return neutraliser_formule(export_value(value))  # enums (StrEnum: str too) as their labels
+
+
+def csv_cell(value) -> str:
+    """An export cell (export_cell) as CSV text: amounts 1234,56 (French spreadsheets)."""
+    return export_value(value)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from .base import ReadOnlyModelView
-from .formatters import json_pre, statut
+from .formatters import audit_diff, audit_diff_export, json_pre, statut
 
 
 class MailOutboxView(ReadOnlyModelView):
@@ -32,11 +32,13 @@ class AuditEventView(ReadOnlyModelView):
     column_details_list = ["id", "at", "actor", "entity", "entity_id", "action", "from_status", "to_status",
                            "params", "diff", "bulk_run_id", "ip"]
     column_export_list = ["id", "at", "actor", "entity", "entity_id", "action", "from_status", "to_status",
-                          "bulk_run_id", "ip"]
+                          "bulk_run_id", "ip", "diff"]
     column_searchable_list = ["action", "entity"]
     column_filters = ["entity", "entity_id", "action", "at", "bulk_run_id", "actor_id"]
     column_labels = {"actor_id": "N° de l'auteur"}
-    column_formatters = {"from_status": statut, "to_status": statut, "params": json_pre, "diff": json_pre}
+    # a diff is shown and exported through audit.diff_visible only: masked per the policy (issue 12 §2)
+    column_formatters = {"from_status": statut, "to_status": statut, "params": json_pre, "diff": audit_diff}
+    column_formatters_export = {"diff": audit_diff_export}
 
 
 class AuditSceauView(ReadOnlyModelView):

@@ -9,6 +9,7 @@ from typing import Any, Iterable
 
 import sqlalchemy as sa
 
+from .. import policy
 from ..models import AuditEvent
 from ..models.base import utcnow
 
@@ -59,3 +60,42 @@ def diff_of(before: dict, after: dict) -> dict:
     """{column: [before, after]} for the columns that changed."""
     return {k: [jsonable(before.get(k)), jsonable(v)] for k, v in after.items()
             if jsonable(before.get(k)) != jsonable(v)}
+
+
+# ---- what a diff shows (issue 12 §2) ----------------------------------------------------------------
+# The journal keeps every changed column, sealed (audit_chain); what it *shows* follows the policy's column
+# rules of the diff's entity: a role that may not see a column in that entity's grid sees it masked, in
+# every place that renders a diff (audit list and record, history panels, export). One function does it.
+
+MASQUE = "•••"
+IBAN_COLUMNS = frozenset({"iban"})
+
+
+def masquer_iban(value: Any) -> str:
+    """« FR76 •••• •••• 0189 »: enough to tell two accounts apart, never enough to pay into one."""
+    text = "".join(str(value).split())
+    return f"{text[:4]} •••• •••• {text[-4:]}" if len(text) >= 12 else MASQUE
+
+
+def masquer(column: str, value: Any) -> Any:
+    """A hidden value as shown: an IBAN by its ends, anything else « ••• »; an empty value stays empty (that
+    a field was blank tells nothing)."""
+    if value is None or value == "":
+        return value
+    return masquer_iban(value) if column in IBAN_COLUMNS else MASQUE
+
+
+def diff_visible(entity: str, diff: dict | None, role) -> dict | None:
+    """`diff` ({column: [before, after]}) as `role` may read it: columns it may not see in `entity`'s grid
+    (policy.column_visible) masked, their names kept (which fields changed is not secret)."""
+    if not diff or not isinstance(diff, dict):
+        return diff
+    shown = {}
+    for column, change in diff.items():
+        if policy.column_visible(entity, column, role):
+            shown[column] = change
+        elif isinstance(change, (list, tuple)):
+            shown[column] = [masquer(column, v) for v in change]
+        else:
+            shown[column] = masquer(column, change)
+    return shown

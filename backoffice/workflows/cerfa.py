@@ -11,6 +11,7 @@ from .engine import Guard, Param, T, Workflow
 from .guards import iban_invalides
 
 MOTIF = Param("motif_refus", "Motif du refus", kind="textarea")
+RIB_A_REVALIDER = frozenset({S.VALIDE_SIEGE, S.TRANSMIS, S.ACCEPTE})  # validated by the siège, or later
 
 
 def _rib_present(ctx):
@@ -83,4 +84,28 @@ CERFA = Workflow("cerfa", Cerfa, [
       values=lambda ctx: {"motif_refus": ctx.params["motif_refus"], "decision_asp_at": ctx.now}, style="danger"),
     T("corriger", "Corriger et renvoyer", {S.REFUSE}, S.SIGNE_RECU, {R.CONSEILLER, R.SIEGE},
       values=lambda ctx: {"date_reception": ctx.now.date()}),
+    # Issue 12 §3 (R39): the RIB of a cerfa the siège validated changed (another account, or its IBAN, BIC
+    # or holder): the siège validates it again before any allowance goes to that account. Run by the system
+    # right after the change (renvoyer_en_validation), never offered as a button.
+    T("rib_modifie", "RIB modifié : nouvelle validation du siège", RIB_A_REVALIDER, S.SIGNE_RECU,
+      {R.ADMIN, R.CONSEILLER}, params=[Param("motif", "Motif")], system=True,
+      values=lambda ctx: {"valide_siege_at": None}),
 ], scope=policy.row_scope)
+
+
+def renvoyer_en_validation(session, *, actor, motif: str, cerfa_ids=(), compte_bancaire_ids=(), now=None):
+    """Send back to the siège's validation the cerfas validated or later (valide_siege, transmis, accepte)
+    among `cerfa_ids` and those paying into `compte_bancaire_ids`: transition « rib_modifie », audited with
+    `motif` and `actor` (issue 12 §3). Set-based; does not commit."""
+    from .engine import run
+    from .selection import Selection
+    conditions = []
+    if cerfa_ids:
+        conditions.append(Cerfa.id.in_(list(cerfa_ids)))
+    if compte_bancaire_ids:
+        conditions.append(Cerfa.compte_bancaire_id.in_(list(compte_bancaire_ids)))
+    if not conditions:
+        return None
+    query = sa.select(Cerfa.id).where(sa.or_(*conditions), Cerfa.statut.in_(list(RIB_A_REVALIDER)))
+    return run(session, CERFA, "rib_modifie", Selection.of_query(query), actor, params={"motif": motif},
+               now=now, system=True)

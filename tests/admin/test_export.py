@@ -6,6 +6,7 @@ from __future__ import annotations
 import csv
 import io
 from dataclasses import replace
+from decimal import Decimal
 
 import pytest
 
@@ -62,7 +63,7 @@ def test_export_is_refused_to_a_role_without_the_right(sample, clients):
 def test_support_never_gets_ibans_in_a_rib_export(sample, clients, monkeypatch):
     # The policy gives support no RIB grid at all...
     assert clients["support"].get("/admin/compte_bancaire/export/csv/").status_code == 403
-    # ...and should it ever allow the export, the IBAN and BIC columns stay out of it (export_hidden).
+    # ...and should it ever allow the export, the IBAN and BIC columns stay out of it (policy.hidden).
     opened = replace(policy.POLICY["compte_bancaire"],
                      view=policy.POLICY["compte_bancaire"].view | {policy.SU},
                      export=policy.POLICY["compte_bancaire"].export | {policy.SU})
@@ -94,3 +95,79 @@ def test_xlsx_export_is_a_real_workbook(sample, clients):
 
 def test_unknown_export_type_is_not_found(sample, clients):
     assert clients["comptable"].get("/admin/allocation/export/pdf/").status_code == 404
+
+
+# --- formula injection (issue 12 §4, OWASP « CSV injection ») -------------------------------------
+
+FORMULES = ('=HYPERLINK("http://evil","x")', "@SUM(1+1)")
+
+
+def _jeune_formule(ref, clients):
+    """The youth is typed in through the real form, as an attacker with a conseiller's account would."""
+    from tests.conftest import csrf_from
+    c = clients["conseiller"]
+    token = csrf_from(c.get("/admin/beneficiaire/new/").get_data(as_text=True))
+    resp = c.post("/admin/beneficiaire/new/", data={
+        "csrf_token": token, "identifiant_imilo": "IM77777777", "nom": FORMULES[0], "prenom": FORMULES[1],
+        "date_naissance": "03/02/2005", "antenne": str(ref.nord.id), "ressortissant_eee": "y",
+        "inscrit_france_travail": "y", "tranche_fiscale": "non_imposable", "protection_juridique": "aucune",
+        "activite_micro": "__None", "adresse": "-1+2", "ville": "\tTab", "telephone": "+33 6 00 00 00 00"})
+    assert resp.status_code == 302, resp.get_data(as_text=True)[:500]
+
+
+def test_csv_export_neutralises_cells_that_a_spreadsheet_would_run_as_formulas(ref, sample, clients):
+    _jeune_formule(ref, clients)
+    rows = _csv(clients["admin"].get("/admin/beneficiaire/export/csv/"))
+    header = rows[0]
+    row = next(dict(zip(header, r)) for r in rows[1:] if r[header.index("Identifiant i-milo")] == "IM77777777")
+    assert row["Nom"] == "'" + FORMULES[0]
+    assert row["Prénom"] == "'" + FORMULES[1]
+    for cells in rows[1:]:
+        for cell in cells:
+            assert not cell or cell[0] not in "=+-@\t\r", cells
+
+
+def test_csv_export_keeps_amounts_as_numbers(sample, clients):
+    rows = _csv(clients["comptable"].get("/admin/allocation/export/csv/"))
+    header = rows[0]
+    row = next(dict(zip(header, r)) for r in rows[1:] if int(r[0]) == sample.nord("allocation"))
+    assert row["Montant"] == "1234,56"
+
+
+def test_only_text_is_neutralised_a_negative_amount_stays_a_number():
+    from backoffice.admin_views.formatters import export_cell
+    # the database refuses negative amounts today; a Decimal is a number whatever its sign
+    assert export_cell(Decimal("-12.50")) == Decimal("-12.50")
+    assert export_cell("-12,50") == "'-12,50"
+    assert [export_cell(v) for v in ("=1+1", "+1", "@A1", "\tx", "\rx", "ok", "")] == \
+        ["'=1+1", "'+1", "'@A1", "'\tx", "'\rx", "ok", ""]
+
+
+@pytest.mark.skipif(not base.XLSX_AVAILABLE, reason="openpyxl absent : export XLSX non proposé")
+def test_xlsx_export_writes_text_cells_never_formulas(ref, sample, clients):
+    from openpyxl import load_workbook
+
+    _jeune_formule(ref, clients)
+    resp = clients["admin"].get("/admin/beneficiaire/export/xlsx/")
+    assert resp.status_code == 200
+    sheet = load_workbook(io.BytesIO(resp.get_data())).active
+    rows = list(sheet.iter_rows())
+    header = [c.value for c in rows[0]]
+    row = next(r for r in rows[1:] if r[header.index("Identifiant i-milo")].value == "IM77777777")
+    nom, prenom = row[header.index("Nom")], row[header.index("Prénom")]
+    assert nom.data_type == "s" and nom.value == "'" + FORMULES[0]
+    assert prenom.data_type == "s" and prenom.value == "'" + FORMULES[1]
+    assert all(c.data_type != "f" for r in rows for c in r)
+
+
+@pytest.mark.skipif(not base.XLSX_AVAILABLE, reason="openpyxl absent : export XLSX non proposé")
+def test_xlsx_export_keeps_amounts_numeric(sample, clients):
+    from openpyxl import load_workbook
+
+    resp = clients["comptable"].get("/admin/allocation/export/xlsx/")
+    sheet = load_workbook(io.BytesIO(resp.get_data())).active
+    rows = list(sheet.iter_rows())
+    header = [c.value for c in rows[0]]
+    montants = [r[header.index("Montant")] for r in rows[1:]]
+    assert montants and all(c.data_type == "n" for c in montants)
+    assert 1234.56 in [c.value for c in montants]
