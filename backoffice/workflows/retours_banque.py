@@ -79,7 +79,7 @@ def _effect_verser(session, ids, ctx):
 PAIEMENT = Workflow("paiement", Paiement, [
     T("rejeter", "Rejeté par la banque", {PS.EMIS}, PS.REJETE, ROLES,
       params=[Param("motif_rejet", "Motif du rejet", max_length=300)],
-      values=lambda ctx: {"motif_rejet": ctx.params["motif_rejet"]}, effects=[_effect_remettre_a_payer],
+      values=lambda ctx: {"motif_rejet": ctx.params.get("motif_rejet")}, effects=[_effect_remettre_a_payer],
       system=True, style="danger"),
     T("confirmer", "Exécution confirmée par la banque", {PS.EMIS}, PS.EXECUTE, ROLES, effects=[_effect_verser],
       system=True, style="success"),
