@@ -68,6 +68,7 @@ POLICY: dict[str, ViewPolicy] = {
     "paiement": P({A, S, M, C}, export={A, C}),
     "reversement": P({A, S, M, C, CO}, export={A, C, M}),
     "remboursement": P({A, M, C}, create={A, C}, export={A, C}),
+    "retour_bancaire": P({A, C}),  # bank returns: import page (pain.002 / CSV) and its history
     # Partenaires et programmes
     "declaration_partenaire": P({A, S, M}, create={A, S}, edit={A, S}, export={A, S, M}),
     "lieu_accueil": P({A, S, M}, create={A, S}, edit={A, S}),

@@ -20,6 +20,9 @@ def create_admin(app):
     menu.install(app)
     from .files import FilesView
     admin.add_view(FilesView(name="Files d'attente", category="Suivi", endpoint="files", url="/admin/files"))
+    from .retours import RetourBancaireView
+    admin.add_view(RetourBancaireView(name="Retours bancaires", category="Paiements", endpoint="retour_bancaire",
+                                      url="/admin/retour_bancaire"))
     return admin
 
 

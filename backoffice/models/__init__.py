@@ -11,6 +11,7 @@ from .comptes import Compte, CompteEtablissement, DemandeHabilitation, JetonComp
 from .outbox import JobOutbox, MailOutbox
 from .paiements import LotPaiement, Paiement
 from .programmes import ContratServiceCivique, ConventionNacre, PosteAdulteRelais
+from .retours import RetourBancaire
 from .reversements import Remboursement, Reversement
 from .structures import Etablissement, Structure
 
@@ -20,5 +21,5 @@ __all__ = [
     "ConventionNacre", "DeclarationPartenaire", "DemandeHabilitation", "DemandeHorsDelai", "DemandeIndemnisation",
     "Dispositif", "Etablissement", "Inscription", "JetonCompte", "JobOutbox", "LieuAccueil",
     "LigneActivite", "LigneDI", "LotPaiement", "MailOutbox", "Money", "MotifSortie", "Paiement",
-    "PosteAdulteRelais", "Remboursement", "Ressource", "Reversement", "Salarie", "Structure",
+    "PosteAdulteRelais", "Remboursement", "RetourBancaire", "Ressource", "Reversement", "Salarie", "Structure",
 ]

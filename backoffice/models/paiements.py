@@ -54,8 +54,9 @@ class Paiement(TimestampMixin, Base):
 
     id: Mapped[int] = mapped_column(primary_key=True)
     lot_id: Mapped[int] = mapped_column(sa.ForeignKey("lot_paiement.id"), index=True)
-    # One payment per allocation version (an allocation or one of its corrections): no double pay.
-    allocation_id: Mapped[int] = mapped_column(sa.ForeignKey("allocation.id"), unique=True)
+    # One live payment per allocation version (an allocation or one of its corrections): no double pay;
+    # a payment rejected by the bank no longer counts, its allocation is paid again (partial unique index).
+    allocation_id: Mapped[int] = mapped_column(sa.ForeignKey("allocation.id"))
     # Copies of the allocation's, written only by the INSERT … SELECT from it (creer_paiements): no
     # foreign key of their own (migration 0007), the one to the allocation already vouches for them.
     beneficiaire_id: Mapped[int] = mapped_column(index=True)
@@ -83,6 +84,11 @@ class Paiement(TimestampMixin, Base):
         sa.Index("ix_paiement_statut_tri", "statut", "id"),  # grid filters and sorts (issue 6)
         sa.Index("ix_paiement_antenne_tri", "antenne_id", "id"),
         sa.Index("ix_paiement_montant", "montant", "id"),
+        # bank returns (migration 0014): one live payment per allocation; the rejected ones looked up apart
+        sa.Index("uq_paiement_allocation_vivant", "allocation_id", unique=True,
+                 postgresql_where=sa.text("statut <> 'rejete'"), sqlite_where=sa.text("statut <> 'rejete'")),
+        sa.Index("ix_paiement_allocation_rejete", "allocation_id",
+                 postgresql_where=sa.text("statut = 'rejete'"), sqlite_where=sa.text("statut = 'rejete'")),
     )
 
     def __str__(self) -> str:

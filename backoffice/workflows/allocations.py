@@ -128,6 +128,18 @@ def _rib_iban_valide_sql(session, ids, ctx):
                               hors_liste)
 
 
+def _rib_change_apres_rejet(ctx):
+    # Issue 13 (bank returns): paid again after a rejection only to another account: the IBAN of its RIB
+    # must differ from the one of its last rejected payment (the literal status matches the partial index)
+    rejete = sa.literal_column("'rejete'")
+    last = (sa.select(sa.func.max(Paiement.id)).where(Paiement.allocation_id == Allocation.id,
+                                                      Paiement.statut == rejete).correlate(Allocation))
+    norm = lambda col: sa.func.upper(sa.func.replace(col, " ", ""))  # noqa: E731
+    return ~sa.exists().where(Paiement.id == last.scalar_subquery(), Cerfa.id == Allocation.cerfa_id,
+                              CompteBancaire.id == Cerfa.compte_bancaire_id,
+                              norm(CompteBancaire.iban) == norm(Paiement.iban))
+
+
 PAS_ENTREE = Guard("R42", "l'allocation d'entrée n'est jamais soumise par le conseiller (validée avec le cerfa)", _pas_entree)
 PREMIERE_VALIDEE = Guard("R43", "allocation précédente non validée par le siège", _premiere_validee)
 CERFA_VALIDE_G = Guard("R45", "cerfa non validé par le siège ou sans RIB", _cerfa_valide)
@@ -137,6 +149,8 @@ HORS_DELAI = Guard("R48", "hors délai : approbation d'un manager requise (même
 MONTANT = Guard("R25", "montant à payer non nul : l'allocation part en paiement", _rien_a_payer)
 COMPLEMENT = Guard("R47", "trop-perçu : émettre un ordre de reversement au lieu d'un paiement", _complement_positif)
 TROP_PERCU = Guard("R47", "pas de trop-perçu sur cette allocation", _trop_percu)
+RIB_CHANGE = Guard("rejet", "dernier paiement rejeté par la banque sur ce RIB : faites changer le RIB avant de "
+                   "repayer", _rib_change_apres_rejet)
 RIB_VALIDE = Guard("R76", "IBAN du RIB invalide (clé RIB ou format)", resolve=_rib_iban_valide_sql)
 
 MOTIF = Param("motif_refus", "Motif du refus", kind="textarea")
@@ -182,11 +196,16 @@ ALLOCATION = Workflow("allocation", Allocation, [
       values=lambda ctx: {"motif_refus": ctx.params["motif_refus"]}, effects=[_effect_mail_refus],
       style="danger"),
     T("transmettre", "Envoyer en paiement", {S.VALIDEE_SIEGE}, S.TRANSMISE, {R.SIEGE},
-      guards=[CERFA_VALIDE_G, RIB_VALIDE, COMPLEMENT],
+      guards=[CERFA_VALIDE_G, RIB_VALIDE, RIB_CHANGE, COMPLEMENT],
       values=lambda ctx: {"transmise_at": ctx.now}, effects=[_effect_creer_paiements, _effect_rien_a_payer]),
     # R25/R46: applied by `transmettre` to what has nothing to pay; terminal (correctable, R46)
     T("clore_rien_a_payer", "Clore : rien à payer", {S.TRANSMISE}, S.RIEN_A_PAYER, {R.SIEGE},
       guards=[MONTANT], system=True, style="secondary"),
+    # issue 13: the bank rejected its payment (workflows/retours_banque.py): back to « à repayer », audited
+    T("rejet_bancaire", "Rejet bancaire : à repayer", {S.TRANSMISE, S.ACCEPTEE, S.VERSEE}, S.VALIDEE_SIEGE,
+      {R.COMPTABLE}, params=[Param("motif_rejet", "Motif du rejet bancaire")], system=True, style="warning"),
+    T("verser", "Versée (exécution confirmée par la banque)", {S.ACCEPTEE}, S.VERSEE, {R.COMPTABLE},
+      values=lambda ctx: {"versee_at": ctx.now}, system=True, style="success"),
     T("emettre_reversement", "Émettre l'ordre de reversement", {S.VALIDEE_SIEGE}, S.ACCEPTEE, {R.COMPTABLE},
       guards=[TROP_PERCU], effects=[_effect_reversement], style="warning"),
 ], amount_column="montant", scope=policy.row_scope)

@@ -79,7 +79,7 @@ def creer_paiements(session, allocation_ids: list[int], *, actor_id: int | None,
         amount = a_payer_expr()  # 0: nothing paid, the allocation is closed « rien à payer » (R25/R46)
         select = (sa.select(
             sa.literal(lot_id), Allocation.id, Allocation.beneficiaire_id, Allocation.antenne_id,
-            (sa.literal("ALLOC-") + sa.cast(Allocation.id, sa.String)).label("e2e"), amount,
+            _e2e(lot_id).label("e2e"), amount,
             sa.func.substr(CompteBancaire.titulaire, 1, 70), CompteBancaire.iban, CompteBancaire.bic,
             sa.func.substr(sa.literal(f"ALLOCATION {code} PARCOURS ") + Inscription.numero, 1, 140),
             sa.literal(PS.EN_ATTENTE.value), sa.literal(now), sa.literal(now))
@@ -91,7 +91,7 @@ def creer_paiements(session, allocation_ids: list[int], *, actor_id: int | None,
         cols = ["lot_id", "allocation_id", "beneficiaire_id", "antenne_id", "end_to_end_id", "montant", "titulaire",
                 "iban", "bic", "libelle", "statut", "created_at", "updated_at"]
         ins = (_insert(session)(Paiement.__table__).from_select(cols, select)
-               .on_conflict_do_nothing(index_elements=["allocation_id"]))
+               .on_conflict_do_nothing(index_elements=["allocation_id"], index_where=sa.text("statut <> 'rejete'")))
         if session.get_bind().dialect.name == "postgresql":
             ins = ins.returning(Paiement.montant).cte("ins")
             n = sa.select(sa.func.count()).select_from(ins).scalar_subquery()
@@ -105,6 +105,13 @@ def creer_paiements(session, allocation_ids: list[int], *, actor_id: int | None,
             created += session.execute(ins).rowcount or 0
             _totaux(session, [lot_id], now)
     return {"paiements": created}
+
+
+def _e2e(lot_id):
+    """ALLOC-<id>; paid again after a bank rejection (one live payment per allocation): ALLOC-<id>-<batch>."""
+    e2e = sa.literal("ALLOC-") + sa.cast(Allocation.id, sa.String)
+    rejected = sa.exists().where(Paiement.allocation_id == Allocation.id, Paiement.statut == sa.literal_column("'rejete'"))
+    return sa.case((rejected, e2e + sa.literal(f"-{lot_id}")), else_=e2e)
 
 
 def _totaux(session, lot_ids, now) -> None:

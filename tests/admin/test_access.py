@@ -10,7 +10,7 @@ from backoffice.policy import POLICY
 from .conftest import ROLES
 
 ENDPOINTS = sorted(POLICY)
-PAGES = {"files"}  # screens that are not grids (queue health)
+PAGES = {"files", "retour_bancaire"}  # screens that are not grids (queue health, bank returns import)
 ENDPOINTS = [e for e in ENDPOINTS if e not in PAGES]
 
 
