@@ -51,6 +51,11 @@ def calculer_montant(session, d: DemandeHorsDelai) -> ResultatAllocation:
 
 def completer_demande(session, d: DemandeHorsDelai, lignes, *, aujourd_hui) -> None:
     """A request entered or edited (screen): its resources, and the amount the manager will see."""
+    from ..models import Inscription
+    if d.inscription is None:
+        d.inscription = session.get(Inscription, d.inscription_id)
+    if d.inscription is None:
+        raise TransitionRefused("Parcours introuvable.")
     d.mois = d.mois.replace(day=1)
     code = d.inscription.dispositif.code
     if code in regles.DISPOSITIFS_ALLOCATION and not est_hors_delai(d.mois, aujourd_hui, dispositif=code):
