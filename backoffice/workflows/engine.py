@@ -124,6 +124,7 @@ class Report:
     refused: Counter = field(default_factory=Counter)
     amount: Decimal | None = None
     changed_ids: list[int] = field(default_factory=list)
+    MAX_REASONS = 12  # distinct reasons listed in message(); the others are counted
 
     @property
     def refused_total(self) -> int:
@@ -135,8 +136,13 @@ class Report:
     def message(self) -> str:
         verb = "seront modifiées" if self.dry_run else "modifiées"
         parts = [f"{self.label} : {self.changed} ligne(s) {verb}"]
-        for reason, n in self.refused.most_common():
+        # a named reason (R43: "allocation n° 12 de 03/2025") is one per row: a bulk shows the first ones
+        shown = self.refused.most_common(self.MAX_REASONS)
+        for reason, n in shown:
             parts.append(f"{n} refusée(s) : {reason}")
+        rest = self.refused_total - sum(n for _, n in shown)
+        if rest:
+            parts.append(f"{rest} autre(s) refusée(s) pour {len(self.refused) - len(shown)} autre(s) motif(s)")
         return " ; ".join(parts) + "."
 
     def as_dict(self) -> dict:
