@@ -46,11 +46,16 @@ def calculer_montant(session, d: DemandeHorsDelai) -> ResultatAllocation:
         raise TransitionRefused("Pas d'allocation sur ce dispositif (R6).")
     verifier_age_cej(d.inscription)
     return calculer(session, d.inscription, d.mois.replace(day=1), lignes_de(d),
-                    cerfa=_cerfa(session, d.inscription_id), montant_demande=_montant_demande(d))
+                    cerfa=_cerfa(session, d.inscription.id), montant_demande=_montant_demande(d))
 
 
 def completer_demande(session, d: DemandeHorsDelai, lignes, *, aujourd_hui) -> None:
     """A request entered or edited (screen): its resources, and the amount the manager will see."""
+    with session.no_autoflush:  # a new request is inserted once, complete
+        _completer_demande(session, d, lignes, aujourd_hui=aujourd_hui)
+
+
+def _completer_demande(session, d: DemandeHorsDelai, lignes, *, aujourd_hui) -> None:
     from ..models import Inscription
     if d.inscription is None:
         d.inscription = session.get(Inscription, d.inscription_id)
