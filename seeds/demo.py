@@ -50,6 +50,11 @@ def _months(start: date, end: date) -> list[date]:
     return out
 
 
+def _envoi(mois: date) -> datetime:
+    """The 1st of the month after `mois`, 9:00 (never after the demo's today): when its allocation went."""
+    return min(T0, datetime(mois.year + mois.month // 12, mois.month % 12 + 1, 1, 9, 0))
+
+
 def _beneficiaires(session, rng, fake, structures, n) -> list[Beneficiaire]:
     rows = []
     for k in range(n):
@@ -151,8 +156,11 @@ def load(session, seed: int = 2026) -> dict[str, int]:
                 continue
             salaire = rng.choice([None, None, None, Decimal("250.00"), Decimal("600.00"), Decimal("950.00")])
             lignes = [("Salaire", salaire)] if salaire else []
-            enregistrer_allocation(session, inscription_id=insc.id, mois=mois, lignes=lignes,
-                                   actor=conseiller_of[insc.antenne_id])
+            try:  # recorded in time: on the 1st of the next month at the latest (R35/R48)
+                enregistrer_allocation(session, inscription_id=insc.id, mois=mois, lignes=lignes,
+                                       actor=conseiller_of[insc.antenne_id], now=_envoi(mois))
+            except WorkflowError:  # e.g. a youth outside the CEJ age limits gets no allowance
+                break
     session.commit()
 
     # cerfa: received, validated by the siège (which validates the entry allocation, R40), sent, accepted
@@ -184,7 +192,7 @@ def load(session, seed: int = 2026) -> dict[str, int]:
         last = i >= len(months) - 2
         ids = session.execute(sa.select(Allocation.id, Allocation.antenne_id).where(Allocation.mois == mois)).all()
         for ant, group in by_antenne([(a, ant) for a, ant in ids]).items():
-            run(session, ALLOCATION, "soumettre", Selection.of_ids(group), conseiller_of[ant], now=T0)
+            run(session, ALLOCATION, "soumettre", Selection.of_ids(group), conseiller_of[ant], now=_envoi(mois))
         submitted = [a for (a,) in session.execute(sa.select(Allocation.id).where(
             Allocation.mois == mois, Allocation.statut == AS.SOUMISE))]
         keep = submitted[: len(submitted) // 2] if last else submitted[: int(len(submitted) * 0.97)]

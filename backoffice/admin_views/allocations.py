@@ -9,7 +9,7 @@ from flask_login import current_user
 from wtforms import TextAreaField
 from wtforms.validators import ValidationError
 
-from .. import models as m
+from .. import clock, models as m
 from ..forms import entities
 from ..models.enums import AllocationNature, AllocationStatut, HorsDelaiStatut
 from . import refs
@@ -35,8 +35,9 @@ class AllocationView(SecureModelView):
     form_columns = ["inscription", "cerfa", "mois", "nature", "montant_forfaitaire", "ressources_differentielles",
                     "motif_blocage"]
     form_ajax_refs = {"inscription": refs.inscription(), "cerfa": refs.cerfa()}
-    # a rectificative version is created by the correction workflow (R46), never by hand
-    form_enum_exclude = {"nature": {AllocationNature.RECTIFICATIVE.value}}
+    # a rectificative version is created by the correction workflow (R46), never by hand; a hors-délai
+    # one by the manager's approval of a request (R48)
+    form_enum_exclude = {"nature": {AllocationNature.RECTIFICATIVE.value, AllocationNature.HORS_DELAI.value}}
     form_args = {"mois": {"description": "Mois de l'allocation, MM/AAAA."},
                  "ressources_differentielles": {"description": "Montant déjà versé à reprendre (R47)."}}
     # R46: only a saved (not yet submitted) allocation is edited; later, a corrective version
@@ -51,8 +52,15 @@ class AllocationView(SecureModelView):
         from ..workflows.saisie import completer
         if not is_created and model.statut not in self.editable_statuts:
             raise ValidationError(self.editable_message)  # R46, before anything is recomputed
+        mois_avant = None
+        if not is_created:
+            from sqlalchemy import inspect
+            hist = inspect(model).attrs.mois.history
+            mois_avant = hist.deleted[0] if hist.deleted else None
         try:
-            completer(self.session, model, is_created=is_created)
+            # R35/R48: a month past its deadline is refused here and sent to « Demander un versement hors délai »
+            completer(self.session, model, is_created=is_created, aujourd_hui=clock.now().date(),
+                      mois_avant=mois_avant)
         except (TransitionRefused, ValueError) as exc:  # the rules' own French messages
             raise ValidationError(str(exc)) from None
         if is_created:
@@ -70,26 +78,71 @@ class RessourceView(SecureModelView):
     form_args = {"mois_reference": {"description": "Mois des ressources, en général le mois précédent (R28)."}}
 
 
+def _ressources(view, context, model, name):
+    lignes = model.ressources_declarees or []
+    if not lignes:
+        return "aucune"
+    from decimal import Decimal
+
+    from ..i18n import format_montant
+    return " ; ".join(f"{t} : {format_montant(Decimal(str(v)))}" for t, v in lignes)
+
+
 class DemandeHorsDelaiView(SecureModelView):
-    column_list = ["id", "inscription", "mois", "montant_demande", "statut", "demandeur", "approbateur",
-                   "decision_at"]
-    column_details_list = ["id", "inscription", "mois", "montant_demande", "motif", "statut", "demandeur",
-                           "approbateur", "decision_at", "montant_approuve", "mois_approuve", "motif_refus",
-                           "created_at", "updated_at"]
+    """« Demander un versement hors délai » (R48): the month as it should have been, the amount the rules
+    compute on it (what the manager approves), the decision."""
+
+    form_base_class = entities.DemandeHorsDelaiForm
+    column_list = ["id", "inscription", "mois", "montant_demande", "montant_calcule", "statut", "demandeur",
+                   "approbateur", "decision_at"]
+    column_details_list = ["id", "inscription", "mois", "ressources_declarees", "montant_demande", "montant_calcule",
+                           "motif_calcul", "motif", "statut", "demandeur", "approbateur", "decision_at",
+                           "montant_approuve", "mois_approuve", "motif_refus", "created_at", "updated_at"]
     column_searchable_list = ["inscription.numero"]
     column_filters = ["statut", *mois_filters(m.DemandeHorsDelai.mois), antenne_filter(m.DemandeHorsDelai.antenne_id),
                       "montant_demande"]
-    column_labels = {"inscription.numero": "N° de parcours", "mois_approuve": "Mois approuvé"}
-    # the approver, the approved month and amount are written by the manager's transition (R48)
+    column_labels = {"inscription.numero": "N° de parcours", "mois_approuve": "Mois approuvé",
+                     "montant_calcule": "Montant calculé (à approuver)", "motif_calcul": "Pourquoi ce montant",
+                     "ressources_declarees": "Ressources du mois précédent", "montant_demande": "Montant demandé"}
+    column_formatters = {"ressources_declarees": _ressources}
+    # the approver, the approved month and amount are written by the manager's transition (R48); the
+    # computed amount by the rules (R21-R34), never typed
     form_columns = ["inscription", "mois", "montant_demande", "motif"]
     form_ajax_refs = {"inscription": refs.inscription()}
     form_overrides = {"motif": TextAreaField}
-    editable_statuts = frozenset({HorsDelaiStatut.EN_ATTENTE})
-    editable_message = "Une demande hors délai décidée ne se modifie plus."
+    form_args = {"montant_demande": {"description": "PACEA : le montant demandé, borné par les plafonds (R33, R34). "
+                                     "CEJ : indicatif, le montant approuvé est celui des règles (R21-R25)."}}
+    # R48: an approved request may still be corrected while its allocation is not submitted: the edit
+    # sends it back to the manager
+    editable_statuts = frozenset({HorsDelaiStatut.EN_ATTENTE, HorsDelaiStatut.APPROUVEE})
+    editable_message = "Une demande hors délai refusée ou annulée ne se modifie plus."
+
+    def on_form_prefill(self, form, id):
+        model = self.get_one(id)
+        for k, (t, v) in enumerate((model.ressources_declarees or [])[:3], start=1):
+            getattr(form, f"ressource_type_{k}").data = t
+            from decimal import Decimal
+            getattr(form, f"ressource_montant_{k}").data = Decimal(str(v))
+        super_prefill = getattr(super(), "on_form_prefill", None)
+        if super_prefill:
+            super_prefill(form, id)
 
     def on_model_change(self, form, model, is_created):
+        from ..workflows.errors import TransitionRefused
+        from ..workflows.hors_delai import allocation_de, completer_demande, modifier_demande
         if model.inscription is not None:
             model.antenne_id = model.inscription.antenne_id
         if is_created:
             model.demandeur_id = current_user.id  # four eyes (R48): the requester never approves
         super().on_model_change(form, model, is_created)
+        if not is_created and model.statut == HorsDelaiStatut.APPROUVEE:
+            a = allocation_de(self.session, model.id)
+            if a is not None and a.statut != AllocationStatut.ENREGISTREE:
+                raise ValidationError(f"L'allocation hors délai n° {a.id} est déjà soumise : la demande ne se "
+                                      "modifie plus (une allocation payée se corrige par une version rectificative, R46).")
+        try:
+            completer_demande(self.session, model, form.lignes(), aujourd_hui=clock.now().date())
+            if not is_created:
+                modifier_demande(self.session, model, current_user)  # R48: back to the manager
+        except (TransitionRefused, ValueError) as exc:
+            raise ValidationError(str(exc)) from None

@@ -11,13 +11,15 @@ whose fields are absent from a given form (a role sees fewer fields) is skipped.
 from __future__ import annotations
 
 from datetime import date
+from decimal import Decimal
 
 from flask_wtf import FlaskForm
-from wtforms.validators import ValidationError
+from wtforms import SelectField
+from wtforms.validators import Optional, ValidationError
 
 from .. import clock
 from ..rules.identifiants import IdentifiantInvalide, verifier_titulaire
-from .fields import normaliser_recherche
+from .fields import MoneyField, normaliser_recherche
 
 # (start, end, message) checked on every entity form that has both fields
 DATE_PAIRS = [
@@ -233,4 +235,41 @@ class DemandeHabilitationForm(EntityForm):
         same = (email or "").strip().lower() == (confirmation or "").strip().lower()
         if hasattr(self, "confirmation_email") and not same:
             ok = self.fail("confirmation_email", "Les deux adresses e-mail ne sont pas identiques (R63).")
+        return ok
+
+
+
+def _ressource_choices():
+    from ..rules.montants import TypeRessource
+    return [("", "—")] + [(t.value, t.value) for t in TypeRessource]
+
+
+def _ligne(k: int):
+    label = "Ressource 1 du mois précédent (R28)" if k == 1 else f"Ressource {k}"
+    return (SelectField(label, choices=_ressource_choices(), default=""),
+            MoneyField(f"Montant {k} (€)", validators=[Optional()]))
+
+
+class DemandeHorsDelaiForm(EntityForm):
+    """R48: the missed month "as it should have been": up to three resource lines of M-1 (R28), from
+    which the rules compute the amount the manager approves."""
+
+    ressource_type_1, ressource_montant_1 = _ligne(1)
+    ressource_type_2, ressource_montant_2 = _ligne(2)
+    ressource_type_3, ressource_montant_3 = _ligne(3)
+
+    def lignes(self):
+        """[(type, montant)] of the filled lines."""
+        out = []
+        for k in (1, 2, 3):
+            t = getattr(self, f"ressource_type_{k}").data
+            if t:
+                out.append((t, getattr(self, f"ressource_montant_{k}").data or Decimal("0")))
+        return out
+
+    def check(self, ok):
+        for k in (1, 2, 3):
+            t, m = getattr(self, f"ressource_type_{k}").data, getattr(self, f"ressource_montant_{k}").data
+            if m and not t:
+                ok = self.fail(f"ressource_type_{k}", "Choisissez le type de cette ressource.")
         return ok

@@ -136,6 +136,12 @@ class DemandeHorsDelai(TimestampMixin, VersionMixin, Base):
     # The approval is bound to what the manager saw (R48): a later edit sends it back to pending.
     montant_approuve: Mapped[Optional[Decimal]] = mapped_column(Money)
     mois_approuve: Mapped[Optional[date]]
+    # R48 "enter the allocation as it should have been": the resources of M-1 declared with the request
+    # ([[type, "montant"], …]) and the amount the rules compute on them, shown to the manager; the
+    # approval binds to it and the allocation carries it (issue 11)
+    ressources_declarees: Mapped[Optional[list]] = mapped_column(sa.JSON)
+    montant_calcule: Mapped[Optional[Decimal]] = mapped_column(Money)
+    motif_calcul: Mapped[Optional[str]] = mapped_column(sa.String(300))
 
     inscription: Mapped[Inscription] = relationship()
     demandeur: Mapped[Compte] = relationship(foreign_keys=[demandeur_id])
@@ -144,6 +150,7 @@ class DemandeHorsDelai(TimestampMixin, VersionMixin, Base):
     __table_args__ = (
         money_check("montant_demande"),
         money_check("montant_approuve"),
+        money_check("montant_calcule"),
         sa.CheckConstraint(
             "approbateur_id IS NULL OR approbateur_id <> demandeur_id", name="quatre_yeux"
         ),

@@ -14,6 +14,7 @@ from .params import DUREE_VERROUILLAGE, MAX_ECHECS, PACEA
 __all__ = [
     "DUREE_VERROUILLAGE",
     "MAX_ECHECS",
+    "age_revolu",
     "date_execution",
     "derniere_date_envoi",
     "est_forclos",
@@ -22,6 +23,7 @@ __all__ = [
     "fin_verrouillage",
     "hors_forclusion",
     "jour_ouvre_target",
+    "premier_mois_non_forclos",
     "prochaine_date_envoi",
 ]
 
@@ -95,9 +97,23 @@ def est_forclos(mois: date, date_dossier_complet: date) -> bool:
     return _premier_du_mois(mois) < _ajouter_mois(date_dossier_complet, -params.FORCLUSION_MOIS)
 
 
+def premier_mois_non_forclos(date_dossier_complet: date) -> date:
+    """Premier jour du plus ancien mois encore payable pour un dossier complet le `date_dossier_complet`
+    (R36) : `est_forclos(m, d)` équivaut à `m < premier_mois_non_forclos(d)` (dossier le 10 juin → mars)."""
+    return _ajouter_mois(date_dossier_complet, -params.FORCLUSION_MOIS)
+
+
 def hors_forclusion(mois: date, date_dossier_complet: date) -> bool:
     """Vrai si le mois `mois` peut encore être payé, c'est-à-dire n'est pas forclos (R36)."""
     return not est_forclos(mois, date_dossier_complet)
+
+
+# --- Âge ---------------------------------------------------------------------------------------
+
+
+def age_revolu(naissance: date, jour: date) -> int:
+    """Âge en années révolues le `jour` (l'anniversaire compte le jour même)."""
+    return jour.year - naissance.year - ((jour.month, jour.day) < (naissance.month, naissance.day))
 
 
 # --- Date d'exécution SEPA -----------------------------------------------------------------------

@@ -60,6 +60,47 @@ def _premiere_validee(ctx):
                               prev.corrige_id.is_(None), prev.statut.in_(EN_COURS))
 
 
+def _premiere_non_validee(session, ids, ctx) -> dict[int, str]:
+    """R43/E7: name the earliest allocation that still waits for the siège (its number and month)."""
+    prev = aliased(Allocation)
+    rows = session.execute(
+        sa.select(Allocation.id, prev.id, prev.mois, prev.nature)
+        .join(prev, sa.and_(prev.inscription_id == Allocation.inscription_id, prev.mois < Allocation.mois,
+                            prev.corrige_id.is_(None), prev.statut.in_(EN_COURS)))
+        .where(id_in(session, Allocation.id, ids)).order_by(Allocation.id, prev.mois, prev.id)).all()
+    out: dict[int, str] = {}
+    for ident, prev_id, mois, nature in rows:
+        if ident not in out:
+            quoi = "allocation d'entrée" if nature == N.ENTREE else "allocation"
+            out[ident] = (f"{quoi} n° {prev_id} de {mois:%m/%Y} (validée par le siège avec le cerfa)"
+                          if nature == N.ENTREE else f"{quoi} n° {prev_id} de {mois:%m/%Y}")
+    return out
+
+
+def _non_forclos(ctx):
+    # R36: a month more than 3 months before the complete file (its submission) is lost for good; a
+    # corrective version adjusts a month already paid in time and is not concerned
+    from ..rules.calendrier import premier_mois_non_forclos
+    return sa.or_(Allocation.corrige_id.is_not(None),
+                  Allocation.mois >= premier_mois_non_forclos(ctx.now.date()))
+
+
+def _plafond_annuel_pacea(ctx):
+    # R34: the PACEA granted over the calendar year stays within the annual cap, this allocation
+    # included (latest version of each month, neither refused nor replaced)
+    from ..rules.params import PACEA, PLAFONDS_PACEA
+    other, suivante = aliased(Allocation), aliased(Allocation)
+    annee = sa.extract("year", other.mois) == sa.extract("year", Allocation.mois)
+    total = (sa.select(sa.func.coalesce(sa.func.sum(other.montant), 0))
+             .where(other.beneficiaire_id == Allocation.beneficiaire_id, other.dispositif_id == Allocation.dispositif_id,
+                    annee, other.mois != Allocation.mois, other.statut.notin_([S.REFUSEE, S.REMPLACEE]),
+                    ~sa.exists().where(suivante.corrige_id == other.id, suivante.statut != S.REFUSEE))
+             .scalar_subquery())
+    pacea = sa.select(Dispositif.id).where(Dispositif.code == PACEA).scalar_subquery()
+    return sa.or_(Allocation.dispositif_id != pacea, Allocation.corrige_id.is_not(None),
+                  total + Allocation.montant <= PLAFONDS_PACEA.annuel)
+
+
 def _cerfa_valide(ctx):
     # R41/R45/R39: the cerfa is validated by the siège and carries a RIB
     return sa.exists().where(Cerfa.id == Allocation.cerfa_id, Cerfa.statut.in_(CERFA_VALIDE),
@@ -141,7 +182,12 @@ def _rib_change_apres_rejet(ctx):
 
 
 PAS_ENTREE = Guard("R42", "l'allocation d'entrée n'est jamais soumise par le conseiller (validée avec le cerfa)", _pas_entree)
-PREMIERE_VALIDEE = Guard("R43", "allocation précédente non validée par le siège", _premiere_validee)
+PREMIERE_VALIDEE = Guard("R43", "allocation précédente non validée par le siège", _premiere_validee,
+                         detail=_premiere_non_validee)
+ENTREE_SEULEMENT = Guard("R42", "seule une allocation d'entrée se valide ainsi", lambda ctx: Allocation.nature == N.ENTREE)
+FORCLUSION = Guard("R36", "mois forclos : plus de 3 mois avant le dossier complet, le montant est perdu",
+                   _non_forclos)
+PLAFOND_PACEA = Guard("R34", "plafond annuel PACEA dépassé sur l'année civile", _plafond_annuel_pacea)
 CERFA_VALIDE_G = Guard("R45", "cerfa non validé par le siège ou sans RIB", _cerfa_valide)
 AUTORISEE = Guard("R6", "pas d'allocation sur ce dispositif (diagnostic)", _allocation_autorisee)
 UNE_PAR_MOIS = Guard("R15", "une allocation existe déjà pour ce jeune et ce mois", _une_par_mois)
@@ -184,14 +230,20 @@ def _effect_reversement(session, ids, ctx):
 
 
 ALLOCATION = Workflow("allocation", Allocation, [
+    # Guards in order of specificity: the first failing one is the reason given (issue 11: R43 names
+    # the allocation to wait for, even when the cerfa is not validated yet either, E7)
     T("soumettre", "Soumettre", {S.ENREGISTREE}, S.SOUMISE, {R.CONSEILLER},
-      guards=[PAS_ENTREE, AUTORISEE, CERFA_VALIDE_G, PREMIERE_VALIDEE, UNE_PAR_MOIS, HORS_DELAI],
+      guards=[PAS_ENTREE, PREMIERE_VALIDEE, AUTORISEE, HORS_DELAI, FORCLUSION, CERFA_VALIDE_G, UNE_PAR_MOIS,
+              PLAFOND_PACEA],
       values=lambda ctx: {"soumise_at": ctx.now}),
     T("valider", "Valider (siège)", {S.SOUMISE}, S.VALIDEE_SIEGE, {R.SIEGE},
       guards=[AUTORISEE, CERFA_VALIDE_G, UNE_PAR_MOIS, HORS_DELAI],
       values=lambda ctx: {"validee_at": ctx.now}, style="success"),
+    # R40/R42: run by the cerfa's validation; offered to the siège too for an entry allocation recorded
+    # after its cerfa was validated (the conseiller never submits it: without this it stayed enregistrée)
     T("valider_entree", "Valider l'allocation d'entrée", {S.ENREGISTREE}, S.VALIDEE_SIEGE, {R.SIEGE},
-      guards=[AUTORISEE], values=lambda ctx: {"validee_at": ctx.now}, system=True),
+      guards=[ENTREE_SEULEMENT, AUTORISEE, CERFA_VALIDE_G, UNE_PAR_MOIS], values=lambda ctx: {"validee_at": ctx.now},
+      style="success"),
     T("refuser", "Refuser", {S.SOUMISE, S.VALIDEE_SIEGE}, S.REFUSEE, {R.SIEGE}, params=[MOTIF],
       values=lambda ctx: {"motif_refus": ctx.params["motif_refus"]}, effects=[_effect_mail_refus],
       style="danger"),

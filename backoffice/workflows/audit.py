@@ -31,10 +31,11 @@ def jsonable(value: Any) -> Any:
 def record(session, *, entity: str, entity_id: int | None, action: str, actor_id: int | None,
            from_status: str | None = None, to_status: str | None = None,
            params: dict | None = None, diff: dict | None = None, ip: str | None = None,
-           bulk_run_id: int | None = None) -> None:
-    """One event (logins, account changes, single edits)."""
+           bulk_run_id: int | None = None, at=None) -> None:
+    """One event (logins, account changes, single edits). `at`: the time of the transition whose effect
+    wrote the row, when there is one (issue 11), else now."""
     session.execute(sa.insert(AuditEvent).values(
-        at=utcnow(), entity=entity, entity_id=entity_id, action=action, actor_id=actor_id,
+        at=at or utcnow(), entity=entity, entity_id=entity_id, action=action, actor_id=actor_id,
         from_status=from_status, to_status=to_status, params=jsonable(params) if params else None,
         diff=jsonable(diff) if diff else None, ip=ip, bulk_run_id=bulk_run_id,
     ))

@@ -39,6 +39,9 @@ class Context:
     now: datetime
     params: dict[str, Any]
     bulk_run_id: int | None = None
+    # the transition whose effect runs this one ("hors_delai.approuver"): written into every audit event
+    # of the rows an effect creates or moves, with the actor and time of that transition (issue 11)
+    cause: str | None = None
 
 
 @dataclass(frozen=True)
@@ -55,10 +58,18 @@ class Guard:
     # IBAN is one of these, checked valid"). The guard then behaves as a SQL guard: re-checked by the
     # UPDATE itself, and the chunk may take the single-statement path.
     resolve: Callable[[Any, list[int], Context], Any] | None = None
+    # For refused rows only: (session, ids, ctx) -> {id: "allocation n° 12 de 03/2025"}, named in the
+    # reason so that the user knows which record to act on (R43, E7)
+    detail: Callable[[Any, list[int], Context], dict[int, str]] | None = None
 
     @property
     def reason(self) -> str:
         return f"{self.message} ({self.code})" if self.code.startswith("R") else self.message
+
+    def reason_for(self, detail: str | None) -> str:
+        if not detail:
+            return self.reason
+        return f"{self.message} : {detail} ({self.code})" if self.code.startswith("R") else f"{self.message} : {detail}"
 
 
 @dataclass(frozen=True)
@@ -113,6 +124,7 @@ class Report:
     refused: Counter = field(default_factory=Counter)
     amount: Decimal | None = None
     changed_ids: list[int] = field(default_factory=list)
+    MAX_REASONS = 12  # distinct reasons listed in message(); the others are counted
 
     @property
     def refused_total(self) -> int:
@@ -124,8 +136,13 @@ class Report:
     def message(self) -> str:
         verb = "seront modifiées" if self.dry_run else "modifiées"
         parts = [f"{self.label} : {self.changed} ligne(s) {verb}"]
-        for reason, n in self.refused.most_common():
+        # a named reason (R43: "allocation n° 12 de 03/2025") is one per row: a bulk shows the first ones
+        shown = self.refused.most_common(self.MAX_REASONS)
+        for reason, n in shown:
             parts.append(f"{n} refusée(s) : {reason}")
+        rest = self.refused_total - sum(n for _, n in shown)
+        if rest:
+            parts.append(f"{rest} autre(s) refusée(s) pour {len(self.refused) - len(shown)} autre(s) motif(s)")
         return " ; ".join(parts) + "."
 
     def as_dict(self) -> dict:
@@ -269,12 +286,14 @@ def apply_chunk(session, wf: Workflow, t: Transition, ids: list[int], ctx: Conte
             for failing in g.python(session, candidates, ctx):
                 python_refusals.setdefault(failing, g.reason)
     eligible, before = [], {}
+    named = _detailed(session, t, {r[0]: r[2] for r in rows
+                                   if r[2] is not None and getattr(r[1], "value", r[1]) in source}, ctx)
     for row in rows:
         status = getattr(row[1], "value", row[1])
         if status not in source:
             report.refused[_state_reason(status, t)] += 1
         elif row[2] is not None:
-            report.refused[row[2]] += 1
+            report.refused[named.get(row[0], row[2])] += 1
         elif row[0] in python_refusals:
             report.refused[python_refusals[row[0]]] += 1
         else:
@@ -287,8 +306,8 @@ def apply_chunk(session, wf: Workflow, t: Transition, ids: list[int], ctx: Conte
             report.changed += len(eligible)
         return []
 
-    for prepare in t.prepare:
-        prepare(session, eligible, ctx)
+    for prepare in t.prepare:  # what it writes is caused by this transition (issue 11)
+        prepare(session, eligible, replace(ctx, cause=f"{wf.name}.{t.name}"))
     # Guards were evaluated on rows now locked; the status condition still makes a replay a no-op.
     stmt = (sa.update(model)
             .where(id_in(session, model.id, eligible), wf.status.in_(list(t.source)), *clauses)
@@ -303,7 +322,7 @@ def apply_chunk(session, wf: Workflow, t: Transition, ids: list[int], ctx: Conte
         return []
     _expire(session, model, moved)
     _audit(session, wf, t, moved, before, ctx)
-    return _after_move(session, t, moved, ctx, report)
+    return _after_move(session, t, moved, ctx, report, wf)
 
 
 def _resolve_guards(session, t: Transition, ids: list[int], ctx: Context) -> Transition:
@@ -330,9 +349,13 @@ def _values(model, t: Transition, ctx: Context) -> dict:
     return values
 
 
-def _after_move(session, t: Transition, moved: list[int], ctx: Context, report: Report) -> list[int]:
-    for effect in t.effects:
-        effect(session, moved, ctx)
+def _after_move(session, t: Transition, moved: list[int], ctx: Context, report: Report, wf=None) -> list[int]:
+    if t.effects:
+        # issue 11: what an effect creates or moves is audited as done by this transition's actor, at its
+        # time, caused by it (never by the author of an earlier step)
+        effect_ctx = replace(ctx, cause=f"{wf.name}.{t.name}" if wf is not None else t.name)
+        for effect in t.effects:
+            effect(session, moved, effect_ctx)
     report.changed += len(moved)
     if len(report.changed_ids) < 5000:
         report.changed_ids.extend(moved[: 5000 - len(report.changed_ids)])
@@ -363,7 +386,7 @@ def _apply_chunk_pg(session, wf: Workflow, t: Transition, ids: list[int], ctx: C
                  .values(**_values(model, t, ctx))
                  .returning(*returning)
                  .cte("moved"))
-    params = jsonable(ctx.params) if ctx.params else None
+    params = audit_params(ctx)
     audit_cte = sa.insert(AuditEvent).from_select(
         ["at", "actor_id", "entity", "entity_id", "action", "from_status", "to_status", "params", "bulk_run_id"],
         sa.select(sa.literal(ctx.now, sa.DateTime), sa.literal(ctx.actor_id, sa.Integer), sa.literal(wf.entity),
@@ -381,16 +404,38 @@ def _apply_chunk_pg(session, wf: Workflow, t: Transition, ids: list[int], ctx: C
         reasons, _ = _guard_rows(session, wf, t, rest, ctx, actor, versions, lock=False)
         if len(reasons) < len(rest):
             report.refused["introuvable ou supprimée"] += len(rest) - len(reasons)
+        named = _detailed(session, t, {r[0]: r[2] for r in reasons if r[2] is not None
+                                       and getattr(r[1], "value", r[1]) == getattr(source, "value", source)}, ctx)
         for row in reasons:
             status = getattr(row[1], "value", row[1])
             if status != getattr(source, "value", source):
                 report.refused[_state_reason(status, t)] += 1
             else:
-                report.refused[row[2] or "modifiée entre-temps par une autre action"] += 1
+                report.refused[named.get(row[0], row[2]) or "modifiée entre-temps par une autre action"] += 1
     if not moved:
         return []
     _expire(session, model, moved)
-    return _after_move(session, t, moved, ctx, report)
+    return _after_move(session, t, moved, ctx, report, wf)
+
+
+def audit_params(ctx: Context) -> dict | None:
+    """The parameters an audit event keeps: the transition's own, and the transition that caused it."""
+    params = dict(ctx.params or {})
+    if ctx.cause:
+        params["cause"] = ctx.cause
+    return jsonable(params) if params else None
+
+
+def _detailed(session, t: Transition, refusals: dict[int, str], ctx: Context) -> dict[int, str]:
+    """Refusal reasons with the record they name (Guard.detail), for the refused rows only."""
+    for g in t.guards:
+        if g.detail is None:
+            continue
+        ids = [i for i, reason in refusals.items() if reason == g.reason]
+        if ids:
+            for i, detail in g.detail(session, ids, ctx).items():
+                refusals[i] = g.reason_for(detail)
+    return refusals
 
 
 def _expire(session, model, ids) -> None:
@@ -404,7 +449,7 @@ def _expire(session, model, ids) -> None:
 def _audit(session, wf: Workflow, t: Transition, moved: list[int], before: dict, ctx: Context) -> None:
     """One event per moved row: INSERT … SELECT, one statement per source status."""
     model = wf.model
-    params = jsonable(ctx.params) if ctx.params else None
+    params = audit_params(ctx)
     target = getattr(t.target, "value", t.target)
     by_status: dict[str, list[int]] = {}
     for i in moved:

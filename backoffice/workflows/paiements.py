@@ -167,6 +167,7 @@ def _deplacer_allocations(session, ids, to_status, action, ctx, params, extra=No
     if not ids:
         return 0
     values = {"statut": to_status, "version": Allocation.version + 1, "updated_at": ctx.now, **(extra or {})}
+    params = _avec_cause(params, ctx)
     if session.get_bind().dialect.name != "postgresql":
         moved = session.execute(sa.update(Allocation).where(id_in(session, Allocation.id, ids),
                                                             Allocation.statut == AS.TRANSMISE)
@@ -259,11 +260,20 @@ def rapprocher(session, lot_ids: list[int], ctx) -> None:
     _audit_set(session, moved, "verser", "acceptee", "versee", ctx, None)
 
 
+def _avec_cause(params, ctx):
+    """issue 11: the transition whose effect moves these rows, in their audit events."""
+    cause = getattr(ctx, "cause", None)
+    if not cause or (params or {}).get("cause"):
+        return params
+    return {**(params or {}), "cause": cause}
+
+
 def _audit_set(session, ids, action, before, after, ctx, params) -> None:
     """One audit event per allocation, written by one INSERT … SELECT."""
     from ..models import AuditEvent
     if not ids:
         return
+    params = _avec_cause(params, ctx)
     session.execute(sa.insert(AuditEvent).from_select(
         ["at", "actor_id", "entity", "entity_id", "action", "from_status", "to_status", "params"],
         sa.select(sa.literal(ctx.now, sa.DateTime), sa.literal(ctx.actor_id, sa.Integer), sa.literal("allocation"),

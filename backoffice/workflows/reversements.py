@@ -61,7 +61,8 @@ def creer_reversements(session, allocation_ids, ctx) -> int:
                               .where(Reversement.allocation_id.in_([v["allocation_id"] for v in values]))).all()
     audit.record_many(session, [{"entity": "reversement", "entity_id": rid, "action": "emettre",
                                  "to_status": S.EMIS.value, "actor_id": ctx.actor_id, "at": ctx.now,
-                                 "params": {"allocation_id": aid}} for rid, aid in created])
+                                 "params": {"allocation_id": aid, **({"cause": ctx.cause} if ctx.cause else {})}}
+                                for rid, aid in created])
     return len(values)
 
 

@@ -6,36 +6,117 @@ nature (entrée, courante, 1re de renouvellement) decides which transitions appl
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import date, datetime
 from decimal import Decimal
 from typing import Iterable
 
 import sqlalchemy as sa
+from sqlalchemy.orm import aliased
 
 from ..models import Allocation, Beneficiaire, Cerfa, Dispositif, Inscription, Ressource
 from ..models.enums import AllocationNature as N, AllocationStatut as S, CerfaStatut, CerfaType
-from ..rules.montants import ResultatAllocation, calculer_allocation, categorie_ressource
+from ..rules import params as regles
+from ..rules.calendrier import age_revolu, derniere_date_envoi, est_hors_delai
+from ..rules.montants import ResultatAllocation, age_eligible_cej, calculer_allocation, categorie_ressource
 from . import audit
 from .allocations import CORRIGEABLES, deja_verse_expr
 from .errors import TransitionRefused
 
+_age = age_revolu
+ZERO = Decimal("0.00")
 
-def _age(naissance: date, mois: date) -> int:
-    return mois.year - naissance.year - ((mois.month, mois.day) < (naissance.month, naissance.day))
+
+def _maintenant() -> datetime:
+    from ..clock import now
+    return now()
+
+
+def _jour(now) -> date:
+    return now.date() if isinstance(now, datetime) else now
+
+
+def _mois_precedent(d: date) -> date:
+    return date(d.year - 1, 12, 1) if d.month == 1 else date(d.year, d.month - 1, 1)
+
+
+def montants_en_vigueur(session, beneficiaire_id: int, code: str, *where) -> Decimal:
+    """Sum of the youth's allowances of a programme that stand: the latest version of each month,
+    neither refused nor replaced (what the youth has been or will be paid)."""
+    suivante = aliased(Allocation)
+    with session.no_autoflush:
+        total = session.execute(
+            sa.select(sa.func.coalesce(sa.func.sum(Allocation.montant), 0))
+            .join(Dispositif, Dispositif.id == Allocation.dispositif_id)
+            .where(Allocation.beneficiaire_id == beneficiaire_id, Dispositif.code == code,
+                   Allocation.statut.notin_([S.REFUSEE, S.REMPLACEE]),
+                   ~sa.exists().where(suivante.corrige_id == Allocation.id, suivante.statut != S.REFUSEE),
+                   *where)).scalar_one()
+    return Decimal(total).quantize(ZERO)
+
+
+def deja_verse_annee_pacea(session, beneficiaire_id: int, mois: date) -> Decimal:
+    """R34: PACEA granted to the youth over the other months of the calendar year of `mois` [derived:
+    calendar year, see rules.montants.montant_pacea]."""
+    return montants_en_vigueur(session, beneficiaire_id, regles.PACEA,
+                               Allocation.mois >= date(mois.year, 1, 1), Allocation.mois < date(mois.year + 1, 1, 1),
+                               Allocation.mois != mois.replace(day=1))
+
+
+def cej_mois_precedent(session, beneficiaire_id: int, mois: date) -> Decimal:
+    """R33/E8: the CEJ allowance of M-1 counts in the PACEA resources of M [derived: the allowance for
+    the month M-1, whatever its payment date]."""
+    return montants_en_vigueur(session, beneficiaire_id, regles.CEJ, Allocation.mois == _mois_precedent(mois))
 
 
 def calculer(session, inscription: Inscription, mois: date, lignes: list[tuple[str, Decimal]], *,
              ressources_differentielles: Decimal = Decimal("0"), cerfa: Cerfa | None = None,
              montant_demande: Decimal | None = None, forfait: Decimal | None = None) -> ResultatAllocation:
     b: Beneficiaire = inscription.beneficiaire
-    if forfait is None and cerfa is not None and inscription.dispositif.code == "CEJ":
+    mois = mois.replace(day=1)
+    code = inscription.dispositif.code
+    if forfait is None and cerfa is not None and code == "CEJ":
         forfait = cerfa.montant_prevu  # R22: fixed at signature unless revised
+    pacea = {}
+    if code == regles.PACEA:  # R33/R34: what the rules need from the youth's other months
+        pacea = {"deja_verse_annee": deja_verse_annee_pacea(session, b.id, mois),
+                 "cej_mois_precedent": cej_mois_precedent(session, b.id, mois)}
     return calculer_allocation(
-        inscription.dispositif.code, mois, lignes, mineur=_age(b.date_naissance, mois) < 18,
+        code, mois, lignes, mineur=_age(b.date_naissance, mois) < 18,
         tranche_fiscale=b.tranche_fiscale.value, forfait=forfait,
         ressources_differentielles=ressources_differentielles,
         montant_demande=montant_demande if montant_demande is not None else (
-            cerfa.montant_prevu if cerfa is not None else None))
+            cerfa.montant_prevu if cerfa is not None else None), **pacea)
+
+
+def verifier_age_cej(inscription: Inscription) -> None:
+    """CEJ age limit (rules.md 2.3): 16 to 25 at entry, 29 with a RQTH; the entry of a renewed path is
+    the first enrolment's start."""
+    if inscription.dispositif.code != regles.CEJ:
+        return
+    entree, vus = inscription, set()
+    while entree.precedente is not None and entree.precedente.id not in vus:
+        vus.add(entree.id)
+        entree = entree.precedente
+    b = inscription.beneficiaire
+    age = age_revolu(b.date_naissance, entree.date_debut)
+    if not age_eligible_cej(age, rqth=b.rqth):
+        limite = regles.CEJ_AGE_MAX_RQTH if b.rqth else regles.CEJ_AGE_MAX
+        raise TransitionRefused(
+            f"Pas d'allocation CEJ : le jeune avait {age} ans à l'entrée le {entree.date_debut:%d/%m/%Y}, "
+            f"hors des limites du CEJ ({regles.CEJ_AGE_MIN} à {limite} ans"
+            f"{' avec une RQTH' if b.rqth else ', 29 ans avec une RQTH'}).")
+
+
+def verifier_dans_les_delais(inscription: Inscription, mois: date, aujourd_hui: date) -> None:
+    """R35/R48: a month whose last regular sending is past is never recorded as a normal allocation."""
+    code = inscription.dispositif.code
+    if code not in regles.DISPOSITIFS_ALLOCATION:
+        return
+    if est_hors_delai(mois, aujourd_hui, dispositif=code):
+        raise TransitionRefused(
+            f"L'allocation de {mois:%m/%Y} est hors délai : son dernier envoi régulier était le "
+            f"{derniere_date_envoi(code, mois):%d/%m/%Y} (R35). Utilisez « Demander un versement hors délai » "
+            "(menu Allocations › Hors délai) : un manager l'approuve avant qu'elle soit soumise (R48).")
 
 
 def nature_pour(session, inscription: Inscription, cerfa: Cerfa | None, *, sauf: int | None = None) -> N:
@@ -53,13 +134,21 @@ def nature_pour(session, inscription: Inscription, cerfa: Cerfa | None, *, sauf:
 
 def enregistrer_allocation(session, *, inscription_id: int, mois: date, lignes: Iterable[tuple[str, Decimal]] = (),
                            actor, ressources_differentielles: Decimal = Decimal("0"),
-                           hors_delai_id: int | None = None, montant_demande: Decimal | None = None) -> Allocation:
+                           hors_delai_id: int | None = None, montant_demande: Decimal | None = None,
+                           now: datetime | date | None = None, cause: dict | None = None) -> Allocation:
+    """Record one allocation. `now` is the recording time (the clock by default): a month past its
+    deadline is refused unless it comes from an approved hors-délai request (R35/R48). `cause`, for an
+    allocation created by another transition's effect, goes into its audit event (issue 11)."""
     inscription = session.get(Inscription, inscription_id)
     if inscription is None:
         raise TransitionRefused("Parcours introuvable.")
     if not inscription.dispositif.allocation_autorisee:
         raise TransitionRefused("Pas d'allocation sur ce dispositif (R6).")
+    now = now or _maintenant()
     mois = mois.replace(day=1)
+    verifier_age_cej(inscription)
+    if not hors_delai_id:
+        verifier_dans_les_delais(inscription, mois, _jour(now))
     cerfa = session.execute(sa.select(Cerfa).where(Cerfa.inscription_id == inscription.id)
                             .order_by(Cerfa.id.desc()).limit(1)).scalar_one_or_none()
     lignes = list(lignes)
@@ -79,7 +168,8 @@ def enregistrer_allocation(session, *, inscription_id: int, mois: date, lignes: 
     session.flush()
     audit.record(session, entity="allocation", entity_id=a.id, action="enregistrer",
                  actor_id=getattr(actor, "id", None), to_status=S.ENREGISTREE.value,
-                 params={"montant": a.montant, "mois": mois, "nature": nature.value})
+                 params={"montant": a.montant, "mois": mois, "nature": nature.value, **(cause or {})},
+                 at=now if isinstance(now, datetime) else None)
     return a
 
 
@@ -118,17 +208,29 @@ def corriger_allocation(session, allocation_id: int, *, lignes: Iterable[tuple[s
     return new
 
 
-def completer(session, a: Allocation, *, is_created: bool) -> None:
+def completer(session, a: Allocation, *, is_created: bool, aujourd_hui: date | None = None,
+              mois_avant: date | None = None) -> None:
     """An allocation entered or edited in the grid: denormalised fields, nature (R42-R44) and the
-    amount from the rules (R21-R34) on its declared resources. Never typed by hand."""
+    amount from the rules (R21-R34) on its declared resources. Never typed by hand. A late month is
+    refused (R35/R48: a hors-délai allocation comes from an approved request, never from this form)."""
     inscription = a.inscription or session.get(Inscription, a.inscription_id)
     if inscription is None:
         raise TransitionRefused("Parcours introuvable.")
     if not inscription.dispositif.allocation_autorisee:
         raise TransitionRefused("Pas d'allocation sur ce dispositif (R6).")
+    if a.nature == N.HORS_DELAI or a.hors_delai or a.demande_hors_delai_id:
+        if is_created:
+            raise TransitionRefused("Une allocation hors délai se demande par « Demander un versement hors délai » "
+                                    "(menu Allocations › Hors délai), approuvée par un manager (R48).")
+        raise TransitionRefused(f"Cette allocation hors délai se modifie par sa demande hors délai n° "
+                                f"{a.demande_hors_delai_id} : la modifier la renvoie à l'approbation du manager (R48).")
     a.beneficiaire_id, a.dispositif_id, a.antenne_id = (inscription.beneficiaire_id, inscription.dispositif_id,
                                                         inscription.antenne_id)
     a.mois = a.mois.replace(day=1)
+    with session.no_autoflush:
+        verifier_age_cej(inscription)
+        if is_created or (mois_avant is not None and mois_avant.replace(day=1) != a.mois):
+            verifier_dans_les_delais(inscription, a.mois, aujourd_hui or _jour(_maintenant()))
     if a.cerfa is None and a.cerfa_id is None:
         a.cerfa = session.execute(sa.select(Cerfa).where(Cerfa.inscription_id == inscription.id)
                                   .order_by(Cerfa.id.desc()).limit(1)).scalar_one_or_none()

@@ -82,8 +82,10 @@ def test_allocation_and_hors_delai_workflows_keep_their_invariants(db, ref):
             insc = data.draw(st.sampled_from(self.inscriptions))
             try:
                 with session.begin_nested():
-                    a = enregistrer_allocation(session, inscription_id=insc, mois=date(2024, month, 1),
-                                               lignes=[("Salaire", Decimal(salary))], actor=actors["conseiller"])
+                    # recorded in time, the 1st of the next month (R35/R48: a late month is refused)
+                    a = enregistrer_allocation(session, inscription_id=insc, mois=date(2025, month, 1),
+                                               lignes=[("Salaire", Decimal(salary))], actor=actors["conseiller"],
+                                               now=datetime(2025 + month // 12, month % 12 + 1, 1, 9, 0))
                 session.commit()
                 self.allocations.append(a.id)
             except sa.exc.IntegrityError:  # the unique key refused a second allowance for that month
