@@ -138,7 +138,7 @@ def _demo_snapshot(app, _tables):
 
 @pytest.fixture
 def populated_db(db, _demo_snapshot, _tables):
-    """`db` with the demo data under the test's own rows: 300 youths in three antennes, their cerfa, 1 365
+    """`db` with the demo data under the test's own rows: 300 youths in three antennes, their cerfa, 1 338
     allocations, payment batches, corrections, reversements, hors-délai requests, programmes' records, audit.
     Money and workflow tests use it so that a query which forgets its correlation, or sums the whole table,
     sees other people's rows and fails (issue 11). The test's own factories (`ref`) reuse its structures,

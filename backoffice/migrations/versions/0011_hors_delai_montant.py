@@ -10,7 +10,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0011_hors_delai_montant"
-down_revision = "0007_debit_paiements"
+down_revision = "0014_retours_banque"
 branch_labels = None
 depends_on = None
 
