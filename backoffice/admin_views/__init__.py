@@ -20,6 +20,10 @@ def create_admin(app):
     menu.install(app)
     from .files import FilesView
     admin.add_view(FilesView(name="Files d'attente", category="Suivi", endpoint="files", url="/admin/files"))
+    if app.config.get("DEMO_MAILBOX_DIR"):  # set by `backoffice demo` only (its mail sink, issue 19)
+        from .boite_mail import BoiteMailDemoView
+        admin.add_view(BoiteMailDemoView(name="Boîte mail de démonstration", category="Suivi",
+                                         endpoint="boite_mail_demo", url="/admin/boite-mail"))
     return admin
 
 
