@@ -53,7 +53,7 @@ def demo(host: str, port: int, reset: bool) -> None:
     from .app import create_app
     from .config import Config
 
-    sink = worker = None
+    sink, workers = None, []
     saved = {s: signal.getsignal(s) for s in (signal.SIGTERM, signal.SIGINT)}
 
     def _stop(signum, frame):  # SIGTERM as Ctrl-C: serving ends, the finally below cleans up (issue 19)
@@ -64,6 +64,9 @@ def demo(host: str, port: int, reset: bool) -> None:
         overrides = {}
         if not os.environ.get("MAIL_SERVER"):
             boite = Path(os.environ.get("DEMO_MAILBOX_DIR") or Path(_instance_path()) / "demo-mails")
+            if reset:  # a new demo, an empty mailbox
+                for old in boite.glob("*.eml"):
+                    old.unlink()
             sink = DemoMailSink(boite).start()
             # the demo mailbox exists only here: Config never reads DEMO_MAILBOX_DIR (no such screen in
             # production, where reset links in mails are secrets, issue 12)
@@ -71,7 +74,7 @@ def demo(host: str, port: int, reset: bool) -> None:
                          "MAIL_USERNAME": None, "MAIL_PASSWORD": None, "DEMO_MAILBOX_DIR": str(boite)}
         app = create_app(Config, **overrides)
         with app.app_context():
-            worker = _prepare_demo(app, host, port, reset, sink)
+            _prepare_demo(app, host, port, reset, sink, workers)
             _serve(app, host, port)
     except KeyboardInterrupt:
         pass
@@ -79,7 +82,7 @@ def demo(host: str, port: int, reset: bool) -> None:
         for s in saved:  # a second Ctrl-C must not cut the clean-up short
             signal.signal(s, signal.SIG_IGN)
         try:
-            if worker is not None:
+            for worker in workers:
                 _stop_process_group(worker)
             if sink is not None:
                 sink.stop()
@@ -89,8 +92,9 @@ def demo(host: str, port: int, reset: bool) -> None:
                 signal.signal(s, handler)
 
 
-def _prepare_demo(app, host: str, port: int, reset: bool, sink):
-    """Database, demo data and jobs of `backoffice demo`; returns the worker process, if any."""
+def _prepare_demo(app, host: str, port: int, reset: bool, sink, workers: list) -> None:
+    """Database, demo data and jobs of `backoffice demo`; the worker process, if any, goes in `workers` as
+    soon as it exists (a signal may come at any time)."""
     from .extensions import db
     from .queue import redis_ping
 
@@ -111,7 +115,6 @@ def _prepare_demo(app, host: str, port: int, reset: bool, sink):
         click.echo("  " + ", ".join(f"{k} : {v}" for k, v in stats.items()))
 
     app.config["PUBLIC_URL"] = app.config.get("PUBLIC_URL") or f"http://{host}:{port}"  # links in mails
-    worker = None
     if app.config.get("JOBS_MODE") == "inline":
         click.echo("Jobs : exécutés dans le processus web (JOBS_MODE=inline).")
     elif redis_ping(app.config["REDIS_URL"]):
@@ -123,6 +126,7 @@ def _prepare_demo(app, host: str, port: int, reset: bool, sink):
         # its own process group: the demo stops it with its scheduler and work-horses, whatever stops the demo
         worker = subprocess.Popen([sys.executable, "-m", "backoffice.cli", "worker", "--with-scheduler",
                                    "--parent", str(os.getpid())], env=env, start_new_session=True)
+        workers.append(worker)
         click.echo(f"Jobs : worker RQ lancé (Redis {app.config['REDIS_URL']}, pid {worker.pid}).")
     else:
         app.config["JOBS_MODE"] = "inline"
@@ -136,7 +140,6 @@ def _prepare_demo(app, host: str, port: int, reset: bool, sink):
     click.echo(f"\nBack-office : http://{host}:{port}/admin/")
     click.echo(f"Comptes de démonstration (mot de passe {DEMO_PASSWORD}) : "
                "admin, siege, manager, support, comptable, conseiller, conseiller2")
-    return worker
 
 
 def _stop_process_group(proc, timeout: float = 15) -> None:

@@ -166,6 +166,10 @@ def test_backoffice_demo_serves_the_seeded_back_office_on_a_fresh_sqlite(tmp_pat
         opener = demo.opener("siege")
         grid = opener.open(f"{demo.base}/admin/allocation/").read().decode()
         assert "Allocations" in grid and "badge-statut" in grid and "€" in grid
+        # jobs in the web process: the mail is in the demo mailbox when the answer comes back
+        demo.post_form(demo.opener(), "/password/forgot", {"username": "conseiller"})
+        mailbox = demo.opener("support").open(f"{demo.base}/admin/boite-mail/").read().decode()
+        assert "Réinitialisation de votre mot de passe" in mailbox
     finally:
         out = demo.stop()
     assert "Jobs :" in out and "Demo-2026!" in out and "http://127.0.0.1" in out

@@ -12,6 +12,7 @@ from email.message import EmailMessage
 
 import pytest
 
+from tests.jobs.conftest import smtp_server  # noqa: F401  (fixture)
 from tests.seeds.test_demo import REDIS_URL, Demo, demo_env, redis_db9  # noqa: F401  (fixture)
 
 RESET_LINK = re.compile(r'href="(http://127\.0\.0\.1:\d+/password/reset/[A-Za-z0-9_\-%.~]+)"')
@@ -63,6 +64,24 @@ def test_a_password_recovery_mail_reaches_the_demo_mailbox_page_R69(tmp_path, re
         out = demo.stop()
     assert "Traceback" not in out, out
     assert list((tmp_path / "boite").glob("*.eml"))  # the sink's files, where the demo said
+
+
+@pytest.mark.smtp
+def test_with_mail_server_set_the_demo_sends_there_and_has_no_mailbox_screen(tmp_path, smtp_server):
+    port, inbox = smtp_server
+    demo = Demo(tmp_path, demo_env(tmp_path, JOBS_MODE="inline", MAIL_SERVER="127.0.0.1", MAIL_PORT=port))
+    try:
+        demo.wait_ready()
+        demo.post_form(demo.opener(), "/password/forgot", {"username": "conseiller"})
+        # (with the demo data's own mails, relayed by the same request)
+        assert "Réinitialisation de votre mot de passe" in [m["Subject"] for m in inbox.messages]
+        with pytest.raises(urllib_error()) as absent:
+            demo.opener("admin").open(f"{demo.base}/admin/boite-mail/")
+        assert absent.value.code == 404
+    finally:
+        out = demo.stop()
+    assert f"Mails : envoyés au serveur SMTP 127.0.0.1:{port}" in out and "Mails : serveur SMTP de démo" not in out
+    assert not (tmp_path / "boite").exists()
 
 
 def urllib_error():
