@@ -10,6 +10,8 @@ from pathlib import Path
 import click
 from flask.cli import FlaskGroup, with_appcontext
 
+from .queue import QUEUES
+
 DEMO_PASSWORD = "Demo-2026!"
 
 
@@ -41,15 +43,61 @@ def _upgrade_database() -> None:
 @click.option("--host", default="127.0.0.1", show_default=True)
 @click.option("--port", default=5000, show_default=True, type=int)
 @click.option("--reset", is_flag=True, help="Recrée la base de démonstration.")
-@with_appcontext
 def demo(host: str, port: int, reset: bool) -> None:
-    """Crée la base (SQLite sous instance/ par défaut), la migre, charge la démo et sert l'application."""
-    from flask import current_app
+    """Crée la base (SQLite sous instance/ par défaut), la migre, charge la démo et sert l'application.
 
+    Sans MAIL_SERVER, un serveur SMTP local (aiosmtpd, port libre de 127.0.0.1) reçoit les mails, lisibles
+    dans « Boîte mail de démonstration ». SIGTERM et SIGINT arrêtent la démo, son worker et ce serveur."""
+    import signal
+
+    from .app import create_app
+    from .config import Config
+
+    sink, workers = None, []
+    saved = {s: signal.getsignal(s) for s in (signal.SIGTERM, signal.SIGINT)}
+
+    def _stop(signum, frame):  # SIGTERM as Ctrl-C: serving ends, the finally below cleans up (issue 19)
+        raise KeyboardInterrupt
+    for s in saved:
+        signal.signal(s, _stop)
+    try:
+        overrides = {}
+        if not os.environ.get("MAIL_SERVER"):
+            boite = Path(os.environ.get("DEMO_MAILBOX_DIR") or Path(_instance_path()) / "demo-mails")
+            if reset:  # a new demo, an empty mailbox
+                for old in boite.glob("*.eml"):
+                    old.unlink()
+            sink = DemoMailSink(boite).start()
+            # the demo mailbox exists only here: Config never reads DEMO_MAILBOX_DIR (no such screen in
+            # production, where reset links in mails are secrets, issue 12)
+            overrides = {"MAIL_SERVER": "127.0.0.1", "MAIL_PORT": sink.port, "MAIL_USE_TLS": False,
+                         "MAIL_USERNAME": None, "MAIL_PASSWORD": None, "DEMO_MAILBOX_DIR": str(boite)}
+        app = create_app(Config, **overrides)
+        with app.app_context():
+            _prepare_demo(app, host, port, reset, sink, workers)
+            _serve(app, host, port)
+    except KeyboardInterrupt:
+        pass
+    finally:
+        for s in saved:  # a second Ctrl-C must not cut the clean-up short
+            signal.signal(s, signal.SIG_IGN)
+        try:
+            for worker in workers:
+                _stop_process_group(worker)
+            if sink is not None:
+                sink.stop()
+            click.echo("Démo arrêtée.")
+        finally:
+            for s, handler in saved.items():
+                signal.signal(s, handler)
+
+
+def _prepare_demo(app, host: str, port: int, reset: bool, sink, workers: list) -> None:
+    """Database, demo data and jobs of `backoffice demo`; the worker process, if any, goes in `workers` as
+    soon as it exists (a signal may come at any time)."""
     from .extensions import db
     from .queue import redis_ping
 
-    app = current_app._get_current_object()
     uri = app.config["SQLALCHEMY_DATABASE_URI"]
     if uri.startswith("sqlite:///"):
         path = Path(uri.removeprefix("sqlite:///"))
@@ -67,25 +115,100 @@ def demo(host: str, port: int, reset: bool) -> None:
         click.echo("  " + ", ".join(f"{k} : {v}" for k, v in stats.items()))
 
     app.config["PUBLIC_URL"] = app.config.get("PUBLIC_URL") or f"http://{host}:{port}"  # links in mails
-    worker = None
     if app.config.get("JOBS_MODE") == "inline":
         click.echo("Jobs : exécutés dans le processus web (JOBS_MODE=inline).")
     elif redis_ping(app.config["REDIS_URL"]):
-        worker = subprocess.Popen([sys.executable, "-m", "backoffice.cli", "worker", "--with-scheduler"],
-                                  env=dict(os.environ, DATABASE_URL=uri, PUBLIC_URL=app.config["PUBLIC_URL"]))
+        env = dict(os.environ, DATABASE_URL=uri, PUBLIC_URL=app.config["PUBLIC_URL"])
+        if sink is not None:
+            env.update(MAIL_SERVER="127.0.0.1", MAIL_PORT=str(sink.port), MAIL_USE_TLS="false")
+            env.pop("MAIL_USERNAME", None)
+            env.pop("MAIL_PASSWORD", None)
+        # its own process group: the demo stops it with its scheduler and work-horses, whatever stops the demo
+        worker = subprocess.Popen([sys.executable, "-m", "backoffice.cli", "worker", "--with-scheduler",
+                                   "--parent", str(os.getpid())], env=env, start_new_session=True)
+        workers.append(worker)
         click.echo(f"Jobs : worker RQ lancé (Redis {app.config['REDIS_URL']}, pid {worker.pid}).")
     else:
         app.config["JOBS_MODE"] = "inline"
         click.echo("Jobs : Redis ne répond pas, les jobs s'exécutent dans le processus web.")
+    if sink is not None:
+        click.echo(f"Mails : serveur SMTP de démonstration sur 127.0.0.1:{sink.port} ; les mails reçus se lisent "
+                   f"dans http://{host}:{port}/admin/boite-mail/ (admin, support) et sous {sink.dossier}")
+    else:
+        click.echo(f"Mails : envoyés au serveur SMTP {app.config['MAIL_SERVER']}:{app.config['MAIL_PORT']} "
+                   "(MAIL_SERVER).")
     click.echo(f"\nBack-office : http://{host}:{port}/admin/")
     click.echo(f"Comptes de démonstration (mot de passe {DEMO_PASSWORD}) : "
                "admin, siege, manager, support, comptable, conseiller, conseiller2")
+
+
+def _stop_process_group(proc, timeout: float = 15) -> None:
+    """SIGTERM to the worker (RQ's warm shutdown: the current job ends, the scheduler stops), SIGKILL to
+    it after `timeout`, then SIGKILL to whatever of its process group is left (a scheduler, a work-horse)."""
+    import signal
+    proc.terminate()
     try:
-        _serve(app, host, port)
-    finally:
-        if worker is not None:
-            worker.terminate()
-            worker.wait(timeout=10)
+        proc.wait(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait()
+    try:
+        os.killpg(proc.pid, signal.SIGKILL)
+    except ProcessLookupError:
+        pass
+
+
+def _instance_path() -> str:
+    """The app's instance folder (where the demo's SQLite and secret key live), before the app exists."""
+    from flask import Flask
+    return Flask("backoffice.app", instance_relative_config=True).instance_path
+
+
+class DemoMailSink:
+    """The demo's SMTP server (aiosmtpd on a free loopback port): each mail received becomes a file
+    `<dossier>/<ns>-<hex>.eml` (0600, the folder 0700: reset links are secrets), read by the demo mailbox."""
+
+    def __init__(self, dossier: Path):
+        self.dossier = Path(dossier)
+        self.port = 0
+        self._controller = None
+
+    async def handle_DATA(self, server, session, envelope):  # aiosmtpd's handler hook
+        import time
+        import uuid
+        name = f"{time.time_ns()}-{uuid.uuid4().hex[:8]}.eml"
+        tmp = self.dossier / f".{name}.tmp"
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(envelope.original_content or envelope.content)
+        os.replace(tmp, self.dossier / name)  # the mailbox never sees half a mail
+        return "250 Message accepted for delivery"
+
+    def start(self) -> "DemoMailSink":
+        import logging
+        import socket
+
+        from aiosmtpd.controller import Controller
+        self.dossier.mkdir(parents=True, exist_ok=True)
+        self.dossier.chmod(0o700)
+        logging.getLogger("mail.log").setLevel(logging.WARNING)  # aiosmtpd: five lines per connection
+        for _ in range(5):  # a free port, taken between the probe and the bind: try another
+            with socket.socket() as probe:
+                probe.bind(("127.0.0.1", 0))
+                self.port = probe.getsockname()[1]
+            controller = Controller(self, hostname="127.0.0.1", port=self.port)
+            try:
+                controller.start()
+            except (OSError, RuntimeError):
+                continue
+            self._controller = controller
+            return self
+        raise click.ClickException("Impossible de démarrer le serveur SMTP de démonstration.")
+
+    def stop(self) -> None:
+        if self._controller is not None:
+            self._controller.stop()
+            self._controller = None
 
 
 def _safe_uri(uri: str) -> str:
@@ -127,18 +250,18 @@ def seed(seed_value: int, scale: int) -> None:
 
 
 @main.command("worker")
-@click.option("--queues", "-q", default="payments,mail,bulk,default", show_default=True)
+@click.option("--queues", "-q", default=",".join(QUEUES), show_default=True)
 @click.option("--with-scheduler/--without-scheduler", default=True, show_default=True)
 @click.option("--burst", is_flag=True, help="S'arrête quand les files sont vides.")
 @click.option("--interval", default=15, show_default=True, type=int, help="Période des tâches périodiques (s).")
+@click.option("--parent", type=int, hidden=True, help="S'arrête quand ce processus (la démo) disparaît.")
 @with_appcontext
-def worker(queues: str, with_scheduler: bool, burst: bool, interval: int) -> None:
+def worker(queues: str, with_scheduler: bool, burst: bool, interval: int, parent: int | None) -> None:
     """Lance un worker RQ sur les files choisies (paiements d'abord)."""
     from flask import current_app
-    from rq import Worker
     from sqlalchemy.orm import configure_mappers
 
-    from .queue import _redis
+    from .queue import _redis, setup_worker_log, worker_class
 
     configure_mappers()  # before forking (redash/cli/rq.py)
     names = [q.strip() for q in queues.split(",") if q.strip()]
@@ -156,11 +279,29 @@ def worker(queues: str, with_scheduler: bool, burst: bool, interval: int) -> Non
     import gc
     gc.collect()
     gc.freeze()
-    w = Worker(names, connection=conn)
+    w = worker_class()(names, connection=conn)
     if with_scheduler and not burst:
         _start_periodic(app, interval)
+    if parent:
+        _stop_with_parent(parent)
+    setup_worker_log()
     click.echo(f"Worker RQ sur {', '.join(names)} ({app.config['REDIS_URL']})")
-    w.work(with_scheduler=with_scheduler, burst=burst)
+    # RQ's own lines (five a job) at WARNING: the worker class writes one line per job (issue 19)
+    w.work(with_scheduler=with_scheduler, burst=burst, logging_level="WARNING")
+    click.echo("Worker RQ arrêté.")
+
+
+def _stop_with_parent(parent: int) -> None:
+    """The demo's worker stops (warm shutdown) when the demo is gone, even killed with SIGKILL."""
+    import signal
+    import threading
+    import time
+
+    def watch():
+        while os.getppid() == parent:
+            time.sleep(1)
+        os.kill(os.getpid(), signal.SIGTERM)
+    threading.Thread(target=watch, name="parent", daemon=True).start()
 
 
 PERIODIC = [  # (job, queue): idempotent, so a missed or doubled tick is harmless
@@ -182,7 +323,8 @@ def _start_periodic(app, interval: int) -> None:
             with app.app_context():
                 for func, queue in PERIODIC:
                     try:
-                        get_queue(queue, app).enqueue(func, job_timeout=300, result_ttl=60, failure_ttl=3600)
+                        get_queue(queue, app).enqueue(func, job_timeout=300, result_ttl=60, failure_ttl=3600,
+                                                      meta={"periodique": True})
                     except Exception as exc:  # noqa: BLE001 - Redis away: try again next tick
                         click.echo(f"tâche périodique {func} reportée : {exc}", err=True)
             time.sleep(interval)

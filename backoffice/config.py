@@ -51,6 +51,10 @@ class Config:
     MAIL_USERNAME = os.environ.get("MAIL_USERNAME")
     MAIL_PASSWORD = os.environ.get("MAIL_PASSWORD")
     MAIL_DEFAULT_SENDER = os.environ.get("MAIL_DEFAULT_SENDER", "backoffice@agence.example.fr")
+    # the folder of `backoffice demo`'s mail sink, shown in « Boîte mail de démonstration » (admin, support);
+    # set by the demo command only, never read from the environment: no such screen outside the demo
+    # (mails hold reset links, which are secrets, issue 12)
+    DEMO_MAILBOX_DIR = None
 
     SEPA_DEBTOR_NAME = os.environ.get("SEPA_DEBTOR_NAME", "AGENCE DE SERVICES ET DE PAIEMENT")
     SEPA_DEBTOR_IBAN = os.environ.get("SEPA_DEBTOR_IBAN", "FR7630001007941234567890185")

@@ -88,6 +88,8 @@ POLICY: dict[str, ViewPolicy] = {
     "audit_sceau": P({A}, export={A}),
     "bulk_run": P({A, S, M, C, SU}),
     "files": P({A}),  # queue health (RQ registries)
+    # `backoffice demo` only (its mail sink, registered when DEMO_MAILBOX_DIR is set): the mails it received
+    "boite_mail_demo": P({A, SU}),
 }
 
 

@@ -56,3 +56,71 @@ def enqueue(func_path: str, *args: Any, queue: str = "default", job_id: str | No
         log.info("job %s exécuté en ligne (pas de Redis)", func_path)
         return run_inline(func_path, *args)
     return get_queue(queue).enqueue(func_path, *args, job_id=job_id, **options)
+
+
+def worker_class():
+    """The RQ worker of `backoffice worker`: one line per job in its log (issue 19).
+
+    RQ's own lines (dequeued, "Job OK", result kept…; five a job) are left at WARNING by the command; this
+    worker writes one line when a job ends: done with its duration, or failed with its message. A failure
+    the code expects (an exception with `attendu = True`, e.g. mails not delivered, which the outbox retries
+    by itself) gets that line only; any other exception keeps RQ's traceback, it is a defect to read.
+    A periodic job that had nothing to do says nothing (its tick comes back every few seconds)."""
+    from rq import Worker
+    from rq.job_lifecycle import call_exception_handlers
+    from rq.utils import now
+
+    journal = logging.getLogger("backoffice.worker")
+
+    def _duree(job) -> str:
+        debut = getattr(job, "started_at", None)
+        try:
+            secondes = ((job.ended_at or now()) - debut).total_seconds() if debut else 0.0
+        except TypeError:  # naive against aware: no duration rather than no line
+            secondes = 0.0
+        return f"{max(secondes, 0.0):.2f}".replace(".", ",")
+
+    def _fonction(job) -> str:
+        try:
+            return job.func_name
+        except Exception:  # noqa: BLE001 - a job that cannot be deserialized still gets its line
+            return "?"
+
+    class BackofficeWorker(Worker):
+        log_result_lifespan = False
+
+        def handle_job_success(self, job, queue, started_job_registry, execution):
+            super().handle_job_success(job, queue, started_job_registry, execution)
+            if (job.meta or {}).get("periodique") and _rien_fait(job.return_value()):
+                return
+            journal.info("%s : %s (%s) terminé en %s s", job.origin, _fonction(job), job.id, _duree(job))
+
+        def handle_exception(self, job, *exc_info):
+            exc = exc_info[1]
+            if getattr(exc, "attendu", False):
+                journal.warning("%s : %s (%s) en échec : %s", job.origin, _fonction(job), job.id, exc)
+                call_exception_handlers(self._exc_handlers, job, *exc_info)
+                return
+            journal.error("%s : %s (%s) en échec : %s: %s", job.origin, _fonction(job), job.id,
+                          type(exc).__name__ if exc is not None else "?", exc)
+            super().handle_exception(job, *exc_info)
+
+    return BackofficeWorker
+
+
+def _rien_fait(result) -> bool:
+    if isinstance(result, dict):
+        return not any(result.values())
+    return not result
+
+
+def setup_worker_log() -> None:
+    """`HH:MM:SS message` on stdout for the worker's own lines (RQ's format)."""
+    import sys
+    journal = logging.getLogger("backoffice.worker")
+    if not journal.handlers:
+        handler = logging.StreamHandler(sys.stdout)
+        handler.setFormatter(logging.Formatter("%(asctime)s %(message)s", datefmt="%H:%M:%S"))
+        journal.addHandler(handler)
+    journal.setLevel(logging.INFO)
+    journal.propagate = False

@@ -23,6 +23,10 @@ def create_admin(app):
     from .retours import RetourBancaireView
     admin.add_view(RetourBancaireView(name="Retours bancaires", category="Paiements", endpoint="retour_bancaire",
                                       url="/admin/retour_bancaire"))
+    if app.config.get("DEMO_MAILBOX_DIR"):  # set by `backoffice demo` only (its mail sink, issue 19)
+        from .boite_mail import BoiteMailDemoView
+        admin.add_view(BoiteMailDemoView(name="Boîte mail de démonstration", category="Suivi",
+                                         endpoint="boite_mail_demo", url="/admin/boite-mail"))
     return admin
 
 

@@ -19,6 +19,8 @@ BACKOFF = [timedelta(seconds=30), timedelta(minutes=2), timedelta(minutes=10), t
 class MailNonDistribue(Exception):
     """Some mails could not be handed to the SMTP server; they stay queued for a retry."""
 
+    attendu = True  # an expected failure: the worker logs its message in one line, no traceback (issue 19)
+
 
 def render(template: str, contexte: dict) -> tuple[str, str]:
     """The French template's first line is its subject ("Objet : …"), the rest its body. A link with a
