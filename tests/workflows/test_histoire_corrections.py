@@ -60,6 +60,11 @@ def net_paid_in_python(allocs, payments, reversements):
     return out
 
 
+def _recorded_on(mois):
+    """In time (R35): the 2nd of the month after, before its last regular sending."""
+    return datetime(mois.year + mois.month // 12, mois.month % 12 + 1, 2, 9, 0)
+
+
 def test_every_correction_differential_is_its_amount_minus_what_its_earlier_versions_got_R46_R47(db, ref):
     session = db.session
     comptes = ref.comptes
@@ -111,7 +116,8 @@ def test_every_correction_differential_is_its_amount_minus_what_its_earlier_vers
             def go():
                 with session.begin_nested():
                     return enregistrer_allocation(session, inscription_id=insc, mois=mois,
-                                                  lignes=[("Salaire", Decimal(salary))], actor=comptes["conseiller"])
+                                                  lignes=[("Salaire", Decimal(salary))], actor=comptes["conseiller"],
+                                                  now=_recorded_on(mois))
             a = self._try(go)
             if a is not None:
                 self.allocs.append(a.id)
@@ -240,7 +246,7 @@ def test_every_correction_differential_is_its_amount_minus_what_its_earlier_vers
             assert computed == expected()
 
     run_state_machine_as_test(Histoire, settings=settings(
-        max_examples=15, stateful_step_count=25, deadline=None, derandomize=True,
+        max_examples=15, stateful_step_count=50, deadline=None, derandomize=True,
         suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture]))
     # the histories really went through corrections, payments and reversements
     assert stats["correction"] and stats["lot émis"] and stats["reversement"] and stats["complément"], dict(stats)
