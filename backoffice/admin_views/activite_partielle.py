@@ -134,7 +134,7 @@ class AutorisationAPView(SecureModelView):
                      "forme_amenagement": "Forme d'aménagement", "engagements": "Engagements de l'employeur"}
     column_formatters = {"piece_cse": _piece}
     form_columns = ["etablissement", "motif", "forme_amenagement", "date_debut", "date_fin", "nb_salaries",
-                    "heures_prevues", "engagements"]
+                    "heures_prevues", "engagements", "piece_cse_fichier"]
     form_extra_fields = {"piece_cse_fichier": FileField("Avis du CSE (PDF, PNG ou JPEG, 5 Mo au plus ; "
                                                         "obligatoire à partir de 50 salariés)")}
     form_ajax_refs = {"etablissement": refs.etablissement()}
@@ -297,7 +297,7 @@ class DemandeIndemnisationView(SecureModelView):
     column_labels = {"autorisation.numero": "N° d'autorisation", "lignes": "Salariés et heures",
                      "code_secret": "Code secret"}
     column_formatters = {"periode": _periode, "lignes": _lignes}
-    form_columns = ["annee", "mois"]
+    form_columns = ["code_secret", "annee", "mois"]
     form_extra_fields = {"code_secret": StringField(
         "Code secret (10 caractères, sur la notification de décision)",
         render_kw={"autocomplete": "off", "maxlength": 14, "spellcheck": "false"})}
