@@ -8,7 +8,7 @@ referent, and nothing else (R64). A SIRET is never changed: a new SIRET is a new
 from __future__ import annotations
 
 import sqlalchemy as sa
-from flask import abort, flash, redirect, request
+from flask import abort, flash, request
 from flask_admin import expose
 from flask_login import current_user
 from markupsafe import Markup

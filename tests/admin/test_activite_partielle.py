@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import html
 import io
-from datetime import date, datetime
+from datetime import datetime
 from decimal import Decimal
 
 import pytest
