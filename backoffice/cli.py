@@ -308,6 +308,7 @@ PERIODIC = [  # (job, queue): idempotent, so a missed or doubled tick is harmles
     ("backoffice.jobs.paiements.relay_outbox", "default"),
     ("backoffice.jobs.mail.send_pending_mail", "mail"),
     ("backoffice.jobs.paiements.emit_due_batches", "payments"),
+    ("backoffice.jobs.activite_partielle.accords_implicites", "default"),  # R73: 15 days of silence
 ]
 
 

@@ -15,6 +15,7 @@ from .models.enums import Role
 
 A, S, M, SU, C, CO = Role.ADMIN, Role.SIEGE, Role.MANAGER, Role.SUPPORT, Role.COMPTABLE, Role.CONSEILLER
 PA = Role.PARTENAIRE  # a partner's user (extranet): only their own establishments, never a staff grid
+UD = Role.UD  # activité partielle's unité départementale: the establishments of its département (ud_scope)
 STAFF = frozenset({A, S, M, SU, C, CO})
 NONE: frozenset = frozenset()
 
@@ -47,7 +48,7 @@ POLICY: dict[str, ViewPolicy] = {
     "dispositif": P(STAFF, create={A}, edit={A}, export={A}),
     "motif_sortie": P(STAFF, create={A}, edit={A}, delete={A}),
     # a partner sees the establishments they are linked to; their main contact changes the referent (R64)
-    "etablissement": P({A, S, M, C, SU, PA}, create={A, S}, edit={A, S, PA}, export={A, S},
+    "etablissement": P({A, S, M, C, SU, PA, UD}, create={A, S}, edit={A, S, PA}, export={A, S},
                        actions={A, S, M, C, SU}),
     # Comptes
     "compte": P({A, SU}, create={A}, edit={A}, export={A, SU}),
@@ -74,10 +75,15 @@ POLICY: dict[str, ViewPolicy] = {
     "lieu_accueil": P({A, S, M}, create={A, S}, edit={A, S}),
     "ligne_activite": P({A, S, M}, create={A, S}, edit={A, S}),
     "anomalie": P({A, S, M}, create={A, S}, edit={A, S}),
-    "autorisation_ap": P({A, S, M, C}, create={A, S}, edit={A, S}, export={A, S, C}),
-    "salarie": P({A, S, M, C}, create={A, S}, edit={A, S}),
-    "demande_indemnisation": P({A, S, M, C}, create={A, S}, edit={A, S}, export={A, S, C}),
-    "ligne_di": P({A, S, M, C}, create={A, S}, edit={A, S}),
+    # Activité partielle (issue 14): the employer files (its establishments only), the UD decides and
+    # checks (its département only); a DAP is filed through workflows.activite_partielle, a DI with its code
+    "autorisation_ap": P({A, S, M, C, PA, UD}, create={PA}, edit={PA}, export={A, S, C, PA, UD},
+                         actions={A, S, UD, PA}),
+    "salarie": P({A, S, M, C, PA, UD}, create={A, S, PA}, edit={A, S, PA}, export={PA}, actions={A, S}),
+    "demande_indemnisation": P({A, S, M, C, PA, UD}, create={PA}, export={A, S, C, PA, UD},
+                               actions={A, S, UD, PA}),
+    "ligne_di": P({A, S, M, C, PA, UD}, create={PA}, edit={PA}, delete={PA}, actions={A, S}),
+    "piece_jointe": P({A, S, PA, UD}),  # attachments: downloaded within the role's scope
     "convention_nacre": P({A, S, M, C}, create={A, S}, edit={A, S}, export={A, C}),
     "poste_adulte_relais": P({A, S, M, C}, create={A, S}, edit={A, S}, export={A, C}),
     "contrat_service_civique": P({A, S, M, C}, create={A, S}, edit={A, S}, export={A, C}),
@@ -136,6 +142,8 @@ def row_scope(model, user):
         return sa.false()
     if user.role == Role.PARTENAIRE:
         return partner_scope(model, user)
+    if user.role == Role.UD:
+        return ud_scope(model, user)
     if user.role != Role.CONSEILLER:
         return None
     antenne_id = user.structure_id
@@ -174,4 +182,42 @@ def partner_scope(model, user):
         return sa.or_(model.compte_id == user.id, model.etablissement_id.in_(main))
     if model is m.Compte:
         return model.id == user.id
+    return ap_scope(model, model_etablissements=links)
+
+
+def ap_scope(model, *, model_etablissements):
+    """Activité partielle rows whose establishment is in `model_etablissements` (a SELECT of ids);
+    nothing when `model` is not an AP model."""
+    from . import models as m
+
+    if model is m.Etablissement:
+        return model.id.in_(model_etablissements)
+    if model in (m.AutorisationAP, m.Salarie, m.PieceJointe):
+        return model.etablissement_id.in_(model_etablissements)
+    if model is m.DemandeIndemnisation:
+        return model.autorisation.has(m.AutorisationAP.etablissement_id.in_(model_etablissements))
+    if model is m.LigneDI:
+        return model.demande.has(m.DemandeIndemnisation.autorisation.has(
+            m.AutorisationAP.etablissement_id.in_(model_etablissements)))
     return sa.false()
+
+
+def departement(code_postal):
+    """SQL: the département of a postcode (overseas: 3 digits; Corsica's 2A/2B share « 20 »)."""
+    return sa.case((sa.func.substr(code_postal, 1, 2).in_(("97", "98")), sa.func.substr(code_postal, 1, 3)),
+                   else_=sa.func.substr(code_postal, 1, 2))
+
+
+def ud_scope(model, user):
+    """A UD agent sees the AP records of the establishments of its département: its structure's (type
+    « ud ») postcode; without a structure, nothing."""
+    from . import models as m
+
+    if model is m.Compte:
+        return model.id == user.id
+    if user.structure_id is None:
+        return sa.false()
+    dep = sa.select(departement(m.Structure.code_postal)).where(m.Structure.id == user.structure_id
+                                                                ).scalar_subquery()
+    etablissements = sa.select(m.Etablissement.id).where(departement(m.Etablissement.code_postal) == dep)
+    return ap_scope(model, model_etablissements=etablissements)

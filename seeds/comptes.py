@@ -19,11 +19,27 @@ DEMO_ACCOUNTS = [
     ("comptable", Role.COMPTABLE, "Claire", "Comptable", "ML-SIEGE"),
     ("conseiller", Role.CONSEILLER, "Camille", "Conseillère", "ML-ANT-NORD"),
     ("conseiller2", Role.CONSEILLER, "Karim", "Conseiller", "ML-ANT-SUD"),
+    # activité partielle: the Nord's unité départementale (scope: the establishments of département 59)
+    ("ud", Role.UD, "Ulysse", "Agent UD", "UD-59"),
 ]
+
+
+def _structure_ud(session, structures: dict):
+    from backoffice.models import Structure
+    from backoffice.models.enums import TypeStructure
+    if "UD-59" not in structures:
+        ud = session.scalars(sa.select(Structure).where(Structure.code == "UD-59")).first()
+        if ud is None:
+            ud = Structure(code="UD-59", nom="Unité départementale du Nord (DDETS 59)", type=TypeStructure.UD,
+                           code_postal="59000", ville="Lille", email="ud59@ddets.example.fr")
+            session.add(ud)
+            session.flush()
+        structures["UD-59"] = ud
 
 
 def load_demo_accounts(session, structures: dict, *, password: str = DEMO_PASSWORD) -> dict[str, Compte]:
     existing = {c.login: c for c in session.scalars(sa.select(Compte))}
+    _structure_ud(session, structures)
     password_hash = hash_password(password)  # one hash for all: argon2 is slow on purpose
     for login, role, prenom, nom, code in DEMO_ACCOUNTS:
         if login in existing:

@@ -6,13 +6,13 @@ from __future__ import annotations
 from datetime import date, datetime, timedelta
 from decimal import Decimal
 
-from backoffice.models import (Anomalie, AutorisationAP, ContratServiceCivique, ConventionNacre,
-                               DeclarationPartenaire, DemandeIndemnisation, Etablissement, LieuAccueil,
-                               LigneActivite, LigneDI, PosteAdulteRelais, Salarie, Structure)
-from backoffice.models.enums import (AutorisationStatut, ConventionStatut, DeclarationStatut, DeclarationType,
-                                     DIStatut, ModeLieu, MotifAP, TypeStructure)
-from backoffice.rules.activite_partielle import allocation_ap, indemnite_ap
-from backoffice.rules.montants import smic_horaire_brut
+import sqlalchemy as sa
+
+from backoffice.models import (Anomalie, Compte, ContratServiceCivique, ConventionNacre, DeclarationPartenaire,
+                               Etablissement, LieuAccueil, LigneActivite, LigneDI, MailOutbox, PosteAdulteRelais,
+                               Salarie, Structure)
+from backoffice.models.enums import (ConventionStatut, DeclarationStatut, DeclarationType, ModeLieu, MotifAP,
+                                     TypeStructure)
 
 from .identites import siret
 
@@ -56,50 +56,10 @@ def load_partenaires_et_programmes(session, rng, fake, structures) -> dict[str, 
                 session.add(Anomalie(declaration_id=d.id, code="ECART-BUDGET",
                                      libelle="Écart de plus de 10 % entre le prévisionnel et le réel",
                                      justification="Fermeture de deux mois pour travaux" if k else None))
-    # --- Activité partielle: establishments (one account per SIRET, R62), authorisations, DI (R71-R74)
-    smic = smic_horaire_brut(date(2025, 3, 1))
-    for k in range(8):
-        e = Etablissement(siret=siret(rng), raison_sociale=f"{fake.company()} {fake.company_suffix()}"[:120],
-                          libelle_voie=fake.street_name()[:28], code_postal=f"59{rng.randrange(1000):03d}",
-                          ville=fake.city()[:80], email=f"rh{k}@entreprise.example.fr", telephone="0320000000",
-                          effectif=rng.choice([8, 23, 47, 60, 120]), referent_nom=fake.name())
-        session.add(e)
-        session.flush()
-        nb = min(e.effectif, 12)
-        salaries = [Salarie(etablissement_id=e.id, nom=fake.last_name(), prenom=fake.first_name(),
-                            numero_securite_sociale=f"{rng.choice('12')}{rng.randrange(10**13, 10**14)}",
-                            taux_horaire_brut=Decimal(rng.choice(["12.50", "15.00", "18.40", "30.00", "60.00"])))
-                    for _ in range(nb)]
-        session.add_all(salaries)
-        debut = date(2025, 1 + k % 3, 1)
-        statut = [AutorisationStatut.ACCORDEE, AutorisationStatut.ACCORD_IMPLICITE, AutorisationStatut.DEPOSEE,
-                  AutorisationStatut.REFUSEE][k % 4]
-        a = AutorisationAP(numero=f"DAP-2025-{k + 1:05d}", etablissement_id=e.id, motif=list(MotifAP)[k % 5],
-                           date_debut=debut, date_fin=debut + timedelta(days=89), nb_salaries=nb,
-                           heures_prevues=Decimal(nb * 35 * 3), statut=statut,
-                           avis_cse="Avis favorable du CSE du 12/12/2024" if nb >= 50 or e.effectif >= 50 else None,
-                           deposee_at=datetime.combine(debut, datetime.min.time()) - timedelta(days=10),
-                           code_secret=f"{rng.randrange(36**10):010X}"[-10:] if statut in (
-                               AutorisationStatut.ACCORDEE, AutorisationStatut.ACCORD_IMPLICITE) else None)
-        session.add(a)
-        session.flush()
-        if a.code_secret:
-            for m in range(2):
-                di = DemandeIndemnisation(autorisation_id=a.id, annee=debut.year, mois=debut.month + m,
-                                          statut=[DIStatut.PAYEE, DIStatut.ENVOYEE][m])
-                session.add(di)
-                session.flush()
-                total_i = total_a = Decimal("0")
-                for s in salaries:
-                    heures = Decimal(rng.choice([14, 21, 35, 70]))
-                    ind = indemnite_ap(s.taux_horaire_brut, heures, smic)
-                    alloc = allocation_ap(s.taux_horaire_brut, heures, smic, date_reference=date(debut.year, debut.month + m, 1))
-                    session.add(LigneDI(demande_id=di.id, salarie_id=s.id, heures_chomees=heures,
-                                        heures_travaillees=Decimal("151.67") - heures, indemnite=ind, allocation=alloc))
-                    total_i += ind
-                    total_a += alloc
-                di.montant_indemnites, di.montant_allocation = total_i, total_a
-                counts["demandes d'indemnisation"] += 1
+    # --- Activité partielle: establishments (one account per SIRET, R62), then everything through the workflows:
+    # the DAP filed (R73), decided by the UD or accepted by silence, the DI created with the mailed code (R71),
+    # its lines computed (R74), sent, validated (issue 14)
+    counts["demandes d'indemnisation"] += _activite_partielle(session, rng, fake)
     # --- NACRE (R51: 25 % advance at the first contract), adultes-relais (R52), service civique (R55)
     for k in range(3):
         op = _structure(session, f"NACRE-{k + 1:02d}", f"Initiative {fake.city()}", TypeStructure.OPERATEUR_NACRE, rng)
@@ -127,3 +87,68 @@ def load_partenaires_et_programmes(session, rng, fake, structures) -> dict[str, 
     counts.update({"établissements (activité partielle)": 8, "conventions NACRE": 3, "postes adultes-relais": 4,
                    "contrats de service civique": 6})
     return counts
+
+
+PDF_AVIS_CSE = b"%PDF-1.4\n% Avis du CSE (demo)\n1 0 obj << /Type /Catalog >> endobj\ntrailer << /Root 1 0 R >>\n%%EOF\n"
+
+
+def _activite_partielle(session, rng, fake) -> int:
+    from backoffice.workflows import Selection, run
+    from backoffice.workflows import activite_partielle as ap
+    from backoffice.rules.activite_partielle import ajouter_mois
+    from backoffice.workflows import pieces
+
+    ud = session.scalars(sa.select(Compte).where(Compte.login == "ud")).first()
+    t0 = datetime(2025, 6, 16, 9, 0)  # the demo's "today" (seeds.demo.T0)
+    n_di = 0
+    for k in range(8):
+        e = Etablissement(siret=siret(rng), raison_sociale=f"{fake.company()} {fake.company_suffix()}"[:120],
+                          libelle_voie=fake.street_name()[:28], code_postal=f"59{rng.randrange(1000):03d}",
+                          ville=fake.city()[:80], email=f"rh{k}@entreprise.example.fr", telephone="0320000000",
+                          effectif=rng.choice([8, 23, 47, 60, 120]), referent_nom=fake.name())
+        session.add(e)
+        session.flush()
+        nb = min(e.effectif, 12)
+        salaries = [Salarie(etablissement_id=e.id, nom=fake.last_name(), prenom=fake.first_name(),
+                            numero_securite_sociale=f"{rng.choice('12')}{rng.randrange(10**13, 10**14)}",
+                            taux_horaire_brut=Decimal(rng.choice(["12.50", "15.00", "18.40", "30.00", "60.00"])))
+                    for _ in range(nb)]
+        session.add_all(salaries)
+        session.flush()
+        cas = k % 4  # 0 agreed by the UD, 1 accepted by silence, 2 filed 5 days ago, 3 refused
+        debut = date(2025, 7, 1) if cas == 2 else date(2025, 1 + k % 3, 1)
+        depot = t0 - timedelta(days=5) if cas == 2 else datetime.combine(debut, datetime.min.time()) - timedelta(days=20)
+        piece = None
+        if e.effectif >= 50:
+            piece = pieces.enregistrer_piece(session, actor=None, contenu=PDF_AVIS_CSE, nom_fichier="avis-cse.pdf",
+                                             etablissement_id=e.id)
+        a = ap.deposer_autorisation(session, actor=None, etablissement_id=e.id, motif=list(MotifAP)[k % 5],
+                                    date_debut=debut, date_fin=ajouter_mois(debut, 3) - timedelta(days=1), nb_salaries=nb,
+                                    heures_prevues=Decimal(nb * 35 * 3), piece_cse_id=piece.id if piece else None,
+                                    now=depot)
+        if cas == 0:
+            run(session, ap.AUTORISATION, "accorder", Selection.of_ids([a.id]), ud, now=depot + timedelta(days=4))
+        elif cas == 1:
+            run(session, ap.AUTORISATION, "accord_implicite", Selection.of_ids([a.id]), None,
+                params={"_implicite": True}, now=depot + timedelta(days=16), system=True)
+        elif cas == 3:
+            run(session, ap.AUTORISATION, "refuser", Selection.of_ids([a.id]), ud, now=depot + timedelta(days=6),
+                params={"motif_refus": "Baisse d'activité non établie par les pièces fournies"})
+        if cas not in (0, 1):
+            continue
+        # the employer reads its code in the decision notice (the mail job derives it from the reference)
+        contexte = session.scalars(sa.select(MailOutbox.contexte).where(MailOutbox.cle == f"ap-decision-{a.id}")).one()
+        code = ap.code_de_reference(contexte[ap.REF_CODE])
+        for m in range(2):
+            mois = debut.month + m
+            di = ap.creer_di(session, actor=None, code=code, annee=debut.year, mois=mois, now=t0)
+            for s in salaries:
+                heures = Decimal(rng.choice([14, 21, 35, 70]))
+                session.add(LigneDI(demande_id=di.id, salarie_id=s.id, heures_chomees=heures,
+                                    heures_travaillees=Decimal("151.67") - heures))
+            ap.recalculer_di(session, [di.id], t0)
+            run(session, ap.DI, "envoyer", Selection.of_ids([di.id]), None, now=t0, system=True)
+            if m == 0:
+                run(session, ap.DI, "valider", Selection.of_ids([di.id]), ud, now=t0 + timedelta(hours=1))
+            n_di += 1
+    return n_di

@@ -8,10 +8,11 @@ referent, and nothing else (R64). A SIRET is never changed: a new SIRET is a new
 from __future__ import annotations
 
 import sqlalchemy as sa
-from flask import request
+from flask import abort, flash, request
+from flask_admin import expose
 from flask_login import current_user
 from markupsafe import Markup
-from wtforms import TextAreaField
+from wtforms import FileField, StringField, TextAreaField
 from wtforms.validators import Length, StopValidation, ValidationError
 
 from .. import clock
@@ -20,7 +21,9 @@ from ..extensions import db
 from ..forms import entities
 from ..forms.fields import NirField, SiretField
 from ..models.enums import AutorisationStatut, DIStatut, Role
-from ..workflows import habilitations
+from ..i18n import format_montant
+from ..workflows import activite_partielle as ap_wf
+from ..workflows import habilitations, pieces
 from ..workflows.errors import WorkflowError
 from . import refs
 from .base import SecureModelView
@@ -99,28 +102,101 @@ class EtablissementView(SecureModelView):
         super().on_model_change(form, model, is_created)
 
 
+def _piece(view, context, model, name):
+    piece = model.piece_cse
+    if piece is None:
+        return ""
+    return Markup('<a href="{}" data-piece="{}">{}</a> ({} octets)').format(
+        view.get_url(".piece", ident=piece.id), piece.id, piece.nom_fichier, piece.taille)
+
+
+def _partenaire() -> bool:
+    return getattr(current_user, "role", None) == Role.PARTENAIRE
+
+
 class AutorisationAPView(SecureModelView):
-    form_base_class = entities.AutorisationAPForm
-    column_list = ["id", "numero", "etablissement", "motif", "date_debut", "date_fin", "nb_salaries",
-                   "heures_prevues", "statut", "decision_at"]
-    # the 10-character secret code (R71) is a secret (issue 12): on the decision notice only, on no screen
-    column_details_list = ["id", "numero", "etablissement", "motif", "date_debut", "date_fin", "nb_salaries",
-                           "heures_prevues", "avis_cse", "statut", "deposee_at", "decision_at"]
+    """DAP (R73): filed by the employer through workflows.activite_partielle.deposer_autorisation (period rules,
+    commitments, the CSE opinion as an attachment); decided by the UD (AUTORISATION workflow: row buttons,
+    bulk on a filter)."""
+
+    form_base_class = entities.EntityForm
+    column_list = ["id", "numero", "etablissement", "motif", "forme_amenagement", "date_debut", "date_fin",
+                   "nb_salaries", "heures_prevues", "statut", "deposee_at", "decision_at"]
+    # the 10-character secret code (R71) is a secret (issue 12): stored as a digest only, mailed once
+    column_details_list = ["id", "numero", "etablissement", "motif", "forme_amenagement", "date_debut", "date_fin",
+                           "nb_salaries", "heures_prevues", "engagements", "avis_cse", "piece_cse", "statut",
+                           "deposee_at", "decision_at", "motif_refus"]
+    column_export_list = ["id", "numero", "etablissement", "motif", "forme_amenagement", "date_debut", "date_fin",
+                          "nb_salaries", "heures_prevues", "statut", "deposee_at", "decision_at", "motif_refus"]
     column_searchable_list = ["numero", "etablissement.siret"]
-    column_filters = ["statut", "motif", "date_debut", "date_fin", "nb_salaries"]
-    column_labels = {"etablissement.siret": "SIRET"}
-    # the decision, its date and the secret code come from the administration's answer
-    form_columns = ["numero", "etablissement", "motif", "date_debut", "date_fin", "nb_salaries", "heures_prevues",
-                    "avis_cse"]
+    column_filters = ["statut", "motif", "date_debut", "date_fin", "nb_salaries", "deposee_at"]
+    column_labels = {"etablissement.siret": "SIRET", "piece_cse": "Avis du CSE (pièce jointe)",
+                     "forme_amenagement": "Forme d'aménagement", "engagements": "Engagements de l'employeur"}
+    column_formatters = {"piece_cse": _piece}
+    form_columns = ["etablissement", "motif", "forme_amenagement", "date_debut", "date_fin", "nb_salaries",
+                    "heures_prevues", "engagements", "piece_cse_fichier"]
+    form_extra_fields = {"piece_cse_fichier": FileField("Avis du CSE (PDF, PNG ou JPEG, 5 Mo au plus ; "
+                                                        "obligatoire à partir de 50 salariés)")}
     form_ajax_refs = {"etablissement": refs.etablissement()}
-    form_overrides = {"avis_cse": TextAreaField}
+    form_overrides = {"engagements": TextAreaField}
+    column_descriptions = {"engagements": "Obligatoires si l'établissement a eu recours à l'activité partielle "
+                                          "dans les 36 derniers mois (R73)."}
     editable_statuts = frozenset({AutorisationStatut.DEPOSEE})
     editable_message = "Une autorisation décidée ne se modifie plus."
 
-    def on_model_change(self, form, model, is_created):
-        if is_created and model.deposee_at is None:
-            model.deposee_at = clock.now()
-        super().on_model_change(form, model, is_created)
+    def create_model(self, form):
+        """The DAP goes through the workflow (R73); the CSE opinion is stored as an attachment first."""
+        etab = form.etablissement.data
+        try:
+            piece_id = None
+            fichier = request.files.get("piece_cse_fichier")
+            if fichier is not None and fichier.filename:
+                piece_id = pieces.enregistrer_piece(self.session, actor=current_user, contenu=fichier.read(),
+                                                    nom_fichier=fichier.filename,
+                                                    etablissement_id=getattr(etab, "id", None)).id
+            model = ap_wf.deposer_autorisation(
+                self.session, actor=current_user, etablissement_id=getattr(etab, "id", None),
+                motif=form.motif.data, date_debut=form.date_debut.data, date_fin=form.date_fin.data,
+                nb_salaries=form.nb_salaries.data, heures_prevues=form.heures_prevues.data,
+                forme_amenagement=form.forme_amenagement.data or "reduction", engagements=form.engagements.data,
+                piece_cse_id=piece_id, now=clock.now())
+            self.session.commit()
+        except WorkflowError as exc:
+            self.session.rollback()
+            flash(str(exc), "error")
+            return False
+        return model
+
+    def update_model(self, form, model):
+        flash("Une demande déposée ne se modifie pas : l'UD la refuse, déposez-en une autre.", "error")
+        return False
+
+    @expose("/piece/<int:ident>")
+    def piece(self, ident):
+        """Download an attachment within the role's scope (another employer's: a missing one)."""
+        from flask import Response
+
+        from ..models import PieceJointe
+        query = sa.select(PieceJointe).where(PieceJointe.id == ident)
+        clause = policy_scope(PieceJointe)
+        if clause is not None:
+            query = query.where(clause)
+        piece = self.session.execute(query).scalar_one_or_none()
+        if piece is None:
+            abort(404)
+        try:
+            body = pieces.lire_piece(piece)
+        except (OSError, WorkflowError):
+            abort(404)
+        from werkzeug.utils import secure_filename
+        return Response(body, mimetype=piece.type_mime, headers={
+            "Content-Disposition": f'attachment; filename="{secure_filename(piece.nom_fichier) or "piece"}"',
+            "X-Content-Type-Options": "nosniff"})
+
+
+def policy_scope(model):
+    from .. import policy
+    return policy.row_scope(model, current_user)
 
 
 class SalarieView(SecureModelView):
@@ -131,37 +207,183 @@ class SalarieView(SecureModelView):
     column_export_list = column_list
     column_searchable_list = ["nom", "etablissement.siret"]
     column_filters = ["apprenti", "taux_horaire_brut"]
-    column_labels = {"etablissement.siret": "SIRET de l'établissement"}
+    column_labels = {"etablissement.siret": "SIRET de l'établissement",
+                     "apprenti": "Apprenti ou contrat de professionnalisation"}
     form_columns = ["etablissement", "nom", "prenom", "numero_securite_sociale", "taux_horaire_brut",
                     "heures_contrat_mensuelles", "apprenti"]
     form_ajax_refs = {"etablissement": refs.etablissement()}
     form_overrides = {"numero_securite_sociale": NirField}
 
+    def on_model_change(self, form, model, is_created):
+        if _partenaire():
+            with self.session.no_autoflush:
+                ok = self.session.execute(sa.select(m.Etablissement.id).where(
+                    m.Etablissement.id == model.etablissement_id, policy_scope(m.Etablissement))).first()
+            if ok is None:
+                raise ValidationError("Établissement introuvable.")
+        super().on_model_change(form, model, is_created)
+
+    @expose("/import", methods=["GET", "POST"])
+    def import_view(self):
+        """Employees from a CSV or XLSX file: every row checked, the errors per row, nothing written when
+        one row is wrong (R71: « importer »)."""
+        if not self._allowed("create"):
+            abort(403)
+        etablissements = self.session.execute(
+            sa.select(m.Etablissement).where(*(c for c in [policy_scope(m.Etablissement)] if c is not None))
+            .order_by(m.Etablissement.raison_sociale).limit(200)).scalars().all()
+        erreurs, message = [], None
+        if request.method == "POST":
+            fichier = request.files.get("fichier")
+            try:
+                etab_id = int(request.form.get("etablissement_id") or 0)
+                if fichier is None or not fichier.filename:
+                    raise WorkflowError("Choisissez un fichier CSV ou XLSX.")
+                result = ap_wf.importer_salaries(self.session, actor=current_user, etablissement_id=etab_id,
+                                                 contenu=fichier.read(), nom_fichier=fichier.filename)
+            except (WorkflowError, ValueError) as exc:
+                self.session.rollback()
+                erreurs = [str(exc)]
+            else:
+                if result.ok:
+                    self.session.commit()
+                    message = f"{result.crees} salarié(s) importé(s)."
+                    flash(message, "success")
+                else:
+                    self.session.rollback()
+                    erreurs = result.erreurs
+        return self.render("admin/ap_import.html", etablissements=etablissements, erreurs=erreurs,
+                           message=message, list_url=self.get_url(".index_view"))
+
+
+def _lignes(view, context, model, name):
+    """The claim's lines and its totals (R74)."""
+    rows = sorted(model.lignes, key=lambda ligne: ligne.id)
+    out = [Markup('<table class="table table-sm" id="lignes-di"><thead><tr><th>Salarié</th>'
+                  '<th class="text-right">Heures travaillées</th><th class="text-right">Heures chômées</th>'
+                  '<th class="text-right">Heures retenues</th><th class="text-right">Indemnité (60 %)</th>'
+                  '<th class="text-right">Allocation (36 %)</th></tr></thead><tbody>')]
+    for ligne in rows:
+        out.append(Markup('<tr data-ligne="{}"><td>{}</td><td class="text-right">{}</td><td class="text-right">{}'
+                          '</td><td class="text-right">{}</td><td class="text-right">{}</td>'
+                          '<td class="text-right">{}</td></tr>').format(
+            ligne.id, str(ligne.salarie), _h(ligne.heures_travaillees), _h(ligne.heures_chomees),
+            _h(ligne.heures_retenues), format_montant(ligne.indemnite), format_montant(ligne.allocation)))
+    out.append(Markup('</tbody><tfoot><tr><th colspan="4">Total ({} salarié(s))</th>'
+                      '<th class="text-right" id="total-indemnites">{}</th>'
+                      '<th class="text-right" id="total-allocation">{}</th></tr></tfoot></table>').format(
+        len(rows), format_montant(model.montant_indemnites), format_montant(model.montant_allocation)))
+    return Markup("").join(out)
+
+
+def _h(value) -> str:
+    return f"{value:.2f}".replace(".", ",") if value is not None else ""
+
 
 class DemandeIndemnisationView(SecureModelView):
+    """DI (R71, R72): created by the employer with the decision's secret code and a month (the « nouvelle
+    demande » form); its lines are typed in « Heures par salarié » (computed on save, R74); sent, validated
+    or invalidated through the DI workflow."""
+
     column_list = ["id", "autorisation", "periode", "statut", "montant_indemnites", "montant_allocation",
                    "envoyee_at"]
-    column_details_list = ["id", "autorisation", "periode", "statut", "montant_indemnites", "montant_allocation",
-                           "envoyee_at", "motif_invalidation", "created_at", "updated_at"]
+    column_details_list = ["id", "autorisation", "periode", "statut", "lignes", "montant_indemnites",
+                           "montant_allocation", "envoyee_at", "decision_at", "motif_invalidation", "created_at",
+                           "updated_at"]
     column_export_list = ["id", "autorisation", "annee", "mois", "statut", "montant_indemnites",
                           "montant_allocation", "envoyee_at"]
     column_searchable_list = ["autorisation.numero"]
     column_filters = ["statut", "annee", "mois", "envoyee_at"]
-    column_labels = {"autorisation.numero": "N° d'autorisation"}
-    column_formatters = {"periode": _periode}
-    # amounts are computed from the hours (R74)
-    form_columns = ["autorisation", "annee", "mois"]
-    form_ajax_refs = {"autorisation": refs.autorisation()}
+    column_labels = {"autorisation.numero": "N° d'autorisation", "lignes": "Salariés et heures",
+                     "code_secret": "Code secret"}
+    column_formatters = {"periode": _periode, "lignes": _lignes}
+    form_columns = ["code_secret", "annee", "mois"]
+    form_extra_fields = {"code_secret": StringField(
+        "Code secret (10 caractères, sur la notification de décision)",
+        render_kw={"autocomplete": "off", "maxlength": 14, "spellcheck": "false"})}
     form_args = {"mois": {"description": "1 à 12."}}
     editable_statuts = frozenset({DIStatut.CREEE, DIStatut.EN_SAISIE})
     editable_message = "Une demande envoyée à l'UD ne se modifie plus."
 
+    def create_model(self, form):
+        """R71/R72: the code finds the authorisation; the month must be inside its period, within 6 months."""
+        try:
+            model = ap_wf.creer_di(self.session, actor=current_user, code=form.code_secret.data or "",
+                                   annee=form.annee.data, mois=form.mois.data, now=clock.now())
+            self.session.commit()
+        except WorkflowError as exc:
+            self.session.rollback()
+            self.session.commit()  # the wrong-code attempt and its audit are kept
+            flash(str(exc), "error")
+            return False
+        except (TypeError, ValueError):
+            self.session.rollback()
+            flash("Année ou mois invalide.", "error")
+            return False
+        return model
+
+    def update_model(self, form, model):
+        flash("Les heures se saisissent par salarié (« Heures par salarié »).", "error")
+        return False
+
+    @expose("/suivi")
+    def suivi(self):
+        """The employer's tableau de suivi: its authorisations and claims with their status."""
+        auto_q = sa.select(m.AutorisationAP).order_by(m.AutorisationAP.date_debut.desc()).limit(200)
+        di_q = (sa.select(m.DemandeIndemnisation).order_by(m.DemandeIndemnisation.annee.desc(),
+                                                            m.DemandeIndemnisation.mois.desc()).limit(500))
+        if (c := policy_scope(m.AutorisationAP)) is not None:
+            auto_q = auto_q.where(c)
+        if (c := policy_scope(m.DemandeIndemnisation)) is not None:
+            di_q = di_q.where(c)
+        return self.render("admin/ap_suivi.html", autorisations=self.session.execute(auto_q).scalars().all(),
+                           demandes=self.session.execute(di_q).scalars().all(), format_montant=format_montant,
+                           statut_label=_statut_label)
+
+
+def _statut_label(value) -> str:
+    from ..models.enums import STATUT_LABELS
+    v = getattr(value, "value", value)
+    return STATUT_LABELS.get(v, v)
+
 
 class LigneDIView(SecureModelView):
-    column_list = ["id", "demande", "salarie", "heures_travaillees", "heures_chomees", "indemnite", "allocation"]
+    """A claim's line: hours typed by the employer, the rest computed on save (R74)."""
+
+    column_list = ["id", "demande", "salarie", "heures_travaillees", "heures_chomees", "heures_retenues",
+                   "indemnite", "allocation"]
     column_details_list = column_list
     column_filters = ["demande_id", "heures_chomees"]
-    column_labels = {"demande_id": "N° de DI"}
-    # the indemnity (60 %) and the allocation (36 %, floor) are computed (R74)
+    column_labels = {"demande_id": "N° de DI", "heures_retenues": "Heures retenues (R74)"}
+    # the retained hours, the indemnity (60 %) and the allocation (36 %, floor) are computed (R74)
     form_columns = ["demande", "salarie", "heures_travaillees", "heures_chomees"]
     form_ajax_refs = {"demande": refs.demande_indemnisation(), "salarie": refs.salarie()}
+
+    def on_model_change(self, form, model, is_created):
+        demande_id = model.demande.id if model.demande is not None else model.demande_id
+        salarie_id = model.salarie.id if model.salarie is not None else model.salarie_id
+        try:
+            ap_wf.verifier_ligne(self.session, actor=current_user, demande_id=demande_id, salarie_id=salarie_id)
+            if not is_created:
+                old = sa.inspect(model).attrs.demande_id.history.deleted
+                if old and old[0] != demande_id:
+                    raise WorkflowError("Une ligne ne change pas de demande.")
+        except WorkflowError as exc:
+            raise ValidationError(str(exc)) from None
+        super().on_model_change(form, model, is_created)
+        self.session.flush()
+        ap_wf.recalculer_di(self.session, [demande_id], clock.now())
+
+    def on_model_delete(self, model):
+        try:
+            ap_wf.verifier_ligne(self.session, actor=current_user, demande_id=model.demande_id,
+                                 salarie_id=model.salarie_id)
+        except WorkflowError as exc:
+            raise ValidationError(str(exc)) from None
+        self._deleted_demande = model.demande_id
+
+    def after_model_delete(self, model):
+        demande_id = getattr(self, "_deleted_demande", None)
+        if demande_id is not None:
+            ap_wf.recalculer_di(self.session, [demande_id], clock.now())
+            self.session.commit()

@@ -257,6 +257,8 @@ WORKFLOW_OF_VIEW = {
     "compte": "compte",
     "lot_paiement": "lot_paiement",
     "mail_outbox": "mail",
+    "autorisation_ap": "autorisation_ap",  # issue 14: the UD decides
+    "demande_indemnisation": "demande_indemnisation",  # the employer sends, the UD validates
 }
 
 

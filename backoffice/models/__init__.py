@@ -1,6 +1,6 @@
 """SQLAlchemy 2 typed models, one module per aggregate. Importing this package registers them all."""
 
-from .activite_partielle import AutorisationAP, DemandeIndemnisation, LigneDI, Salarie
+from .activite_partielle import AutorisationAP, DemandeIndemnisation, LigneDI, PieceJointe, Salarie
 from .afas import Anomalie, DeclarationPartenaire, LieuAccueil, LigneActivite
 from .allocations import Allocation, DemandeHorsDelai, Ressource
 from .audit import AuditEvent, AuditSceau, BulkRun
@@ -21,5 +21,6 @@ __all__ = [
     "ConventionNacre", "DeclarationPartenaire", "DemandeHabilitation", "DemandeHorsDelai", "DemandeIndemnisation",
     "Dispositif", "Etablissement", "Inscription", "JetonCompte", "JobOutbox", "LieuAccueil",
     "LigneActivite", "LigneDI", "LotPaiement", "MailOutbox", "Money", "MotifSortie", "Paiement",
-    "PosteAdulteRelais", "Remboursement", "RetourBancaire", "Ressource", "Reversement", "Salarie", "Structure",
+    "PieceJointe", "PosteAdulteRelais", "Remboursement", "RetourBancaire", "Ressource", "Reversement", "Salarie",
+    "Structure",
 ]

@@ -10,8 +10,33 @@ import sqlalchemy as sa
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from .base import Base, Money, TimestampMixin, VersionMixin, enum_column, money_check
-from .enums import AutorisationStatut, DIStatut, MotifAP
+from .enums import AutorisationStatut, DIStatut, FormeAmenagement, MotifAP
 from .structures import Etablissement
+
+
+class PieceJointe(TimestampMixin, Base):
+    """An uploaded document (the CSE opinion of a DAP, R73; reusable by the other programmes): the file lives
+    under instance/pieces/ by its SHA-256, checked for size and type on upload (workflows.pieces)."""
+
+    __tablename__ = "piece_jointe"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    sha256: Mapped[str] = mapped_column(sa.String(64), index=True)
+    nom_fichier: Mapped[str] = mapped_column(sa.String(255))
+    type_mime: Mapped[str] = mapped_column(sa.String(100))
+    taille: Mapped[int]
+    etablissement_id: Mapped[Optional[int]] = mapped_column(sa.ForeignKey("etablissement.id"), index=True)
+    depose_par_id: Mapped[Optional[int]] = mapped_column(sa.ForeignKey("compte.id"))
+
+    etablissement: Mapped[Optional[Etablissement]] = relationship()
+
+    __table_args__ = (
+        sa.CheckConstraint("taille > 0", name="taille_positive"),
+        sa.CheckConstraint("length(sha256) = 64", name="sha256_longueur"),
+    )
+
+    def __str__(self) -> str:
+        return self.nom_fichier
 
 
 class AutorisationAP(TimestampMixin, VersionMixin, Base):
@@ -31,15 +56,25 @@ class AutorisationAP(TimestampMixin, VersionMixin, Base):
     )
     deposee_at: Mapped[datetime]
     decision_at: Mapped[Optional[datetime]]
-    code_secret: Mapped[Optional[str]] = mapped_column(sa.String(10), unique=True)  # R71
+    # R71: the 10-character code is never stored, only its keyed digest (issue 12: workflows.activite_partielle)
+    code_secret_hash: Mapped[Optional[str]] = mapped_column(sa.String(64), unique=True)
+    forme_amenagement: Mapped[FormeAmenagement] = mapped_column(
+        enum_column(FormeAmenagement, "forme_amenagement"), default=FormeAmenagement.REDUCTION,
+        server_default=FormeAmenagement.REDUCTION.value)
+    engagements: Mapped[Optional[str]] = mapped_column(sa.Text)  # R73: AP used in the previous 36 months
+    piece_cse_id: Mapped[Optional[int]] = mapped_column(sa.ForeignKey("piece_jointe.id"))
+    depose_par_id: Mapped[Optional[int]] = mapped_column(sa.ForeignKey("compte.id"))
+    decide_par_id: Mapped[Optional[int]] = mapped_column(sa.ForeignKey("compte.id"))
+    motif_refus: Mapped[Optional[str]] = mapped_column(sa.String(500))
 
     etablissement: Mapped[Etablissement] = relationship()
+    piece_cse: Mapped[Optional[PieceJointe]] = relationship()
 
     __table_args__ = (
         sa.CheckConstraint("date_fin >= date_debut", name="dates_ordonnees"),
         sa.CheckConstraint("nb_salaries > 0", name="nb_salaries"),
         sa.CheckConstraint("heures_prevues >= 0 AND heures_prevues <> 'NaN'", name="heures"),
-        sa.CheckConstraint("code_secret IS NULL OR length(code_secret) = 10", name="code_secret"),
+        sa.CheckConstraint("statut <> 'refusee' OR motif_refus IS NOT NULL", name="refus_motive"),
         sa.CheckConstraint("nb_salaries < 50 OR avis_cse IS NOT NULL", name="avis_cse"),
     )
 
@@ -84,6 +119,8 @@ class DemandeIndemnisation(TimestampMixin, VersionMixin, Base):
     montant_allocation: Mapped[Decimal] = mapped_column(Money, default=Decimal("0.00"))
     envoyee_at: Mapped[Optional[datetime]]
     motif_invalidation: Mapped[Optional[str]] = mapped_column(sa.String(300))
+    decide_par_id: Mapped[Optional[int]] = mapped_column(sa.ForeignKey("compte.id"))
+    decision_at: Mapped[Optional[datetime]]
 
     autorisation: Mapped[AutorisationAP] = relationship()
     lignes: Mapped[list["LigneDI"]] = relationship(back_populates="demande")
@@ -93,6 +130,7 @@ class DemandeIndemnisation(TimestampMixin, VersionMixin, Base):
         sa.CheckConstraint("mois BETWEEN 1 AND 12", name="mois"),
         money_check("montant_indemnites"),
         money_check("montant_allocation"),
+        sa.CheckConstraint("statut <> 'invalidee' OR motif_invalidation IS NOT NULL", name="invalidation_motivee"),
     )
 
     def __str__(self) -> str:
@@ -107,6 +145,8 @@ class LigneDI(Base):
     salarie_id: Mapped[int] = mapped_column(sa.ForeignKey("salarie.id"))
     heures_travaillees: Mapped[Decimal] = mapped_column(sa.Numeric(6, 2), default=Decimal("0"))
     heures_chomees: Mapped[Decimal] = mapped_column(sa.Numeric(6, 2), default=Decimal("0"))
+    # R74: the idle hours paid: at most the contract hours not worked, and the annual quota
+    heures_retenues: Mapped[Decimal] = mapped_column(sa.Numeric(6, 2), default=Decimal("0"), server_default="0")
     indemnite: Mapped[Decimal] = mapped_column(Money, default=Decimal("0.00"))  # R74: 60 %
     allocation: Mapped[Decimal] = mapped_column(Money, default=Decimal("0.00"))  # R74: 36 %, floor
 

@@ -11,6 +11,7 @@ class Role(StrEnum):
     COMPTABLE = "comptable"
     CONSEILLER = "conseiller"
     PARTENAIRE = "partenaire"
+    UD = "ud"  # unité départementale (activité partielle): decides DAP, checks DI, in its département
 
 
 ROLE_LABELS = {
@@ -21,6 +22,7 @@ ROLE_LABELS = {
     Role.COMPTABLE: "Agent comptable",
     Role.CONSEILLER: "Conseiller",
     Role.PARTENAIRE: "Partenaire (extranet)",
+    Role.UD: "Agent de l'UD (activité partielle)",
 }
 
 
@@ -31,6 +33,7 @@ class TypeStructure(StrEnum):
     ORGANISME_ACCUEIL = "organisme_accueil"
     OPERATEUR_NACRE = "operateur_nacre"
     EMPLOYEUR = "employeur"
+    UD = "ud"  # unité départementale: its code_postal gives the département its agents see
 
 
 class CompteStatut(StrEnum):
@@ -193,6 +196,13 @@ class AutorisationStatut(StrEnum):
     EXPIREE = "expiree"
 
 
+class FormeAmenagement(StrEnum):
+    """R71: how the activity is reduced: reduced hours (worked hours typed) or total closure."""
+
+    REDUCTION = "reduction"
+    FERMETURE = "fermeture"
+
+
 class DIStatut(StrEnum):
     CREEE = "creee"
     EN_SAISIE = "en_saisie"
@@ -244,6 +254,7 @@ STATUT_LABELS: dict[str, str] = {
     "expiree": "Expirée", "creee": "Créée", "envoyee": "Envoyée à l'UD", "validee": "Validée",
     "invalidee": "Invalidée", "payee": "Payée", "terminee": "Terminée", "resiliee": "Résiliée",
     "demandee": "Demandée",
+    "reduction": "Réduction de l'horaire", "fermeture": "Fermeture totale",
 }
 
 STATUT_COLORS: dict[str, str] = {

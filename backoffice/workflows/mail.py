@@ -31,6 +31,10 @@ def contexte_d_envoi(contexte: dict | None) -> dict:
     ref = contexte.pop(REF_JETON, None)
     if ref:
         contexte["lien"] = lien_de_reference(ref)
+    from .activite_partielle import REF_CODE, code_de_reference
+    ref_code = contexte.pop(REF_CODE, None)
+    if ref_code:  # R71: the DAP's secret code, derived again (never stored, issue 12)
+        contexte["code_secret"] = code_de_reference(ref_code)
     return contexte
 
 

@@ -516,4 +516,6 @@ def test_every_route_for_a_partner_follows_the_policy_table(app, db, parc, gate_
         assert resp.status_code == (GATE_PASSED if expected else 403), (rule.endpoint, resp.status_code)
         if expected and blueprint in views and rule.endpoint not in ROUTES_AUTHENTIFIEES:
             allowed.add(blueprint)
-    assert allowed == {"etablissement", "demande_habilitation"}
+    # issue 14: the Activité partielle grids, scoped to its establishments (policy.ap_scope)
+    assert allowed == {"etablissement", "demande_habilitation", "autorisation_ap", "salarie", "demande_indemnisation",
+                       "ligne_di"}
