@@ -10,7 +10,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0016_activite_partielle"
-down_revision = "0014_retours_banque"
+down_revision = "0011_hors_delai_montant"
 branch_labels = None
 depends_on = None
 
