@@ -108,9 +108,9 @@ class WorkflowModelView(SecureModelView):
         except WorkflowError as exc:
             db.session.rollback()
             flash(str(exc), "error")
-            return redirect(request.referrer or self.get_url(".index_view"))
+            return security.redirect_back(self.get_url(".index_view"))
         flash(_report_message(report), "success" if report.changed else "warning")
-        return redirect(_safe_back(request.referrer) or self.get_url(".index_view"))
+        return security.redirect_back(self.get_url(".index_view"))
 
     @expose("/workflow/<transition>/filtered", methods=["POST"])
     def workflow_filtered(self, transition):
@@ -236,16 +236,6 @@ def _csrf() -> str:
 
 def _csrf_ok() -> bool:
     return True  # CSRFProtect already refused any POST without a valid token
-
-
-def _safe_back(url):
-    from urllib.parse import urlsplit
-    if not url:
-        return None
-    parts = urlsplit(url)
-    if parts.netloc and parts.netloc != request.host:
-        return None
-    return parts.path + (f"?{parts.query}" if parts.query else "")
 
 
 # endpoint -> the life cycle its rows follow (workflows/__init__.py registry names)
