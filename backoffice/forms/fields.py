@@ -354,11 +354,12 @@ def texte_saisi(unbound, *, nom: str, max_length: int | None, obligatoire: bool,
     multiligne = issubclass(unbound.field_class, TextAreaField)
     validators = [v for v in (kwargs.get("validators") or [])
                   if not (type(v) is InputRequired and obligatoire)]
+    # first in the chain (StopValidation): no NUL byte ever reaches the Unique validator's query
+    validators.insert(0, SansControle(multiligne))
     if obligatoire:
         message = next((v.message for v in (kwargs.get("validators") or []) if type(v) is InputRequired
                         and v.message), None)
         validators.insert(0, Obligatoire(message))
-    validators.append(SansControle(multiligne))
     if max_length and not any(isinstance(v, Length) and v.max not in (-1, None) for v in validators):
         validators.append(longueur(max_length))
     if _est_email(nom) and not any(isinstance(v, Email) for v in validators):
