@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from werkzeug.routing import IntegerConverter
+
 
 def create_app(config: dict[str, Any] | type | None = None, **overrides: Any):
     from flask import Flask, jsonify, redirect, url_for
@@ -65,9 +67,6 @@ def create_app(config: dict[str, Any] | type | None = None, **overrides: Any):
 
 # ---- hostile integers and error pages (finding 6, issue 12) ----------------------------------------
 
-from werkzeug.routing import IntegerConverter  # noqa: E402
-
-
 class IdConverter(IntegerConverter):
     """`<int:x>` in a route: ASCII digits, 0 … 2³¹−1 (a PostgreSQL INTEGER); anything else is a 404."""
 
@@ -112,8 +111,7 @@ def register_error_pages(app) -> None:
     def _detail(exc) -> str | None:
         # only a description we wrote (abort(400, description="… en français")), never Werkzeug's
         own = getattr(exc, "description", None)
-        return own if own and own != type(exc).description and getattr(exc, "bo_fr", True) \
-            and not isinstance(exc, CSRFError) else None
+        return own if own and own != type(exc).description else None
 
     def http_error(exc: HTTPException):
         return render_error(exc.code, _detail(exc))

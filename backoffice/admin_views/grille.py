@@ -20,11 +20,10 @@ from __future__ import annotations
 import base64
 import json
 import math
+import re
 from datetime import date, datetime
 from decimal import Decimal, InvalidOperation
 from enum import Enum
-
-import re
 
 import sqlalchemy as sa
 from flask import abort, flash, g, has_request_context, request
