@@ -12,7 +12,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0009_longueurs"
-down_revision = "0007_debit_paiements"
+down_revision = "0016_activite_partielle"
 branch_labels = None
 depends_on = None
 
