@@ -11,7 +11,7 @@ from .comptes import Compte, CompteEtablissement, DemandeHabilitation, JetonComp
 from .outbox import JobOutbox, MailOutbox
 from .paiements import LotPaiement, Paiement
 from .programmes import ContratServiceCivique, ConventionNacre, PosteAdulteRelais
-from .reversements import Remboursement, Reversement
+from .reversements import Compensation, EcheancierLigne, Remboursement, RemiseReversement, Reversement
 from .structures import Etablissement, Structure
 
 __all__ = [
@@ -21,4 +21,5 @@ __all__ = [
     "Dispositif", "Etablissement", "Inscription", "JetonCompte", "JobOutbox", "LieuAccueil",
     "LigneActivite", "LigneDI", "LotPaiement", "MailOutbox", "Money", "MotifSortie", "Paiement",
     "PosteAdulteRelais", "Remboursement", "Ressource", "Reversement", "Salarie", "Structure",
+    "Compensation", "EcheancierLigne", "RemiseReversement",
 ]
