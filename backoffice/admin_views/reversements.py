@@ -67,7 +67,6 @@ class ReversementView(ReadOnlyModelView):
     column_formatters = {"reste_du": money, "debiteur": lien_compte_debiteur, "origine": _origine,
                          "debiteur_type": lambda v, c, mo, n: DEBITEUR_LABELS.get(mo.debiteur_type, mo.debiteur_type),
                          "remise_proposee": money}
-    column_formatters_export = {"reste_du": lambda v, c, mo, n: mo.reste_du}
 
     @expose("/debiteur/<debiteur_type>/<int:debiteur_id>")
     def compte_debiteur(self, debiteur_type, debiteur_id):
