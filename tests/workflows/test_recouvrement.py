@@ -363,3 +363,22 @@ def test_the_missed_instalment_is_the_one_not_covered_in_due_date_order(db, ref)
     states = [etat for o, line, etat in account["echeances"] if o.id == rid]
     assert states == ["payée", "en retard", "à venir"]  # 45 € cover the first (30) and half the second
     assert account["totaux"]["reste"] >= Decimal("45.00")
+
+
+def test_a_correction_after_an_offset_counts_the_offset_as_paid_never_a_second_payment_R46_R47(db, ref):
+    """561,68 € due, 300 € offset on the payment and 261,68 € transferred: the youth got 561,68 €. A correction
+    to the same amount has a differential of 0, not a 300 € complement (double payment)."""
+    from backoffice.models import Allocation
+    from backoffice.workflows.allocations import differentiel_expr
+    from backoffice.workflows.paiements import rapprocher_lot
+    from backoffice.workflows.saisie import corriger_allocation
+    p = payment(db, ref)
+    rid = notified(db, ref, "300.00", beneficiaire_id=p.beneficiaire_id)
+    step(db, ref.comptes["comptable"], "accord_compensation", rid, reference_accord="Accord écrit")
+    emettre_lot(db.session, p.lot_id, now=NOW, actor=ref.comptes["comptable"])
+    rapprocher_lot(db.session, p.lot_id, actor=ref.comptes["comptable"], now=NOW)
+    db.session.commit()
+    new = corriger_allocation(db.session, p.allocation_id, actor=ref.comptes["conseiller"])
+    db.session.commit()
+    assert new.montant == Decimal("561.68")
+    assert db.session.execute(sa.select(differentiel_expr()).where(Allocation.id == new.id)).scalar_one() == 0
