@@ -312,11 +312,17 @@ def imputer_compensations(session, paiement_ids, ctx) -> dict:
     if not paiement_ids:
         return {"compensations": 0, "montant": Decimal("0.00"), "nets": {}}
     payee_type, payee_id = _payee()
+    # only the payments whose payee owes something offsettable come back (ix_reversement_debiteur): a batch
+    # of 100 000 payments without debts costs one indexed anti-lookup per row, nothing in Python
+    owes = sa.exists().where(Reversement.debiteur_type == payee_type, Reversement.debiteur_id == payee_id,
+                             Reversement.dispositif_id == LotPaiement.dispositif_id,
+                             Reversement.statut.in_([S.NOTIFIE, S.EN_RECOUVREMENT]),
+                             Reversement.accord_compensation_at.is_not(None), reste_du_expr() > 0)
     pays = session.execute(
         sa.select(Paiement.id, payee_type.label("type"), payee_id.label("payee"), Paiement.montant,
                   LotPaiement.dispositif_id, Paiement.lot_id)
         .join(LotPaiement, LotPaiement.id == Paiement.lot_id)
-        .where(id_in(session, Paiement.id, list(paiement_ids)), Paiement.statut == PS.EN_ATTENTE)
+        .where(id_in(session, Paiement.id, list(paiement_ids)), Paiement.statut == PS.EN_ATTENTE, owes)
         .order_by(Paiement.id).with_for_update(of=Paiement)).all()
     if not pays:
         return {"compensations": 0, "montant": Decimal("0.00"), "nets": {}}
@@ -324,7 +330,7 @@ def imputer_compensations(session, paiement_ids, ctx) -> dict:
     debts = session.execute(
         sa.select(Reversement.id, Reversement.debiteur_type, Reversement.debiteur_id, Reversement.dispositif_id,
                   Reversement.statut, reste_du_expr().label("reste"))
-        .where(Reversement.debiteur_id.in_({k[1] for k in keys}),
+        .where(id_in(session, Reversement.debiteur_id, sorted({k[1] for k in keys})),
                Reversement.dispositif_id.in_({k[2] for k in keys}),
                Reversement.statut.in_([S.NOTIFIE, S.EN_RECOUVREMENT]),
                Reversement.accord_compensation_at.is_not(None), reste_du_expr() > 0)
