@@ -13,6 +13,7 @@ from . import refs
 from .base import SecureModelView
 from .filters import antenne_filter, dispositif_filter
 from .formatters import iban_groupes
+from .reversements import lien_compte_debiteur
 
 ACTIVITES_MICRO = [("achat_revente", "Achat-revente, fabrication, hébergement (abattement 71 %)"),
                    ("bic_services", "Autres BIC : artisanat, commerce (50 %)"),
@@ -33,14 +34,15 @@ class BeneficiaireView(SecureModelView):
                            "date_fin_titre_sejour", "inscrit_france_travail", "date_inscription_france_travail",
                            "qpv", "rqth", "tranche_fiscale", "protection_juridique", "reference_jugement",
                            "micro_entrepreneur", "activite_micro", "date_immatriculation_micro",
-                           "created_at", "updated_at"]
+                           "created_at", "updated_at", "compte_debiteur"]
     column_searchable_list = ["nom_recherche", "identifiant_imilo"]
     # sorts an index serves (issue 6): by name means by the normalised « NOM PRENOM »
     column_sortable_list = ["id", "identifiant_imilo", ("nom", "nom_recherche")]
     column_filters = [antenne_filter(m.Beneficiaire.antenne_id), "ressortissant_eee", "inscrit_france_travail",
                       "qpv", "rqth", "micro_entrepreneur", "tranche_fiscale", "protection_juridique",
                       "date_naissance", "date_fin_titre_sejour"]
-    column_labels = {"nom_recherche": "Nom prénom"}
+    column_labels = {"nom_recherche": "Nom prénom", "compte_debiteur": "Reversements"}
+    column_formatters = {"compte_debiteur": lien_compte_debiteur}  # the debtor's account (R47)
     form_columns = ["identifiant_imilo", "nom", "prenom", "date_naissance", "antenne", "email", "telephone",
                     "adresse", "code_postal", "ville", "ressortissant_eee", "numero_agdref", "date_fin_titre_sejour",
                     "inscrit_france_travail", "date_inscription_france_travail", "qpv", "rqth", "tranche_fiscale",

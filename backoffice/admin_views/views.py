@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from .. import models as m
 from . import (activite_partielle as ap, allocations, beneficiaires, comptes, paiements, partenaires, programmes,
-               referentiel, suivi)
+               referentiel, reversements, suivi)
 
 JEUNES, ALLOCATIONS, PAIEMENTS = "Jeunes", "Allocations", "Paiements"
 PARTENAIRES, AP, PROGRAMMES = "Partenaires", "Activité partielle", "Programmes"
@@ -24,8 +24,8 @@ GRIDS = [
     (allocations.DemandeHorsDelaiView, m.DemandeHorsDelai, "demande_hors_delai", "Hors délai", ALLOCATIONS),
     (paiements.LotPaiementView, m.LotPaiement, "lot_paiement", "Lots de paiement", PAIEMENTS),
     (paiements.PaiementView, m.Paiement, "paiement", "Paiements", PAIEMENTS),
-    (paiements.ReversementView, m.Reversement, "reversement", "Reversements", PAIEMENTS),
-    (paiements.RemboursementView, m.Remboursement, "remboursement", "Remboursements", PAIEMENTS),
+    (reversements.ReversementView, m.Reversement, "reversement", "Reversements", PAIEMENTS),
+    (reversements.RemboursementView, m.Remboursement, "remboursement", "Remboursements", PAIEMENTS),
     (partenaires.DeclarationPartenaireView, m.DeclarationPartenaire, "declaration_partenaire",
      "Déclarations Afas", PARTENAIRES),
     (partenaires.LieuAccueilView, m.LieuAccueil, "lieu_accueil", "Lieux d'accueil", PARTENAIRES),

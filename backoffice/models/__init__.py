@@ -12,7 +12,7 @@ from .outbox import JobOutbox, MailOutbox
 from .paiements import LotPaiement, Paiement
 from .programmes import ContratServiceCivique, ConventionNacre, PosteAdulteRelais
 from .retours import RetourBancaire
-from .reversements import Remboursement, Reversement
+from .reversements import Compensation, EcheancierLigne, Remboursement, RemiseReversement, Reversement
 from .structures import Etablissement, Structure
 
 __all__ = [
@@ -22,5 +22,5 @@ __all__ = [
     "Dispositif", "Etablissement", "Inscription", "JetonCompte", "JobOutbox", "LieuAccueil",
     "LigneActivite", "LigneDI", "LotPaiement", "MailOutbox", "Money", "MotifSortie", "Paiement",
     "PieceJointe", "PosteAdulteRelais", "Remboursement", "RetourBancaire", "Ressource", "Reversement", "Salarie",
-    "Structure",
+    "Structure", "Compensation", "EcheancierLigne", "RemiseReversement",
 ]

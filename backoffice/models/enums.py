@@ -128,12 +128,14 @@ class PaiementStatut(StrEnum):
     EMIS = "emis"
     EXECUTE = "execute"
     REJETE = "rejete"
+    COMPENSE = "compense"  # wholly offset against a debt (recouvrement): no transfer, never in a file
 
 
 class ReversementStatut(StrEnum):
     EMIS = "emis"
     NOTIFIE = "notifie"
     EN_RECOUVREMENT = "en_recouvrement"
+    REMISE_A_VALIDER = "remise_a_valider"  # a remise above the threshold waits for a second manager
     SOLDE = "solde"
     REMIS = "remis"
     ANNULE = "annule"
@@ -246,6 +248,7 @@ STATUT_LABELS: dict[str, str] = {
     "emis": "Émis", "execute": "Exécuté", "rejete": "Rejeté",
     "notifie": "Notifié", "en_recouvrement": "En recouvrement", "solde": "Soldé",
     "remis": "Remis", "annule": "Annulé",
+    "remise_a_valider": "Remise à valider", "compense": "Compensé",
     "en_file": "En file", "envoye": "Envoyé", "echec": "Échec",
     "en_cours": "En cours", "termine": "Terminé", "apercu": "Aperçu (non confirmé)",
     "en_saisie": "En saisie", "controlee": "Contrôlée", "en_traitement": "En traitement",
@@ -268,4 +271,5 @@ STATUT_COLORS: dict[str, str] = {
     "emise": "primary", "emis": "primary", "execute": "success", "rapprochee": "success",
     "termine": "success", "en_recouvrement": "warning", "notifie": "info",
     "demandee": "warning", "accordee": "success",
+    "remise_a_valider": "warning", "compense": "info",
 }

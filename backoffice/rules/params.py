@@ -222,3 +222,14 @@ MOT_DE_PASSE_LONGUEUR_MAX = 256  # refused above, never truncated (keeps hashing
 SEPA_NOM_MAX = 70
 SEPA_IDENTIFIANT_MAX = 35  # EndToEndId, MsgId, PmtInfId
 SEPA_LIBELLE_MAX = 140  # unstructured remittance
+
+
+# --- Recouvrement (R47, D5316-15 [W30]) ---------------------------------------------------------
+
+# A remise (partial or total) above this amount is approved by a second manager, other than the one who
+# decided it (four eyes). Internal control rule, not a published value [unconfirmed]: a dated line here.
+SEUIL_REMISE_DOUBLE_VALIDATION: Bareme[Decimal] = Bareme(
+    "seuil de double validation des remises",
+    ((date(2020, 1, 1), Decimal("1500.00")),),
+)
+ECHEANCIER_MAX_ECHEANCES = 36  # an instalment plan spreads the debt over 36 months at most [unconfirmed]

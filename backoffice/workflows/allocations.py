@@ -40,7 +40,12 @@ def deja_verse_expr(alloc=Allocation):
         Paiement.allocation_id.in_(chain), Paiement.statut.in_([PaiementStatut.EMIS, PaiementStatut.EXECUTE]))
     reversed_ = sa.select(sa.func.coalesce(sa.func.sum(Reversement.montant), 0)).where(
         Reversement.allocation_id.in_(chain), Reversement.statut != ReversementStatut.ANNULE)
-    return paid.scalar_subquery() - reversed_.scalar_subquery()
+    # R47: what was offset on those payments reached the youth too (recouvrement.imputer_compensations)
+    from ..models import Compensation
+    offset = sa.select(sa.func.coalesce(sa.func.sum(Compensation.montant), 0)).where(Compensation.paiement_id.in_(
+        sa.select(Paiement.id).where(Paiement.allocation_id.in_(chain), Paiement.statut.in_(
+            [PaiementStatut.EMIS, PaiementStatut.EXECUTE, PaiementStatut.COMPENSE]))))
+    return paid.scalar_subquery() + offset.scalar_subquery() - reversed_.scalar_subquery()
 
 
 def differentiel_expr(alloc=Allocation):

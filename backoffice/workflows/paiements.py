@@ -222,6 +222,8 @@ def generer_fichiers(session, lot_ids: list[int], ctx) -> None:
                             .execution_options(synchronize_session=False))
             _deplacer_allocations(session, [a for _, a in pairs], AS.REFUSEE, "refus_payeur", ctx,
                                   {"motif": reason}, {"motif_refus": f"Refus du payeur : {reason}"})
+        from .recouvrement import imputer_compensations, virements_nets  # R47: offsets, on the accepted only
+        ok = virements_nets(ok, imputer_compensations(session, [r[0] for r in ok], ctx))
         if not ok:
             raise ValueError(f"Lot {reference} : aucun paiement accepté, rien à émettre.")
         virements = [Virement(r[2], r[3], r[4], r[5], r[6], r[7]) for r in ok]
