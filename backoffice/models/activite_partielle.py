@@ -61,7 +61,7 @@ class AutorisationAP(TimestampMixin, VersionMixin, Base):
     forme_amenagement: Mapped[FormeAmenagement] = mapped_column(
         enum_column(FormeAmenagement, "forme_amenagement"), default=FormeAmenagement.REDUCTION,
         server_default=FormeAmenagement.REDUCTION.value)
-    engagements: Mapped[Optional[str]] = mapped_column(sa.Text)  # R73: AP used in the previous 36 months
+    engagements: Mapped[Optional[str]] = mapped_column(sa.String(2000))  # R73: AP used in the previous 36 months
     piece_cse_id: Mapped[Optional[int]] = mapped_column(sa.ForeignKey("piece_jointe.id"))
     depose_par_id: Mapped[Optional[int]] = mapped_column(sa.ForeignKey("compte.id"))
     decide_par_id: Mapped[Optional[int]] = mapped_column(sa.ForeignKey("compte.id"))

@@ -8,6 +8,7 @@ from decimal import Decimal
 
 import pytest
 import sqlalchemy as sa
+from werkzeug.routing import IntegerConverter
 from flask import Response
 
 from backoffice import models as m
@@ -22,7 +23,7 @@ GATE_PASSED = 299  # answered by a hook placed after the guard: the view itself 
 def _url(rule) -> str:
     values = {}
     for arg, conv in rule._converters.items():
-        values[arg] = 999999 if type(conv).__name__ == "IntegerConverter" else (
+        values[arg] = 999999 if isinstance(conv, IntegerConverter) else (
             "csv" if arg == "export_type" else "x")
     path = rule.build(values, append_unknown=False)[1]
     return path + ("?id=999999" if rule.endpoint.endswith(("details_view", "edit_view")) else "")

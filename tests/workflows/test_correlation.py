@@ -12,6 +12,8 @@ from __future__ import annotations
 import re
 from datetime import datetime
 
+from decimal import Decimal
+
 import pytest
 import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
@@ -81,7 +83,11 @@ def test_the_check_catches_the_uncorrelated_versions_list_of_issue_11():
 
 
 def _contexts(ref):
+    # every parameter any transition declares, with a value of its kind
+    sample = {"date": NOW.date(), "money": Decimal("100.00")}
     params = {"motif_refus": "motif", "motif": "motif"}
+    params.update({p.name: sample.get(p.kind, "motif") for wf in registry().values()
+                   for t in wf.transitions.values() for p in t.params})
     yield None, Context(actor_id=None, role=None, now=NOW, params=params)
     for compte in ref.comptes.values():
         yield compte, Context(actor_id=compte.id, role=compte.role, now=NOW, params=params)

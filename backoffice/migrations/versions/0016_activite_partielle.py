@@ -70,7 +70,7 @@ def upgrade():
         batch.add_column(sa.Column("code_secret_hash", sa.String(length=64), nullable=True))
         batch.add_column(sa.Column("forme_amenagement", sa.String(length=13), server_default="reduction",
                                    nullable=False))
-        batch.add_column(sa.Column("engagements", sa.Text(), nullable=True))
+        batch.add_column(sa.Column("engagements", sa.String(2000), nullable=True))
         batch.add_column(sa.Column("piece_cse_id", sa.Integer(), nullable=True))
         batch.add_column(sa.Column("depose_par_id", sa.Integer(), nullable=True))
         batch.add_column(sa.Column("decide_par_id", sa.Integer(), nullable=True))
