@@ -48,6 +48,9 @@ ENDPOINT_BY_MODEL: dict[type, str] = {}
 XLSX_AVAILABLE = importlib.util.find_spec("openpyxl") is not None
 
 
+CSV_DELIMITER = ";"
+
+
 def _escape_like(term: str) -> str:
     return term.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
 
@@ -440,10 +443,12 @@ class SecureModelView(FastGridMixin, ModelView):
 
     def _export_csv(self, return_url):
         columns = self.get_export_columns()
-        writer = csv.writer(_Echo())
+        # French Excel: « ; » between cells (the comma is the decimal separator) and a UTF-8 BOM, without which
+        # it reads the file as Windows-1252 (issue 19 §3); amounts 1234,56, dates JJ/MM/AAAA (csv_cell).
+        writer = csv.writer(_Echo(), delimiter=CSV_DELIMITER)
 
         def generate():
-            yield writer.writerow([neutraliser_formule(csv_encode(label)) for _c, label in columns])
+            yield "\ufeff" + writer.writerow([neutraliser_formule(csv_encode(label)) for _c, label in columns])
             for values in self._export_rows(columns):
                 yield writer.writerow([csv_cell(v) for v in values])
 
