@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from werkzeug.routing import IntegerConverter
+
 
 def create_app(config: dict[str, Any] | type | None = None, **overrides: Any):
     from flask import Flask, jsonify, redirect, url_for
@@ -13,6 +15,7 @@ def create_app(config: dict[str, Any] | type | None = None, **overrides: Any):
     from .extensions import babel, csrf, db, login_manager, migrate
 
     app = Flask(__name__, instance_relative_config=True)
+    app.url_map.converters["int"] = IdConverter  # before any route: every <int:…> is an INTEGER id
     if config is None:
         config = Config
     if isinstance(config, type):
@@ -59,7 +62,76 @@ def create_app(config: dict[str, Any] | type | None = None, **overrides: Any):
 
     from .cli import register_commands
     register_commands(app)
+    register_error_pages(app)
     return app
+
+
+# ---- hostile integers and error pages (finding 6, issue 12) ----------------------------------------
+
+class IdConverter(IntegerConverter):
+    """`<int:x>` in a route: ASCII digits, 0 … 2³¹−1 (a PostgreSQL INTEGER); anything else is a 404."""
+
+    def __init__(self, map, fixed_digits=0, min=0, max=2**31 - 1, signed=False):
+        super().__init__(map, fixed_digits=fixed_digits, min=min, max=max, signed=signed)
+
+
+ERREURS = {
+    400: ("Requête invalide", "La requête contient une valeur invalide (identifiant, numéro de page, filtre ou champ) : "
+          "rien n'a été modifié."),
+    404: ("Page introuvable", "Cette page ou cet enregistrement est introuvable."),
+    405: ("Méthode non autorisée", "Cette adresse ne s'utilise pas ainsi (requête invalide)."),
+    413: ("Requête trop volumineuse", "Les données envoyées dépassent la taille autorisée (requête invalide)."),
+    500: ("Erreur interne", "Une erreur inattendue est survenue ; elle a été enregistrée. Rien n'a été modifié : "
+          "réessayez, ou signalez-la au support si elle se reproduit."),
+}
+
+
+def render_error(code: int, detail: str | None = None):
+    """The French error page, inside the back-office layout (menu, user) for a logged-in user."""
+    from flask import current_app, render_template, request
+    from flask_login import current_user
+
+    titre, message = ERREURS.get(code, ERREURS[500])
+    context = {"code": code, "titre": titre, "message": message, "detail": detail}
+    try:
+        admins = current_app.extensions.get("admin") or []
+        if admins and current_user.is_authenticated and not current_user.must_change_password \
+                and request.blueprint != "auth":
+            return admins[0].index_view.render("erreurs/admin.html", **context), code
+    except Exception:  # noqa: BLE001 - the page must render whatever broke
+        current_app.logger.exception("page d'erreur avec navigation impossible")
+    return render_template("erreurs/simple.html", **context), code
+
+
+def register_error_pages(app) -> None:
+    from flask_wtf.csrf import CSRFError
+    from werkzeug.exceptions import HTTPException
+
+    from .extensions import db
+
+    def _detail(exc) -> str | None:
+        # only a description we wrote (abort(400, description="… en français")), never Werkzeug's
+        own = getattr(exc, "description", None)
+        return own if own and own != type(exc).description else None
+
+    def http_error(exc: HTTPException):
+        return render_error(exc.code, _detail(exc))
+
+    def csrf_error(exc):
+        return render_error(400, "Le formulaire a expiré ou son jeton de sécurité manque : rechargez la page "
+                                 "et recommencez.")
+
+    def internal_error(exc):
+        try:
+            db.session.rollback()
+        except Exception:  # noqa: BLE001
+            pass
+        return render_error(500)
+
+    for code in (400, 404, 405, 413):
+        app.register_error_handler(code, http_error)
+    app.register_error_handler(CSRFError, csrf_error)
+    app.register_error_handler(500, internal_error)
 
 
 def _migrations_dir() -> str:

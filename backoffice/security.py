@@ -96,6 +96,12 @@ def _local_referrer() -> str | None:
     return safe_next(path, default="") or None
 
 
+def redirect_back(default: str):
+    """The one redirect to « where the user came from » (finding 7): the Referer's path when it is
+    same-origin and passes safe_next (exactly one leading « / », never « // » nor « /\\ »), else `default`."""
+    return redirect(_local_referrer() or default)
+
+
 # ---- fresh re-authentication ---------------------------------------------------------------------
 
 def is_fresh() -> bool:

@@ -39,7 +39,7 @@ from .filters import BoFilterConverter
 from .formatters import (csv_cell, export_cell, export_mois, formatters_for, is_money_type, label_for,
                          neutraliser_formule)
 from .formatters import money as money_formatter
-from .grille import FastGridMixin
+from .grille import INT_MAX, FastGridMixin, parse_id
 
 # model class -> endpoint of its grid, filled as views are built (relation links in lists)
 ENDPOINT_BY_MODEL: dict[type, str] = {}
@@ -68,7 +68,7 @@ def prefix_match(column, term: str):
     """`column LIKE 'term%'` for each variant: no cast and no ILIKE, so a btree (C collation) serves
     it; an integer column matches a number exactly."""
     if isinstance(column.type, sa.Integer):
-        return column == int(term) if term.isdigit() and len(term) <= 9 else sa.false()
+        return column == int(term) if term.isascii() and term.isdigit() and len(term) <= 9 else sa.false()
     if not isinstance(column.type, (sa.String, sa.Text)):
         return sa.false()
     return sa.or_(*[column.like(f"{_escape_like(v)}%", escape="\\") for v in search_variants(term)])
@@ -124,21 +124,22 @@ class ScopedAjaxLoader(QueryAjaxModelLoader):
         return query.filter(clause) if clause is not None else query
 
     def get_one(self, pk):
-        try:
-            pk = int(pk)
-        except (TypeError, ValueError):
+        pk = parse_id(pk)  # a relation field posted with « 2⁶³ » or « abc » is a missing row (finding 6)
+        if pk is None:
             return None
         return self.get_query().filter(self.model.id == pk).one_or_none()
 
     def get_list(self, term, offset=0, limit=DEFAULT_PAGE_SIZE):
-        term = " ".join((term or "").split())[:60]
+        if not 0 <= (offset or 0) <= INT_MAX:
+            abort(400, description="Position invalide dans la liste de choix.")
+        term = " ".join((term or "").replace("\x00", " ").split())[:60]
         query = self.get_query()
         if term:
             conditions = []
             for rel, column in self._cached_fields:
                 match = prefix_match(column, term)
                 conditions.append(rel.has(match) if rel is not None else match)
-            if term.isdigit() and len(term) <= 9:
+            if term.isascii() and term.isdigit() and len(term) <= 9:
                 conditions.append(self.model.id == int(term))
             query = query.filter(sa.or_(*conditions))
         order = self.order_by if self.order_by is not None else self.model.id
@@ -351,9 +352,8 @@ class SecureModelView(FastGridMixin, ModelView):
     def get_one(self, id):
         """The row, within the role's scope, with the many-to-one relations its detail page shows
         loaded in the same query (no lazy load per field while the template renders)."""
-        try:
-            pk = int(id)
-        except (TypeError, ValueError):
+        pk = parse_id(id)  # finding 6: « 2⁶³ », « -1 », « abc » are a missing row, never a 500
+        if pk is None:
             return None
         query = self.get_query().filter(self.model.id == pk)
         return query.options(*[sa.orm.joinedload(r) for r in self._detail_joins]).one_or_none()
@@ -387,6 +387,12 @@ class SecureModelView(FastGridMixin, ModelView):
         if count_query is not None:
             count_query = count_query.filter(sa.or_(*count_conditions))
         return query, count_query, joins, count_joins
+
+    def handle_action(self, return_view=None):
+        """Bulk actions: every ticked `rowid` is an id (1 … 2³¹−1), else a French 400 (finding 6)."""
+        if any(parse_id(v) is None for v in request.form.getlist("rowid")):
+            abort(400, description="Sélection invalide : un identifiant de ligne est incorrect.")
+        return super().handle_action(return_view)
 
     @expose("/ajax/update/", methods=("POST",))
     def ajax_update(self):

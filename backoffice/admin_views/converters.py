@@ -13,9 +13,10 @@ import enum
 from flask_admin.contrib.sqla.form import AdminModelConverter
 from flask_admin.form import DatePickerWidget, Select2Field
 from flask_admin.model.form import converts
-from wtforms import validators
+import sqlalchemy as sa
+from wtforms import PasswordField, StringField, validators
 
-from ..forms.fields import DecimalSaisieField, FrDateField, MoisField, MoneyField
+from ..forms.fields import DecimalSaisieField, FrDateField, MoisField, MoneyField, texte_saisi
 from .formatters import enum_label, is_money_type
 
 
@@ -31,6 +32,22 @@ class FrDatePickerWidget(DatePickerWidget):
 
 
 class BoModelConverter(AdminModelConverter):
+    def convert(self, model, mapper, name, prop, field_args, hidden_pk):
+        """Every text column's field, generated or overridden (a TextAreaField, an IBAN field…): trimmed,
+        control characters refused, blank required value refused, length of the column, e-mail checked
+        (finding 8, issue 12; forms/fields.texte_saisi)."""
+        field = super().convert(model, mapper, name, prop, field_args, hidden_pk)
+        columns = getattr(prop, "columns", None)
+        if field is None or not columns or not hasattr(field, "kwargs"):
+            return field
+        column = columns[0]
+        if not isinstance(column.type, sa.String) or isinstance(column.type, sa.Enum) \
+                or not issubclass(field.field_class, StringField) or issubclass(field.field_class, PasswordField):
+            return field
+        required = any(type(v) is validators.InputRequired for v in field.kwargs.get("validators") or [])
+        return texte_saisi(field, nom=column.key, max_length=column.type.length, obligatoire=required,
+                           nullable=bool(column.nullable))
+
     @converts("sqlalchemy.sql.sqltypes.Enum")
     def convert_enum(self, column, field_args, **extra):
         excluded = set(getattr(self.view, "form_enum_exclude", {}).get(column.key, ()))

@@ -20,17 +20,76 @@ from __future__ import annotations
 import base64
 import json
 import math
+import re
 from datetime import date, datetime
 from decimal import Decimal, InvalidOperation
 from enum import Enum
 
 import sqlalchemy as sa
-from flask import g, has_request_context, request
+from flask import abort, flash, g, has_request_context, request
 from sqlalchemy.orm import joinedload
 
 EXACT_COUNT_UNDER = 1_000
 EXPORT_CHUNK = 1_000
 CURSOR_ARGS = ("apres", "avant", "compte")
+
+
+# ---- integers and values from the URL (finding 6, issue 12) -------------------------------------
+# Every integer that reaches SQL from a request goes through parse_id or fits: an id past 2³¹−1 (a
+# PostgreSQL INTEGER), past 2⁶³ (the driver's OverflowError), negative or not a number is a missing
+# row or a 400 in French, never a 500.
+
+INT_MAX = 2**31 - 1  # PostgreSQL INTEGER, every primary and foreign key of the schema
+_INT_MAX_BY_TYPE = ((sa.SmallInteger, 2**15 - 1), (sa.BigInteger, 2**63 - 1))
+_ID = re.compile(r"[0-9]{1,10}")  # ASCII digits only: no sign, space, exponent or « ١٢ »
+MAX_PAGE = 10**6
+
+
+def parse_id(value) -> int | None:
+    """A primary key typed in a URL or posted by a form: 1 … 2³¹−1, else None (treated as a missing row)."""
+    if isinstance(value, bool):
+        return None
+    if not isinstance(value, int):
+        if not isinstance(value, str) or not _ID.fullmatch(value):
+            return None
+        value = int(value)
+    return value if 1 <= value <= INT_MAX else None
+
+
+def int_max(type_) -> int:
+    for cls, bound in _INT_MAX_BY_TYPE:
+        if isinstance(type_, cls):
+            return bound
+    return INT_MAX
+
+
+def fits(type_, value) -> bool:
+    """Whether the database accepts `value` bound to a column of `type_` (no overflow, no NUL byte)."""
+    if isinstance(value, (list, tuple, set)):
+        return all(fits(type_, v) for v in value)
+    if value is None or isinstance(value, (bool, Enum)):
+        return True
+    if isinstance(value, int):
+        bound = int_max(type_) if isinstance(type_, sa.Integer) else 2**63 - 1
+        return -bound - 1 <= value <= bound
+    if isinstance(value, Decimal):
+        if not value.is_finite():
+            return False
+        precision = getattr(type_, "precision", None) if isinstance(type_, sa.Numeric) else None
+        digits = (precision - (type_.scale or 0)) if precision else 100
+        return abs(value) < Decimal(10) ** digits
+    if isinstance(value, float):
+        return math.isfinite(value)
+    if isinstance(value, str):
+        return "\x00" not in value
+    if isinstance(value, (date, datetime)):
+        return 1 <= value.year <= 9999
+    return True
+
+
+def _filter_type(flt):
+    column = getattr(flt, "column", None)
+    return getattr(column, "type", None)
 
 
 # ---- counts ------------------------------------------------------------------------------------
@@ -89,19 +148,19 @@ def _decode_value(column, raw):
         return python_type(raw)
     if python_type is Decimal:
         value = Decimal(str(raw))
-        if not value.is_finite():
-            raise ValueError("non fini")
+        if not fits(column.type, value):
+            raise ValueError("hors limites")
         return value
     if python_type is datetime:
         return datetime.fromisoformat(str(raw))
     if python_type is date:
         return date.fromisoformat(str(raw))
     if python_type is int:
-        if isinstance(raw, bool) or not isinstance(raw, int):
+        if isinstance(raw, bool) or not isinstance(raw, int) or not fits(column.type, raw):
             raise ValueError("entier attendu")
         return raw
     if python_type is str:
-        if not isinstance(raw, str):
+        if not isinstance(raw, str) or not fits(column.type, raw):
             raise ValueError("texte attendu")
         return raw
     raise ValueError("type non pris en charge")
@@ -136,10 +195,38 @@ class FastGridMixin:
     # -- URL arguments ------------------------------------------------------------------------
     def _get_list_extra_args(self):
         args = super()._get_list_extra_args()
+        # finding 6 (issue 12): a page past any real one, a page size not offered, a NUL in the search
+        if not 0 <= (args.page or 0) <= MAX_PAGE:
+            abort(400, description="Numéro de page invalide.")
+        if args.page_size and args.page_size not in self.page_size_options:
+            args = args.clone(page_size=0)
+        if args.search and not fits(sa.String(), args.search):
+            abort(400, description="Recherche invalide : caractère de contrôle refusé.")
         # our cursor/count arguments never ride along on sort, filter or page-size links
         for key in CURSOR_ARGS:
             args.extra_args.pop(key, None)
         return args
+
+    def _get_list_filter_args(self):
+        """Flask-Admin's filter arguments, less those whose value the column cannot hold (an id past
+        2³¹−1, an amount past NUMERIC(12,2), a NUL byte): ignored with a French message, as Flask-Admin
+        does for a value its own filter refuses (finding 6, issue 12)."""
+        filters = super()._get_list_filter_args()
+        if filters is None:
+            return None
+        kept = []
+        for entry in filters:
+            idx, _name, value = entry
+            flt = self._filters[idx]
+            try:
+                ok = fits(_filter_type(flt), flt.clean(value)) if _filter_type(flt) is not None else fits(None, value)
+            except (ValueError, TypeError, ArithmeticError):
+                ok = False
+            if ok:
+                kept.append(entry)
+            elif has_request_context():
+                flash("Valeur de filtre invalide : filtre ignoré.", "error")
+        return kept
 
     # -- sort keys ----------------------------------------------------------------------------
     def _keyset_columns(self, sort_column, sort_desc):

@@ -23,6 +23,7 @@ from ..workflows import Selection, run
 from ..workflows.bulk import schedule
 from ..workflows.errors import WorkflowError
 from .base import SecureModelView
+from .grille import parse_id
 
 
 def _report_message(report) -> str:
@@ -92,10 +93,9 @@ class WorkflowModelView(SecureModelView):
         t = self._transition_or_404(name)
         if t.reauth and (stale := security.fresh_auth_redirect()) is not None:
             return stale  # the password again first, then back to the list
-        try:
-            ident, version = int(request.form["id"]), int(request.form.get("version") or 0)
-        except (KeyError, ValueError):
-            flash("Requête invalide.", "error")
+        ident, version = parse_id(request.form.get("id")), parse_id(request.form.get("version") or None)
+        if ident is None or (request.form.get("version") not in (None, "", "0") and version is None):
+            flash("Requête invalide.", "error")  # finding 6: « 2⁶³ », « abc » never reach SQL
             return redirect(self.get_url(".index_view"))
         if t.params:  # a reason is needed: go through the confirmation page with its form
             return self._preview(name, Selection.of_ids([ident], versions={ident: version} if version else None),
@@ -108,9 +108,9 @@ class WorkflowModelView(SecureModelView):
         except WorkflowError as exc:
             db.session.rollback()
             flash(str(exc), "error")
-            return redirect(request.referrer or self.get_url(".index_view"))
+            return security.redirect_back(self.get_url(".index_view"))
         flash(_report_message(report), "success" if report.changed else "warning")
-        return redirect(_safe_back(request.referrer) or self.get_url(".index_view"))
+        return security.redirect_back(self.get_url(".index_view"))
 
     @expose("/workflow/<transition>/filtered", methods=["POST"])
     def workflow_filtered(self, transition):
@@ -238,16 +238,6 @@ def _csrf_ok() -> bool:
     return True  # CSRFProtect already refused any POST without a valid token
 
 
-def _safe_back(url):
-    from urllib.parse import urlsplit
-    if not url:
-        return None
-    parts = urlsplit(url)
-    if parts.netloc and parts.netloc != request.host:
-        return None
-    return parts.path + (f"?{parts.query}" if parts.query else "")
-
-
 # endpoint -> the life cycle its rows follow (workflows/__init__.py registry names)
 WORKFLOW_OF_VIEW = {
     "cerfa": "cerfa",
@@ -295,7 +285,7 @@ class CorrectionMixin:
             try:
                 new = corriger_allocation(db.session, allocation.id, lignes=lignes,
                                           ressources_differentielles=form.ressources_differentielles.decimal,
-                                          actor=current_user, expected_version=int(form.version_vue.data or 0))
+                                          actor=current_user, expected_version=parse_id(form.version_vue.data) or 0)
                 db.session.commit()
             except WorkflowError as exc:
                 db.session.rollback()

@@ -6,6 +6,8 @@ from flask_wtf import FlaskForm
 from wtforms import DateField, StringField, TextAreaField
 from wtforms.validators import DataRequired, Length, Optional
 
+from .fields import SansControle, nettoyer
+
 
 def form_for(transition) -> type[FlaskForm]:
     attrs = {}
@@ -14,9 +16,11 @@ def form_for(transition) -> type[FlaskForm]:
         if p.kind == "date":
             attrs[p.name] = DateField(p.label, validators=validators, format="%Y-%m-%d")
             continue
+        # finding 8 (issue 12): trimmed (a reason of spaces is blank), no control character, bounded
+        validators.append(SansControle(multiligne=p.kind == "textarea"))
         validators.append(Length(max=p.max_length, message=f"{p.max_length} caractères au plus."))
         field = TextAreaField if p.kind == "textarea" else StringField
-        attrs[p.name] = field(p.label, validators=validators)
+        attrs[p.name] = field(p.label, validators=validators, filters=[nettoyer])
     return type(f"{transition.name.title()}Form", (FlaskForm,), attrs)
 
 

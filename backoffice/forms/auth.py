@@ -10,6 +10,8 @@ from flask_wtf import FlaskForm
 from wtforms import PasswordField, StringField
 from wtforms.validators import DataRequired, EqualTo, Length, ValidationError
 
+from .fields import SansControle, courriel, nettoyer
+
 MOT_DE_PASSE_SAISI_MAX = 1024
 TROP_LONG = "Mot de passe trop long (1024 caractères au plus)."
 
@@ -19,7 +21,16 @@ def _saisie(label: str, requis: str) -> PasswordField:
                                             Length(max=MOT_DE_PASSE_SAISI_MAX, message=TROP_LONG)])
 
 
+def _identifiant() -> StringField:
+    """A login typed in: trimmed, no control character (finding 8, issue 12), 64 characters at most."""
+    return StringField("Identifiant", filters=[nettoyer],
+                       validators=[DataRequired("Saisissez votre identifiant."), SansControle(),
+                                   Length(max=64, message="Identifiant trop long.")])
+
+
 class LoginForm(FlaskForm):
+    # unchanged on purpose: any typed login gets the same answer and the same argon2 work as a wrong
+    # password (tests/auth/test_lockout.py), and nothing typed here is ever stored
     username = StringField("Identifiant", validators=[DataRequired("Saisissez votre identifiant."),
                                                        Length(max=64, message="Identifiant trop long.")])
     password = _saisie("Mot de passe", "Saisissez votre mot de passe.")
@@ -64,10 +75,10 @@ class ReinitialisationForm(_NouveauMotDePasse):
 
 
 class MotDePasseOublieForm(FlaskForm):
-    username = StringField("Identifiant", validators=[DataRequired("Saisissez votre identifiant."),
-                                                       Length(max=64, message="Identifiant trop long.")])
+    username = _identifiant()
 
 
 class IdentifiantOublieForm(FlaskForm):
-    email = StringField("Adresse e-mail", validators=[DataRequired("Saisissez votre adresse e-mail."),
-                                                       Length(max=254, message="Adresse trop longue.")])
+    email = StringField("Adresse e-mail", filters=[nettoyer],
+                        validators=[DataRequired("Saisissez votre adresse e-mail."), SansControle(),
+                                    Length(max=254, message="Adresse trop longue."), courriel()])

@@ -12,8 +12,8 @@ import unicodedata
 from datetime import date, datetime
 from decimal import Decimal, InvalidOperation
 
-from wtforms import DateField, DecimalField, StringField
-from wtforms.validators import ValidationError
+from wtforms import DateField, DecimalField, StringField, TextAreaField
+from wtforms.validators import Email, InputRequired, Length, StopValidation, ValidationError
 from wtforms.widgets import TextInput
 
 from ..models.base import MONEY_MAX
@@ -279,3 +279,94 @@ class NirField(_IdentifiantField):
         except exceptions.ValidationError:
             raise IdentifiantInvalide(
                 "N° de sécurité sociale invalide : 15 chiffres, clé comprise (vérifiez la clé).") from None
+
+
+# --- free text (finding 8, issue 12) ---------------------------------------------------------------
+# Every text field of every form gets the same hygiene: trimmed, control characters refused (tab and
+# newline only in a multi-line field), a required one refused when blank, a maximum length, an e-mail
+# address checked. admin_views/converters.py applies it to every String column of the generated forms,
+# forms/actions.py to the workflow parameters, forms/auth.py to the login and recovery fields.
+
+# C0 and C1 controls, DEL, line/paragraph separators, bidi overrides and isolates; \t \n \r apart
+_CONTROLE = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\u2028\u2029\u202a-\u202e\u2066-\u2069]")
+_FIN_DE_LIGNE = re.compile("[\t\n\r]")
+MSG_CONTROLE = "Caractère de contrôle interdit (caractère invisible, tabulation ou retour à la ligne)."
+MSG_CONTROLE_MULTILIGNE = "Caractère de contrôle interdit (caractère invisible)."
+MSG_OBLIGATOIRE = "Ce champ est obligatoire."
+MSG_EMAIL = "Adresse e-mail invalide : saisissez une adresse comme prenom.nom@exemple.fr."
+
+
+def nettoyer(valeur):
+    """Filter: text trimmed (spaces, non-breaking spaces, tabs, newlines at both ends)."""
+    return valeur.strip() if isinstance(valeur, str) else valeur
+
+
+def vide_en_none(valeur):
+    return None if valeur == "" else valeur
+
+
+def controles(valeur: str, multiligne: bool = False) -> bool:
+    """Whether `valeur` holds a control character (tab/newline allowed in a multi-line text)."""
+    if not isinstance(valeur, str):
+        return False
+    return bool(_CONTROLE.search(valeur) or (not multiligne and _FIN_DE_LIGNE.search(valeur)))
+
+
+class SansControle:
+    """Validator: no control character (NUL, escape, bidi override…); tab and newline only if multi-line."""
+
+    def __init__(self, multiligne: bool = False):
+        self.multiligne = multiligne
+
+    def __call__(self, form, field):
+        if controles(field.data, self.multiligne):
+            raise StopValidation(MSG_CONTROLE_MULTILIGNE if self.multiligne else MSG_CONTROLE)
+
+
+class Obligatoire(InputRequired):
+    """InputRequired that also refuses a value made of spaces only (checked after trimming)."""
+
+    def __init__(self, message=None):
+        super().__init__(message or MSG_OBLIGATOIRE)
+
+    def __call__(self, form, field):
+        super().__call__(form, field)
+        if field.data is None or (isinstance(field.data, str) and not field.data.strip()):
+            field.errors[:] = []
+            raise StopValidation(self.message)
+
+
+def longueur(max_length: int) -> Length:
+    return Length(max=max_length, message=f"{max_length} caractères au plus.")
+
+
+def courriel() -> Email:
+    return Email(MSG_EMAIL)
+
+
+def _est_email(nom: str) -> bool:
+    return nom == "email" or nom.endswith("_email") or nom in ("destinataire",)
+
+
+def texte_saisi(unbound, *, nom: str, max_length: int | None, obligatoire: bool, nullable: bool):
+    """The hygiene above added to a WTForms UnboundField (a generated form field), in place."""
+    kwargs = unbound.kwargs
+    multiligne = issubclass(unbound.field_class, TextAreaField)
+    validators = [v for v in (kwargs.get("validators") or [])
+                  if not (type(v) is InputRequired and obligatoire)]
+    # first in the chain (StopValidation): no NUL byte ever reaches the Unique validator's query
+    validators.insert(0, SansControle(multiligne))
+    if obligatoire:
+        message = next((v.message for v in (kwargs.get("validators") or []) if type(v) is InputRequired
+                        and v.message), None)
+        validators.insert(0, Obligatoire(message))
+    if max_length and not any(isinstance(v, Length) and v.max not in (-1, None) for v in validators):
+        validators.append(longueur(max_length))
+    if _est_email(nom) and not any(isinstance(v, Email) for v in validators):
+        validators.append(courriel())
+    kwargs["validators"] = validators
+    filters = [nettoyer] + [f for f in (kwargs.get("filters") or []) if f is not nettoyer]
+    if nullable and vide_en_none not in filters:
+        filters.append(vide_en_none)
+    kwargs["filters"] = filters
+    return unbound

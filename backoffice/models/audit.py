@@ -93,7 +93,7 @@ class BulkRun(TimestampMixin, Base):
     modifies: Mapped[int] = mapped_column(default=0)
     refus: Mapped[dict[str, int]] = mapped_column(JSON, default=dict)
     description: Mapped[Optional[str]] = mapped_column(sa.String(300))
-    erreur: Mapped[Optional[str]] = mapped_column(sa.Text)
+    erreur: Mapped[Optional[str]] = mapped_column(sa.String(2000))  # finding 8: bounded (0009_longueurs)
     termine_at: Mapped[Optional[datetime]]
 
     actor: Mapped[Compte] = relationship()

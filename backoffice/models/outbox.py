@@ -27,7 +27,7 @@ class MailOutbox(TimestampMixin, Base):
         enum_column(MailStatut, "mail_statut"), default=MailStatut.EN_FILE
     )
     tentatives: Mapped[int] = mapped_column(default=0)
-    derniere_erreur: Mapped[Optional[str]] = mapped_column(sa.Text)
+    derniere_erreur: Mapped[Optional[str]] = mapped_column(sa.String(2000))  # finding 8: bounded (0009_longueurs)
     prochain_essai_at: Mapped[Optional[datetime]]
     envoye_at: Mapped[Optional[datetime]]
     antenne_id: Mapped[Optional[int]] = mapped_column(sa.ForeignKey("structure.id"))

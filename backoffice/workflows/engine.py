@@ -242,10 +242,11 @@ def _guard_rows(session, wf: Workflow, t: Transition, ids: list[int], ctx: Conte
                 lock: bool):
     model = wf.model
     checks = []
+    scope = None
     if actor is not None and wf.scope is not None:
-        clause = wf.scope(model, actor)
-        if clause is not None:
-            checks.append((clause, "hors de votre périmètre (antenne)"))
+        scope = wf.scope(model, actor)
+        if scope is not None:
+            checks.append((scope, None))
     if versions and hasattr(model, "version"):
         stale = sa.case(*[(model.id == i, model.version == v) for i, v in versions.items()], else_=sa.true())
         checks.append((stale, "modifié par quelqu'un d'autre depuis l'affichage : rechargez la page"))
@@ -253,12 +254,18 @@ def _guard_rows(session, wf: Workflow, t: Transition, ids: list[int], ctx: Conte
     for g in t.guards:
         if g.predicate is not None:
             checks.append((g.predicate(ctx), g.reason))
-    whens = [(sa.not_(sa.func.coalesce(clause, sa.false())), sa.literal(reason)) for clause, reason in checks]
+    # Row scope before state (finding 5, issue 12): a row outside the actor's scope is not read at all,
+    # so it is reported exactly as a missing id (« introuvable ou supprimée »): neither its existence
+    # nor its status leaks. The scope stays in `row_checks`, re-checked by the UPDATE itself.
+    whens = [(sa.not_(sa.func.coalesce(clause, sa.false())), sa.literal(reason)) for clause, reason in checks
+             if reason is not None]
     refusal = sa.case(*whens, else_=sa.null()) if whens else sa.null()
     cols = [model.id, wf.status, refusal.label("refus")]
     if wf.amount_column:
         cols.append(getattr(model, wf.amount_column))
     query = sa.select(*cols).where(id_in(session, model.id, ids))
+    if scope is not None:
+        query = query.where(sa.func.coalesce(scope, sa.false()))
     if lock:  # the chunk's rows stay as evaluated until the UPDATE below (PostgreSQL row locks)
         query = query.with_for_update(of=model)
     rows = session.execute(query).all()
