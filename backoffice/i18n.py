@@ -6,23 +6,42 @@ import re
 from datetime import date, datetime
 from decimal import ROUND_HALF_UP, Decimal
 
+from babel.numbers import format_currency, format_decimal, format_percent
 from flask_babel import lazy_gettext as _l  # noqa: F401  (re-exported alias)
 
 NBSP = "\u202f"  # narrow no-break space, the French thousands separator
 
 
+LOCALE = "fr_FR"
+
+
 def format_montant(value: Decimal | int | None, *, symbol: bool = True) -> str:
+    """1 234,56 € by Babel (fr_FR: narrow no-break space between thousands, no-break space before €), rounded
+    half up to the cent first (Babel rounds half to even)."""
     if value is None:
         return ""
     q = Decimal(value).quantize(Decimal("0.01"), rounding=ROUND_HALF_UP)
-    sign = "-" if q < 0 else ""
-    units, cents = f"{abs(q):.2f}".split(".")
-    groups = []
-    while units:
-        groups.insert(0, units[-3:])
-        units = units[:-3]
-    text = f"{sign}{NBSP.join(groups)},{cents}"
-    return f"{text}\u00a0€" if symbol else text
+    if symbol:
+        return format_currency(q, "EUR", locale=LOCALE)
+    return format_decimal(q, format="#,##0.00", locale=LOCALE)
+
+
+def format_nombre(value: Decimal | float | int | None, decimales: int = 2) -> str:
+    """A quantity that is not money (hours, a rate): 151,67 — never « 151.67 » (issue 19 §2)."""
+    if value is None:
+        return ""
+    if decimales == 0:
+        return format_decimal(value, format="#,##0", locale=LOCALE)
+    q = Decimal(str(value)).quantize(Decimal(1).scaleb(-decimales), rounding=ROUND_HALF_UP)
+    return format_decimal(q, format="#,##0." + "0" * decimales, locale=LOCALE)
+
+
+def format_pourcentage(value: Decimal | float | int | None, decimales: int = 0) -> str:
+    """A percentage given in percent (50 → « 50 % », with a no-break space)."""
+    if value is None:
+        return ""
+    return format_percent(Decimal(str(value)) / 100, format="#,##0" + ("." + "0" * decimales if decimales else "")
+                          + "\u00a0%", locale=LOCALE)
 
 
 def format_date(value: date | datetime | None) -> str:
@@ -118,6 +137,8 @@ def init_app(app) -> None:
     _catalogue_flask_admin()
 
     app.jinja_env.filters["montant"] = format_montant
+    app.jinja_env.filters["nombre"] = format_nombre
+    app.jinja_env.filters["pourcentage"] = format_pourcentage
     app.jinja_env.filters["date_fr"] = format_date
     app.jinja_env.filters["mois"] = format_mois
     app.jinja_env.filters["statut"] = lambda v: STATUT_LABELS.get(str(getattr(v, "value", v)), v)

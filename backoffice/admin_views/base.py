@@ -49,6 +49,7 @@ XLSX_AVAILABLE = importlib.util.find_spec("openpyxl") is not None
 
 
 CSV_DELIMITER = ";"
+LABEL_ID_INTERNE = "Réf. interne"  # the row's id, where the record has its own « N° » (numero)
 
 
 def _escape_like(term: str) -> str:
@@ -223,6 +224,8 @@ class SecureModelView(FastGridMixin, ModelView):
             key = col if isinstance(col, str) else getattr(col, "key", None)
             if key:
                 labels[key] = label_for(key)
+        if labels.get("numero") == labels.get("id"):  # one « N° » per grid: the business number (issue 19 §2)
+            labels["id"] = LABEL_ID_INTERNE
         labels.update(self.column_labels or {})
         self.column_labels = labels
         super().__init__(model, session, name=name, category=category, endpoint=endpoint, **kwargs)

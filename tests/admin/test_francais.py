@@ -150,3 +150,50 @@ def test_flask_admin_words_we_replaced(app):
         assert gettext("Failed to create record.").startswith("La création a échoué")
         assert ngettext("20 item", "20 items", 20) == "20 lignes par page"
         assert gettext("Save") == "Enregistrer"  # the catalogue's own French stays
+
+
+def test_one_column_per_label_in_every_grid_and_record_page(app):
+    """One « N° » per grid (issue 19 §2): where a record has its own number (numero), the id is « Réf. interne »."""
+    doubles = {}
+    with app.test_request_context("/admin/"):
+        for v in app.extensions["admin"][0]._views:
+            for attr in ("_list_columns", "_details_columns"):
+                labels = [label for _c, label in getattr(v, attr, None) or ()]
+                dup = sorted({x for x in labels if labels.count(x) > 1})
+                if dup:
+                    doubles[(v.endpoint, attr)] = dup
+    assert not doubles, doubles
+    view = next(v for v in app.extensions["admin"][0]._views if v.endpoint == "cerfa")
+    assert dict(view._list_columns)["numero"] == "N°" and dict(view._list_columns)["id"] == "Réf. interne"
+
+
+def test_decimals_that_are_not_money_have_a_decimal_comma():
+    """« 130.67 » hours → « 130,67 » (Babel, fr_FR); money stays 1 234,56 € (issue 19 §2)."""
+    from decimal import Decimal
+    from types import SimpleNamespace
+
+    from backoffice.admin_views.formatters import formatters_for
+    from backoffice.i18n import format_montant, format_nombre, format_pourcentage
+    from backoffice.models import LigneDI
+    fmt = formatters_for(LigneDI)
+    ligne = SimpleNamespace(heures_chomees=Decimal("130.67"), heures_travaillees=Decimal("1234.5"))
+    assert fmt["heures_chomees"](None, None, ligne, "heures_chomees") == "130,67"
+    assert fmt["heures_travaillees"](None, None, ligne, "heures_travaillees") == "1\u202f234,50"
+    assert format_nombre(None) == "" and format_pourcentage(50) == "50\u00a0%"
+    assert format_montant(Decimal("1234.565")) == "1\u202f234,57\u00a0€"  # half up, as before Babel
+    assert format_montant(Decimal("-1234.56"), symbol=False) == "-1\u202f234,56"
+
+
+def test_a_queued_mail_shows_its_subject_in_the_mails_grid(db, ref, clients):
+    """The « Objet » column was empty until a mail was sent (issue 19 §2): a queued one shows its template's."""
+    from backoffice.models import MailOutbox
+    from backoffice.models.enums import MailStatut
+    db.session.add(MailOutbox(cle="mail-objet-1", destinataire="lea@example.fr", template="allocation_refusee",
+                              contexte={"mois": "04/2025", "prenom": "Léa"}, statut=MailStatut.EN_FILE))
+    db.session.add(MailOutbox(cle="mail-objet-2", destinataire="paul@example.fr", template="gabarit_disparu",
+                              contexte={}, statut=MailStatut.EN_FILE))
+    db.session.commit()
+    html = clients["admin"].get("/admin/mail_outbox/").get_data(as_text=True)
+    assert "Votre allocation de 04/2025 n&#39;a pas pu être validée" in html or \
+        "Votre allocation de 04/2025 n'a pas pu être validée" in html
+    assert "paul@example.fr" in html  # an unknown template: the row is there, its subject empty
