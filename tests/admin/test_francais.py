@@ -197,3 +197,15 @@ def test_a_queued_mail_shows_its_subject_in_the_mails_grid(db, ref, clients):
     assert "Votre allocation de 04/2025 n&#39;a pas pu être validée" in html or \
         "Votre allocation de 04/2025 n'a pas pu être validée" in html
     assert "paul@example.fr" in html  # an unknown template: the row is there, its subject empty
+
+
+def test_a_refusal_is_a_french_page_with_the_navigation_and_the_roles_needed(sample, clients):
+    """403 (issue 19 §2): in the back-office layout (menu, user), saying which roles may open the page."""
+    resp = clients["conseiller"].get("/admin/compte/")
+    assert resp.status_code == 403
+    html = resp.get_data(as_text=True)
+    assert "Accès refusé" in html and 'id="menu-utilisateur"' in html
+    assert "Rôles autorisés : Administrateur, Support." in html
+    resp = clients["support"].get("/admin/compte/new/")  # support may view, not create
+    assert resp.status_code == 403 and "Rôles autorisés : Administrateur." in resp.get_data(as_text=True)
+    assert not restes_anglais(html)
