@@ -102,7 +102,6 @@ def _pages(role, sample):
         if role not in regle.view or endpoint in PAGES_HORS_GRILLE:
             continue
         yield f"/admin/{endpoint}/"
-        row = sample.ids.get(endpoint) if hasattr(sample, "ids") else None
         try:
             row = sample.nord(endpoint)
         except Exception:  # noqa: BLE001 - a grid without a sample row
