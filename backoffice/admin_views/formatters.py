@@ -178,6 +178,23 @@ def nombre(view, context, model, name):
     return format_nombre(value) if value is not None else ""
 
 
+# The mail templates (templates/mail/<code>.txt) as a user reads them in the mails grid (issue 19 §2).
+MAIL_TEMPLATE_LABELS = {
+    "allocation_refusee": "Allocation refusée", "ap_decision": "AP : décision sur la demande",
+    "ap_di_envoyee": "AP : demande d'indemnisation envoyée", "ap_di_invalidee": "AP : demande d'indemnisation invalidée",
+    "ap_di_payee": "AP : allocation versée", "ap_di_validee": "AP : demande d'indemnisation validée",
+    "compte_deverrouille": "Compte déverrouillé", "demande_habilitation_traitee": "Demande d'habilitation traitée",
+    "habilitation_accordee": "Habilitation accordée", "identifiant_oublie": "Identifiant oublié",
+    "payeur": "Message au payeur", "premier_mot_de_passe": "Premier mot de passe",
+    "reinitialisation_mot_de_passe": "Réinitialisation du mot de passe", "reversement_notifie": "Reversement notifié",
+}
+
+
+def mail_template(view, context, model, name):
+    code = _attr(model, name)
+    return MAIL_TEMPLATE_LABELS.get(code, code or "")
+
+
 def mail_sujet(view, context, model, name):
     """A mail's « Objet »: the one it was sent with, or, while it waits in the outbox, the first line of its
     template (« Objet : … ») rendered with its own context (issue 19 §2: the column was empty until sending)."""

@@ -196,6 +196,16 @@ def test_a_queued_mail_shows_its_subject_in_the_mails_grid(db, ref, clients):
     assert "Votre allocation de 04/2025 n&#39;a pas pu être validée" in html or \
         "Votre allocation de 04/2025 n'a pas pu être validée" in html
     assert "paul@example.fr" in html  # an unknown template: the row is there, its subject empty
+    assert "Allocation refusée" in html and ">allocation_refusee<" not in html  # the template's label, not its code
+
+
+def test_every_mail_template_has_a_label():
+    from pathlib import Path
+
+    import backoffice
+    from backoffice.admin_views.formatters import MAIL_TEMPLATE_LABELS
+    codes = {f.stem for f in (Path(backoffice.__file__).parent / "templates" / "mail").glob("*.txt")}
+    assert codes <= set(MAIL_TEMPLATE_LABELS), sorted(codes - set(MAIL_TEMPLATE_LABELS))
 
 
 def test_a_refusal_is_a_french_page_with_the_navigation_and_the_roles_needed(sample, clients):
