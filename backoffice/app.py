@@ -30,11 +30,12 @@ def create_app(config: dict[str, Any] | type | None = None, **overrides: Any):
     csrf.init_app(app)
     babel.init_app(app, locale_selector=lambda: "fr", timezone_selector=lambda: "Europe/Paris")
 
-    from . import auth, i18n, security
+    from . import auth, i18n, security, statique
     i18n.init_app(app)
     login_manager.init_app(app)
     auth.init_app(app)
     security.init_app(app)
+    statique.init_app(app)  # hashed static URLs cached a year, gzip (issue 19 §5)
 
     from .admin_views import create_admin
     create_admin(app)

@@ -2,26 +2,46 @@
 
 from __future__ import annotations
 
+import re
 from datetime import date, datetime
 from decimal import ROUND_HALF_UP, Decimal
 
+from babel.numbers import format_currency, format_decimal, format_percent
 from flask_babel import lazy_gettext as _l  # noqa: F401  (re-exported alias)
 
 NBSP = "\u202f"  # narrow no-break space, the French thousands separator
 
 
+LOCALE = "fr_FR"
+
+
 def format_montant(value: Decimal | int | None, *, symbol: bool = True) -> str:
+    """1 234,56 € by Babel (fr_FR: narrow no-break space between thousands, no-break space before €), rounded
+    half up to the cent first (Babel rounds half to even)."""
     if value is None:
         return ""
     q = Decimal(value).quantize(Decimal("0.01"), rounding=ROUND_HALF_UP)
-    sign = "-" if q < 0 else ""
-    units, cents = f"{abs(q):.2f}".split(".")
-    groups = []
-    while units:
-        groups.insert(0, units[-3:])
-        units = units[:-3]
-    text = f"{sign}{NBSP.join(groups)},{cents}"
-    return f"{text}\u00a0€" if symbol else text
+    if symbol:
+        return format_currency(q, "EUR", locale=LOCALE)
+    return format_decimal(q, format="#,##0.00", locale=LOCALE)
+
+
+def format_nombre(value: Decimal | float | int | None, decimales: int = 2) -> str:
+    """A quantity that is not money (hours, a rate): 151,67 — never « 151.67 » (issue 19 §2)."""
+    if value is None:
+        return ""
+    if decimales == 0:
+        return format_decimal(value, format="#,##0", locale=LOCALE)
+    q = Decimal(str(value)).quantize(Decimal(1).scaleb(-decimales), rounding=ROUND_HALF_UP)
+    return format_decimal(q, format="#,##0." + "0" * decimales, locale=LOCALE)
+
+
+def format_pourcentage(value: Decimal | float | int | None, decimales: int = 0) -> str:
+    """A percentage given in percent (50 → « 50 % », with a no-break space)."""
+    if value is None:
+        return ""
+    return format_percent(Decimal(str(value)) / 100, format="#,##0" + ("." + "0" * decimales if decimales else "")
+                          + "\u00a0%", locale=LOCALE)
 
 
 def format_date(value: date | datetime | None) -> str:
@@ -45,10 +65,80 @@ def format_compact(n: int) -> str:
     return f"{n:,}".replace(",", NBSP)
 
 
+# Flask-Admin's French catalogue (flask_admin/translations/fr) with what it lacks or gets wrong (issue 19 §2):
+# « Failed to create record. » has no French, « Edit » is « Editer », « equals » « vaut », the reset button says
+# « Filtres réinitialisés » (a past participle: what happened, not what it does), « items » « articles ».
+FLASK_ADMIN_FR = {
+    "Failed to create record.": "La création a échoué : vérifiez les champs signalés.",
+    "Failed to save record.": "L'enregistrement a échoué : vérifiez les champs signalés.",
+    "Failed to create record. %(error)s": "La création a échoué. %(error)s",
+    "Failed to update record. %(error)s": "La modification a échoué. %(error)s",
+    "Failed to delete record. %(error)s": "La suppression a échoué. %(error)s",
+    "Record was successfully created.": "L'enregistrement a été créé.",
+    "Record was successfully saved.": "L'enregistrement a été modifié.",
+    "Record was successfully deleted.": "L'enregistrement a été supprimé.",
+    "Edit": "Modifier",
+    "Edit Record": "Modifier l'enregistrement",
+    "View Record": "Voir l'enregistrement",
+    "Create New Record": "Nouvel enregistrement",
+    "Delete record": "Supprimer l'enregistrement",
+    "Save and Continue Editing": "Enregistrer et continuer",
+    "Are you sure you want to delete this record?": "Voulez-vous vraiment supprimer cet enregistrement ?",
+    "Are you sure you want to delete selected records?":
+        "Voulez-vous vraiment supprimer les enregistrements sélectionnés ?",
+    "Please select at least one record.": "Cochez au moins une ligne.",
+    "Export": "Exporter",
+    "Search": "Rechercher",
+    "Reset Filters": "Réinitialiser les filtres",
+    "items": "lignes par page",
+    "equals": "égal à",
+    "not equal": "différent de",
+    "greater than": "supérieur à",
+    "smaller than": "inférieur à",
+    "empty": "vide",
+}
+_PAR_PAGE = re.compile(r"^(\d+) items?$")
+
+
+def _catalogue_flask_admin() -> None:
+    """Our French over Flask-Admin's (its babel domain is one object, shared by every app: patched once)."""
+    try:
+        from flask_admin import babel as fa_babel
+    except ImportError:  # pragma: no cover - Flask-Admin is a dependency
+        return
+    domain = getattr(fa_babel, "domain", None)
+    if domain is None or getattr(domain, "_backoffice_fr", False):
+        return
+    original = domain.get_translations
+
+    def get_translations():
+        t = original()
+        if not getattr(t, "_backoffice_fr", False) and hasattr(t, "_catalog"):
+            t._catalog.update(FLASK_ADMIN_FR)
+            ungettext = t.ungettext
+
+            def par_page(singular, plural, n, _base=ungettext):
+                # the page-size menu asks for « 20 items » as such: « 20 lignes par page »
+                if _PAR_PAGE.match(singular or ""):
+                    return f"{n} ligne{'s' if n > 1 else ''} par page"
+                return _base(singular, plural, n)
+
+            t.ungettext = t.ngettext = par_page
+            t._backoffice_fr = True
+        return t
+
+    domain.get_translations = get_translations
+    domain._backoffice_fr = True
+
+
 def init_app(app) -> None:
     from .models.enums import STATUT_LABELS
 
+    _catalogue_flask_admin()
+
     app.jinja_env.filters["montant"] = format_montant
+    app.jinja_env.filters["nombre"] = format_nombre
+    app.jinja_env.filters["pourcentage"] = format_pourcentage
     app.jinja_env.filters["date_fr"] = format_date
     app.jinja_env.filters["mois"] = format_mois
     app.jinja_env.filters["statut"] = lambda v: STATUT_LABELS.get(str(getattr(v, "value", v)), v)

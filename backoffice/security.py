@@ -155,6 +155,7 @@ def _admin_views() -> dict:
 
 def _refuse(vue: str, droit: str):
     from .workflows import audit
+    g.acces_refuse_pour = (vue, droit)  # the 403 page names the roles that may (issue 19 §2)
     try:
         audit.record(db.session, entity="acces", entity_id=None, action="acces_refuse", actor_id=current_user.id,
                      params={"vue": vue, "droit": droit, "url": request.full_path[:200],
@@ -227,7 +228,36 @@ def _forbidden(exc):
         except Exception:  # noqa: BLE001
             db.session.rollback()
             log.exception("audit du refus d'accès impossible")
-    return render_template("auth/refus.html"), 403
+    return _page_refus(), 403
+
+
+def _roles_requis() -> str | None:
+    """« Administrateur, Support »: the roles the policy lets open the page that was refused, if we know it."""
+    from .models.enums import ROLE_LABELS
+    vue, droit = g.get("acces_refuse_pour") or (None, None)
+    regle = policy.POLICY.get(vue) if vue else None
+    if regle is None:
+        return None
+    roles = set(regle.view) & set(getattr(regle, droit, regle.view) if droit in DROIT_PAR_METHODE.values()
+                                  else regle.view)
+    noms = sorted(ROLE_LABELS.get(r, str(r)) for r in roles)
+    return ", ".join(noms) if noms else None
+
+
+def _page_refus():
+    """French 403 inside the back-office layout (menu, user) for a logged-in user, with the roles needed."""
+    message = "Votre rôle ne permet pas d'ouvrir cette page ou de faire cette opération. Le refus a été enregistré."
+    roles = _roles_requis()
+    detail = f"Rôles autorisés : {roles}." if roles else None
+    try:
+        admins = current_app.extensions.get("admin") or []
+        if admins and current_user.is_authenticated and not current_user.must_change_password \
+                and request.blueprint != "auth":
+            return admins[0].index_view.render("erreurs/admin.html", code=403, titre="Accès refusé",
+                                               message=message, detail=detail)
+    except Exception:  # noqa: BLE001 - the refusal must render whatever broke
+        log.exception("page de refus avec navigation impossible")
+    return render_template("auth/refus.html", detail=detail)
 
 
 # ---- headers -------------------------------------------------------------------------------------

@@ -48,6 +48,10 @@ ENDPOINT_BY_MODEL: dict[type, str] = {}
 XLSX_AVAILABLE = importlib.util.find_spec("openpyxl") is not None
 
 
+CSV_DELIMITER = ";"
+LABEL_ID_INTERNE = "Réf. interne"  # the row's id, where the record has its own « N° » (numero)
+
+
 def _escape_like(term: str) -> str:
     return term.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
 
@@ -220,6 +224,8 @@ class SecureModelView(FastGridMixin, ModelView):
             key = col if isinstance(col, str) else getattr(col, "key", None)
             if key:
                 labels[key] = label_for(key)
+        if labels.get("numero") == labels.get("id"):  # one « N° » per grid: the business number (issue 19 §2)
+            labels["id"] = LABEL_ID_INTERNE
         labels.update(self.column_labels or {})
         self.column_labels = labels
         super().__init__(model, session, name=name, category=category, endpoint=endpoint, **kwargs)
@@ -446,10 +452,12 @@ class SecureModelView(FastGridMixin, ModelView):
 
     def _export_csv(self, return_url):
         columns = self.get_export_columns()
-        writer = csv.writer(_Echo())
+        # French Excel: « ; » between cells (the comma is the decimal separator) and a UTF-8 BOM, without which
+        # it reads the file as Windows-1252 (issue 19 §3); amounts 1234,56, dates JJ/MM/AAAA (csv_cell).
+        writer = csv.writer(_Echo(), delimiter=CSV_DELIMITER)
 
         def generate():
-            yield writer.writerow([neutraliser_formule(csv_encode(label)) for _c, label in columns])
+            yield "\ufeff" + writer.writerow([neutraliser_formule(csv_encode(label)) for _c, label in columns])
             for values in self._export_rows(columns):
                 yield writer.writerow([csv_cell(v) for v in values])
 

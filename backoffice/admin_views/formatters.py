@@ -15,7 +15,7 @@ from decimal import Decimal
 import sqlalchemy as sa
 from markupsafe import Markup
 
-from ..i18n import format_date, format_montant
+from ..i18n import format_date, format_montant, format_nombre
 from ..models.enums import ROLE_LABELS, STATUT_COLORS, STATUT_LABELS, Role
 
 LABELS = {
@@ -172,6 +172,44 @@ def money(view, context, model, name):
     return Markup('<span class="bo-montant">{}</span>').format(format_montant(value)) if value is not None else ""
 
 
+def nombre(view, context, model, name):
+    """A decimal that is not money (hours, a rate): 151,67 (issue 19 §2)."""
+    value = _attr(model, name)
+    return format_nombre(value) if value is not None else ""
+
+
+# The mail templates (templates/mail/<code>.txt) as a user reads them in the mails grid (issue 19 §2).
+MAIL_TEMPLATE_LABELS = {
+    "allocation_refusee": "Allocation refusée", "ap_decision": "AP : décision sur la demande",
+    "ap_di_envoyee": "AP : demande d'indemnisation envoyée", "ap_di_invalidee": "AP : demande d'indemnisation invalidée",
+    "ap_di_payee": "AP : allocation versée", "ap_di_validee": "AP : demande d'indemnisation validée",
+    "compte_deverrouille": "Compte déverrouillé", "demande_habilitation_traitee": "Demande d'habilitation traitée",
+    "habilitation_accordee": "Habilitation accordée", "identifiant_oublie": "Identifiant oublié",
+    "payeur": "Message au payeur", "premier_mot_de_passe": "Premier mot de passe",
+    "reinitialisation_mot_de_passe": "Réinitialisation du mot de passe", "reversement_notifie": "Reversement notifié",
+}
+
+
+def mail_template(view, context, model, name):
+    code = _attr(model, name)
+    return MAIL_TEMPLATE_LABELS.get(code, code or "")
+
+
+def mail_sujet(view, context, model, name):
+    """A mail's « Objet »: the one it was sent with, or, while it waits in the outbox, the first line of its
+    template (« Objet : … ») rendered with its own context (issue 19 §2: the column was empty until sending)."""
+    if model.sujet:
+        return model.sujet
+    from flask import current_app
+    try:
+        source, _f, _u = current_app.jinja_env.loader.get_source(current_app.jinja_env, f"mail/{model.template}.txt")
+        ligne = source.partition("\n")[0]
+        sujet = current_app.jinja_env.from_string(ligne).render(**(model.contexte or {}))
+    except Exception:  # noqa: BLE001 - an unknown template or a context the line cannot use: the column stays empty
+        return ""
+    return sujet.removeprefix("Objet :").strip()
+
+
 def date_fr(view, context, model, name):
     return format_date(_attr(model, name))
 
@@ -248,6 +286,8 @@ def formatters_for(model) -> dict:
             out[col.key] = mois
         elif is_money_type(t):
             out[col.key] = money
+        elif isinstance(t, sa.Numeric) and not isinstance(t, sa.Float):
+            out[col.key] = nombre
         elif isinstance(t, sa.Enum) and col.key == "statut":
             out[col.key] = statut
         elif isinstance(t, sa.Enum):

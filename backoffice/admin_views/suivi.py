@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from .base import ReadOnlyModelView
-from .formatters import audit_diff, audit_diff_export, json_pre, statut
+from .formatters import audit_diff, audit_diff_export, json_pre, mail_sujet, mail_template, statut
 
 
 class MailOutboxView(ReadOnlyModelView):
@@ -16,6 +16,7 @@ class MailOutboxView(ReadOnlyModelView):
     column_export_list = column_list
     column_searchable_list = ["destinataire", "cle"]
     column_filters = ["statut", "template", "created_at", "envoye_at"]
+    column_formatters = {"sujet": mail_sujet, "template": mail_template}
 
 
 class JobOutboxView(ReadOnlyModelView):

@@ -5,8 +5,10 @@ from __future__ import annotations
 
 import csv
 import io
+import re
 from dataclasses import replace
 from decimal import Decimal
+from html.parser import HTMLParser
 
 import pytest
 
@@ -15,9 +17,12 @@ from backoffice.admin_views import base
 
 
 def _csv(resp):
+    """The export as a French Excel reads it: UTF-8 with a BOM, « ; » between cells (issue 19 §3)."""
     assert resp.status_code == 200, resp.status_code
     assert resp.mimetype == "text/csv"
-    return list(csv.reader(io.StringIO(resp.get_data(as_text=True))))
+    raw = resp.get_data()
+    assert raw.startswith(b"\xef\xbb\xbf"), raw[:20]
+    return list(csv.reader(io.StringIO(raw.decode("utf-8-sig")), delimiter=";"))
 
 
 def test_allocation_csv_has_french_headers_and_decimal_comma_amounts(sample, clients):
@@ -70,7 +75,7 @@ def test_support_never_gets_ibans_in_a_rib_export(sample, clients, monkeypatch):
     monkeypatch.setitem(policy.POLICY, "compte_bancaire", opened)
     rows = _csv(clients["support"].get("/admin/compte_bancaire/export/csv/"))
     assert "IBAN" not in rows[0] and "BIC" not in rows[0]
-    body = "\n".join(",".join(r) for r in rows)
+    body = "\n".join(";".join(r) for r in rows)
     assert "FR76" not in body and "30006" not in body
     # the comptable's export does carry them
     rows = _csv(clients["comptable"].get("/admin/compte_bancaire/export/csv/"))
@@ -171,3 +176,75 @@ def test_xlsx_export_keeps_amounts_numeric(sample, clients):
     montants = [r[header.index("Montant")] for r in rows[1:]]
     assert montants and all(c.data_type == "n" for c in montants)
     assert 1234.56 in [c.value for c in montants]
+
+
+# --- the CSV against the grid (issue 19 §3) -------------------------------------------------------
+
+class _Grille(HTMLParser):
+    """The list's header labels and, per row, the visible text of each cell (td.col-<name>)."""
+
+    def __init__(self):
+        super().__init__()
+        self.entetes, self.lignes, self._cell, self._in_thead = {}, [], None, False
+
+    def handle_starttag(self, tag, attrs):
+        classes = (dict(attrs).get("class") or "").split()
+        col = next((c[4:] for c in classes if c.startswith("col-")), None)
+        if tag == "tr" and not self._in_thead:
+            self.lignes.append({})
+        if tag == "thead":
+            self._in_thead = True
+        if tag in ("th", "td") and col and col not in ("select", "actions"):
+            self._cell = (tag, col, [])
+
+    def handle_endtag(self, tag):
+        if tag == "thead":
+            self._in_thead = False
+        if self._cell and tag == self._cell[0]:
+            kind, col, parts = self._cell
+            text = " ".join("".join(parts).split())
+            (self.entetes if kind == "th" else self.lignes[-1])[col] = text
+            self._cell = None
+
+    def handle_data(self, data):
+        if self._cell:
+            self._cell[2].append(data)
+
+
+def _nombre_de_la_grille(text: str) -> str:
+    """« 1 234,56 € » as the grid shows it → « 1234,56 » as the CSV carries it (a number for Excel)."""
+    return text.replace("\u202f", "").replace("\u00a0", "").replace(" ", "").replace("€", "")
+
+
+def test_csv_export_opened_with_semicolons_matches_the_grid(sample, clients):
+    """The CSV read by Python's csv module with « ; » holds, per row, what the grid shows: the same ids,
+    the same labels, amounts as numbers (1234,56: no thousands separator, no €), dates JJ/MM/AAAA."""
+    c = clients["comptable"]
+    grille = _Grille()
+    grille.feed(c.get("/admin/allocation/?page_size=100").get_data(as_text=True))
+    lignes = [r for r in grille.lignes if r]
+    assert lignes and grille.entetes
+    rows = _csv(c.get("/admin/allocation/export/csv/"))
+    header = rows[0]
+    assert len(set(len(r) for r in rows)) == 1  # one cell per column on every line: « ; » is the only separator
+    csv_par_id = {r[0]: dict(zip(header, r)) for r in rows[1:]}
+    assert sorted(csv_par_id) == sorted(r["id"] for r in lignes)
+    compares = 0
+    for ligne in lignes:
+        exporte = csv_par_id[ligne["id"]]
+        for col, texte in ligne.items():
+            label = grille.entetes.get(col)
+            if label not in exporte:
+                continue
+            valeur = exporte[label]
+            if re.fullmatch(r"-?[\d\u202f\u00a0 ]+,\d\d\s*€", texte):
+                assert re.fullmatch(r"-?\d+,\d\d", valeur), (label, valeur)
+                assert valeur == _nombre_de_la_grille(texte), (label, texte, valeur)
+            else:
+                assert valeur == texte, (label, texte, valeur)
+            compares += 1
+    assert compares >= 5 * len(lignes)
+    row = csv_par_id[str(sample.nord("allocation"))]
+    assert row["Montant"] == "1234,56" and row["Mois"] == "04/2025"
+    dates = [v for r in csv_par_id.values() for k, v in r.items() if k in ("Créé le", "Transmise le") and v]
+    assert all(re.fullmatch(r"\d\d/\d\d/\d{4}( \d\d:\d\d)?", v) for v in dates), dates

@@ -172,7 +172,7 @@ def test_csv_export_streams_every_row_in_the_grid_order(db, ref, clients):
         grille.EXPORT_CHUNK = monkey_chunk
     assert resp.status_code == 200
     lines = resp.get_data(as_text=True).splitlines()[1:]
-    assert [int(line.split(",")[0]) for line in lines] == sorted(ids, reverse=True)
+    assert [int(line.split(";")[0]) for line in lines] == sorted(ids, reverse=True)
 
 
 def test_the_bulk_confirmation_counts_exactly_what_an_estimated_list_matches(app, db, ref, clients, monkeypatch):

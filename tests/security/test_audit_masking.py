@@ -108,7 +108,7 @@ def test_the_audit_export_masks_what_the_role_may_not_see(app, rib_modifie, monk
                                                               export=policy.POLICY["audit_event"].export | {policy.SU}))
     body = _csv(support.get("/admin/audit_event/export/csv/"))
     _sans_chiffres(body)
-    rows = list(csv.reader(io.StringIO(body)))
+    rows = list(csv.reader(io.StringIO(body.lstrip("\ufeff")), delimiter=";"))
     row = next(dict(zip(rows[0], r)) for r in rows[1:] if r[0] == str(event_id))
     assert MASQUE_NOUVEAU in row["Modifications"]
 
