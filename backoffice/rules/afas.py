@@ -20,6 +20,19 @@ from decimal import Decimal
 from . import params
 from ._argent import ZERO, arrondir, decimal
 
+def format_montant(value: Decimal | None) -> str:
+    """« 1 234,56 € » (the screens' format, i18n.format_montant, without importing the app layers)."""
+    if value is None:
+        return ""
+    q = arrondir(Decimal(value))
+    units, cents = f"{abs(q):.2f}".split(".")
+    groups = []
+    while units:
+        groups.insert(0, units[-3:])
+        units = units[:-3]
+    return f"{'-' if q < 0 else ''}{chr(0x202f).join(groups)},{cents}\u00a0€"
+
+
 # ---- R78: the estimate ---------------------------------------------------------------------------------
 
 
@@ -43,7 +56,6 @@ class EstimationDroit:
 
     def detail(self) -> str:
         """« 60 % × min(35,42 € ; 35,00 €) × 1 200 h = 25 200,00 € » (French figures)."""
-        from ..i18n import format_montant
         if self.prix_revient_horaire is None:
             return "Aucune heure déclarée : droit nul."
         h = f"{self.heures.normalize():f}".replace(".", ",")
@@ -226,7 +238,6 @@ def _finances_manquantes(d: Donnees):
 def _budget_desequilibre(d: Donnees):
     if d.charges is None or d.produits is None or d.charges == d.produits:
         return None
-    from ..i18n import format_montant
     return f"charges {format_montant(d.charges)}, produits {format_montant(d.produits)}"
 
 
@@ -263,7 +274,6 @@ def _ecart_previsionnel(d: Donnees):
     est = d.estimation()
     if est is None or not ecart_depasse(d.droit_previsionnel, est.droit):
         return None
-    from ..i18n import format_montant
     return f"droit réel {format_montant(est.droit)}, prévisionnel {format_montant(d.droit_previsionnel)}"
 
 
@@ -271,7 +281,6 @@ def _cout_horaire_plafond(d: Donnees):
     est = d.estimation()
     if est is None or not est.plafonne:
         return None
-    from ..i18n import format_montant
     return f"{format_montant(est.prix_revient_horaire)}/h pour un plafond de {format_montant(est.prix_plafond)}/h"
 
 

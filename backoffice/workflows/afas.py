@@ -54,9 +54,11 @@ def habiliter(session, *, actor, compte_id: int, partenaire_id: int, role) -> Ha
     """R60: the Caf grants a partner's user a habilitation on a service (audited)."""
     if actor is not None and actor.role not in (R.CAF, R.ADMIN):
         raise RoleRefused("Les habilitations Afas sont accordées par la Caf (R60).")
-    compte = session.get(Compte, compte_id)
+    compte = session.get(Compte, compte_id) if compte_id else None
     if compte is None or compte.role != R.PARTENAIRE:
         raise TransitionRefused("Une habilitation Afas est donnée à un compte partenaire.")
+    if not partenaire_id or not role:
+        raise TransitionRefused("Choisissez le service et l'habilitation.")
     h = HabilitationAfas(compte_id=compte_id, partenaire_id=partenaire_id, role=H(role),
                          accordee_par_id=getattr(actor, "id", None))
     session.add(h)
