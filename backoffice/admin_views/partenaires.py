@@ -21,7 +21,7 @@ from .. import clock
 from .. import models as m
 from .. import policy
 from ..i18n import format_montant
-from ..models.enums import STATUT_LABELS, Role, TypeStructure
+from ..models.enums import STATUT_LABELS, TypeStructure
 from ..rules import afas as regles
 from ..workflows import afas as afas_wf
 from ..workflows.errors import WorkflowError
@@ -287,9 +287,8 @@ class HabilitationAfasView(SecureModelView):
                                                [TypeStructure.PARTENAIRE_AFAS])]
     column_labels = {"compte": "Utilisateur", "partenaire": "Service", "role": "Habilitation"}
     form_columns = ["compte", "partenaire", "role"]
-    form_args = {"partenaire": {"query_factory": refs.structures(TypeStructure.PARTENAIRE_AFAS)},
-                 "compte": {"query_factory": refs.scoped(m.Compte, where=lambda c: c.role == Role.PARTENAIRE,
-                                                         order_by=lambda c: c.login)}}
+    form_ajax_refs = {"compte": refs.compte()}
+    form_args = {"partenaire": {"query_factory": refs.structures(TypeStructure.PARTENAIRE_AFAS)}}
 
     def create_model(self, form):
         try:
