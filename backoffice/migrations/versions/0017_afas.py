@@ -87,6 +87,7 @@ def downgrade():
     op.drop_table("habilitation_afas")
     with op.batch_alter_table("anomalie") as batch:
         batch.drop_constraint(op.f("ck_anomalie_bloquante_non_justifiee"), type_="check")
+        batch.drop_constraint(op.f("ck_anomalie_nature_anomalie"), type_="check")
         batch.drop_constraint(op.f("fk_anomalie_justifiee_par_id_compte"), type_="foreignkey")
         batch.drop_column("justifiee_at")
         batch.drop_column("justifiee_par_id")
