@@ -484,7 +484,7 @@ DECLARATION = Workflow("declaration_afas", Decl, [
       style="success"),
     T("renvoyer", "Renvoyer au partenaire", {S.TRANSMISE, S.EN_TRAITEMENT}, S.RENVOYEE, {R.CAF},
       params=[Param("motif_renvoi", "Motif du renvoi", kind="textarea")],
-      values=lambda ctx: {"motif_renvoi": ctx.params["motif_renvoi"]}, effects=[_mail("renvoyee")], style="danger"),
+      values=lambda ctx: {"motif_renvoi": ctx.params.get("motif_renvoi")}, effects=[_mail("renvoyee")], style="danger"),
     # a change after the checks brings the declaration back to be checked again (run on save, never a button)
     T("reprendre", "Reprise de la saisie", {S.CONTROLEE, S.RENVOYEE}, S.EN_SAISIE,
       {R.PARTENAIRE, R.ADMIN, R.SIEGE}, system=True),

@@ -289,3 +289,23 @@ def test_demo_declarations_went_through_the_workflow(populated_db):
             m.AuditEvent.action == "traiter")) == 1
     assert db.session.scalar(sa.select(sa.func.count()).select_from(m.DeclarationPartenaire).where(
         m.DeclarationPartenaire.acompte_1.is_not(None))) >= 6
+
+
+def test_caf_processes_in_bulk_on_a_filter(service, db, ref):
+    other = Service(db.session, ref)
+    decls = [service.declaration(2025), other.declaration(2025)]
+    for svc, d in zip((service, other), decls):
+        for name, actor in (("controler", svc.fin), ("approuver", svc.app), ("transmettre", svc.app)):
+            assert svc.go(d, name, actor).changed == 1
+    ids = [d.id for d in decls]
+    query = sa.select(m.DeclarationPartenaire.id).where(m.DeclarationPartenaire.id.in_(ids),
+                                                        m.DeclarationPartenaire.statut == S.TRANSMISE)
+    r = run(db.session, afas.DECLARATION, "prendre_en_traitement", Selection.of_query(query), service.caf, now=T0)
+    assert r.changed == 2
+    r = run(db.session, afas.DECLARATION, "traiter", Selection.of_ids(ids), service.caf, now=T0 + timedelta(hours=1))
+    assert r.changed == 2 and r.amount == D("36000.00")  # 2 × 18 000 estimated, retained as is
+    assert set(db.session.scalars(sa.select(m.DeclarationPartenaire.statut).where(
+        m.DeclarationPartenaire.id.in_(ids)))) == {S.TRAITEE}
+    from backoffice.workflows.errors import RoleRefused
+    with pytest.raises(RoleRefused):  # a partner's user does not process
+        service.go(decls[0], "renvoyer", service.app, motif_renvoi="Pour voir.")
