@@ -16,6 +16,7 @@ from .models.enums import Role
 A, S, M, SU, C, CO = Role.ADMIN, Role.SIEGE, Role.MANAGER, Role.SUPPORT, Role.COMPTABLE, Role.CONSEILLER
 PA = Role.PARTENAIRE  # a partner's user (extranet): only their own establishments, never a staff grid
 UD = Role.UD  # activité partielle's unité départementale: the establishments of its département (ud_scope)
+CAF = Role.CAF  # Afas (issue 15): the Caf's agent processes the partners' declarations, all of them
 STAFF = frozenset({A, S, M, SU, C, CO})
 NONE: frozenset = frozenset()
 
@@ -71,10 +72,15 @@ POLICY: dict[str, ViewPolicy] = {
     "remboursement": P({A, M, C}, create={A, C}, export={A, C}),
     "retour_bancaire": P({A, C}),  # bank returns: import page (pain.002 / CSV) and its history
     # Partenaires et programmes
-    "declaration_partenaire": P({A, S, M}, create={A, S}, edit={A, S}, export={A, S, M}),
-    "lieu_accueil": P({A, S, M}, create={A, S}, edit={A, S}),
-    "ligne_activite": P({A, S, M}, create={A, S}, edit={A, S}),
-    "anomalie": P({A, S, M}, create={A, S}, edit={A, S}),
+    # Afas (issue 15): a partner's user works on their service's declarations by habilitation (R60: activity
+    # provider, financial provider, approver; workflows.afas checks which part each may change), the Caf
+    # processes them; anomalies come from the checks (R59), partners write their justification
+    "declaration_partenaire": P({A, S, M, CAF, PA}, create={A, S, PA}, edit={A, S, PA}, export={A, S, M, CAF},
+                                actions={A, S, CAF, PA}),
+    "lieu_accueil": P({A, S, M, CAF, PA}, create={A, S, CAF}, edit={A, S, CAF}, actions={A, S, CAF}),
+    "ligne_activite": P({A, S, M, CAF, PA}, create={A, S, PA}, edit={A, S, PA}, delete={PA}, actions={A, S}),
+    "anomalie": P({A, S, M, CAF, PA}, edit={A, S, PA}, actions={A, S}),
+    "habilitation_afas": P({A, CAF, PA}, create={A, CAF}, delete={A, CAF}, actions={A, CAF}),
     # Activité partielle (issue 14): the employer files (its establishments only), the UD decides and
     # checks (its département only); a DAP is filed through workflows.activite_partielle, a DI with its code
     "autorisation_ap": P({A, S, M, C, PA, UD}, create={PA}, edit={PA}, export={A, S, C, PA, UD},
@@ -182,7 +188,27 @@ def partner_scope(model, user):
         return sa.or_(model.compte_id == user.id, model.etablissement_id.in_(main))
     if model is m.Compte:
         return model.id == user.id
+    afas = afas_scope(model, user)
+    if afas is not None:
+        return afas
     return ap_scope(model, model_etablissements=links)
+
+
+def afas_scope(model, user):
+    """Afas rows (issue 15) of the services the partner's user holds a habilitation on (R60); None when
+    `model` is not an Afas model."""
+    from . import models as m
+
+    services = sa.select(m.HabilitationAfas.partenaire_id).where(m.HabilitationAfas.compte_id == user.id)
+    if model is m.HabilitationAfas:
+        return model.compte_id == user.id
+    if model is m.Structure:
+        return model.id.in_(services)
+    if model in (m.DeclarationPartenaire, m.LieuAccueil):
+        return model.partenaire_id.in_(services)
+    if model in (m.LigneActivite, m.Anomalie):
+        return model.declaration.has(m.DeclarationPartenaire.partenaire_id.in_(services))
+    return None
 
 
 def ap_scope(model, *, model_etablissements):

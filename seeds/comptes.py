@@ -21,6 +21,8 @@ DEMO_ACCOUNTS = [
     ("conseiller2", Role.CONSEILLER, "Karim", "Conseiller", "ML-ANT-SUD"),
     # activité partielle: the Nord's unité départementale (scope: the establishments of département 59)
     ("ud", Role.UD, "Ulysse", "Agent UD", "UD-59"),
+    # Afas (issue 15): the Caf's agent, processes the Espaces de rencontre's declarations
+    ("caf", Role.CAF, "Carole", "Agent Caf", "ML-SIEGE"),
 ]
 
 

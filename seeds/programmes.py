@@ -8,10 +8,10 @@ from decimal import Decimal
 
 import sqlalchemy as sa
 
-from backoffice.models import (Anomalie, Compte, ContratServiceCivique, ConventionNacre, DeclarationPartenaire,
-                               Etablissement, LieuAccueil, LigneActivite, LigneDI, MailOutbox, PosteAdulteRelais,
+from backoffice.models import (Anomalie, Compte, ContratServiceCivique, ConventionNacre,
+                               Etablissement, LigneActivite, LigneDI, MailOutbox, PosteAdulteRelais,
                                Salarie, Structure)
-from backoffice.models.enums import (ConventionStatut, DeclarationStatut, DeclarationType, ModeLieu, MotifAP,
+from backoffice.models.enums import (ConventionStatut, DeclarationType, ModeLieu, MotifAP,
                                      TypeStructure)
 
 from .identites import siret
@@ -27,35 +27,11 @@ def _structure(session, code, nom, type_, rng, ville="Lille") -> Structure:
 
 def load_partenaires_et_programmes(session, rng, fake, structures) -> dict[str, int]:
     counts = {"déclarations Afas": 0, "demandes d'indemnisation": 0}
-    # --- Afas: espaces de rencontre, one forecast and one actual declaration per year (R56)
-    modes = [ModeLieu.MONO_LIEU, ModeLieu.ITINERANCE, ModeLieu.ANTENNE]
-    for k, mode in enumerate(modes):
-        p = _structure(session, f"ER-{k + 1:02d}", f"Espace de rencontre {fake.city()}", TypeStructure.PARTENAIRE_AFAS, rng)
-        lieux = [LieuAccueil(partenaire_id=p.id, nom=f"{p.nom} — lieu {j + 1}", mode=mode, commune=fake.city())
-                 for j in range(1 if mode == ModeLieu.MONO_LIEU else 3)]
-        session.add_all(lieux)
-        session.flush()
-        for exercice, type_, statut in [(2024, DeclarationType.PREVISIONNELLE, DeclarationStatut.TRAITEE),
-                                        (2024, DeclarationType.REELLE, DeclarationStatut.TRANSMISE if k else DeclarationStatut.CONTROLEE),
-                                        (2025, DeclarationType.PREVISIONNELLE, DeclarationStatut.EN_SAISIE)]:
-            budget = Decimal(rng.randrange(40_000, 120_000))
-            d = DeclarationPartenaire(partenaire_id=p.id, exercice=exercice, type=type_, statut=statut, budget=budget,
-                                      charges=budget - Decimal(rng.randrange(0, 5000)), produits=budget,
-                                      droit_estime=(budget * Decimal("0.30")).quantize(Decimal("0.01")),
-                                      approuvee_par="Président de l'association" if statut != DeclarationStatut.EN_SAISIE else None)
-            session.add(d)
-            session.flush()
-            counts["déclarations Afas"] += 1
-            for lieu in lieux:  # R58: activity per venue, twice a year (R57)
-                for semestre in (1, 2):
-                    session.add(LigneActivite(declaration_id=d.id, lieu_id=lieu.id, semestre=semestre,
-                                              heures_rencontres=Decimal(rng.randrange(80, 400)),
-                                              heures_entretiens=Decimal(rng.randrange(20, 120)),
-                                              heures_organisation=Decimal(rng.randrange(10, 60))))
-            if type_ == DeclarationType.REELLE:  # R59: anomalies, justified before transmission
-                session.add(Anomalie(declaration_id=d.id, code="ECART-BUDGET",
-                                     libelle="Écart de plus de 10 % entre le prévisionnel et le réel",
-                                     justification="Fermeture de deux mois pour travaux" if k else None))
+    # --- Afas (issue 15): espaces de rencontre, their venues (R58), partner users with their habilitations
+    # (R60), one forecast and one actual declaration per year (R56), everything through workflows.afas:
+    # typed by the providers, checked (R59) and justified, estimated (R78), approved, sent, processed by the
+    # Caf, the acomptes and balances computed (R79)
+    counts["déclarations Afas"] += _afas(session, rng, fake)
     # --- Activité partielle: establishments (one account per SIRET, R62), then everything through the workflows:
     # the DAP filed (R73), decided by the UD or accepted by silence, the DI created with the mailed code (R71),
     # its lines computed (R74), sent, validated (issue 14)
@@ -87,6 +63,76 @@ def load_partenaires_et_programmes(session, rng, fake, structures) -> dict[str, 
     counts.update({"établissements (activité partielle)": 8, "conventions NACRE": 3, "postes adultes-relais": 4,
                    "contrats de service civique": 6})
     return counts
+
+
+def _afas(session, rng, fake) -> int:
+    from backoffice.models import HabilitationAfas
+    from backoffice.models.enums import HabilitationAfasRole, Role
+    from backoffice.passwords import hash_password
+    from backoffice.workflows import Selection, run
+    from backoffice.workflows import afas
+
+    from .comptes import DEMO_PASSWORD
+
+    caf = session.scalars(sa.select(Compte).where(Compte.login == "caf")).first()
+    password_hash = hash_password(DEMO_PASSWORD)
+    n = 0
+    modes = [ModeLieu.MONO_LIEU, ModeLieu.ITINERANCE, ModeLieu.ANTENNE]
+    for k, mode in enumerate(modes):
+        p = _structure(session, f"ER-{k + 1:02d}", f"Espace de rencontre {fake.city()}", TypeStructure.PARTENAIRE_AFAS, rng)
+        lieux = [afas.creer_lieu(session, actor=caf, partenaire_id=p.id, nom=f"{p.nom} — lieu {j + 1}", mode=mode,
+                                 commune=fake.city(), ouvert_le=date(2020, 1, 1))
+                 for j in range(1 if mode == ModeLieu.MONO_LIEU else 3)]
+        users = {}
+        for role, login, prenom in ((HabilitationAfasRole.FOURNISSEUR_ACTIVITE, "activite", "Agathe"),
+                                    (HabilitationAfasRole.FOURNISSEUR_FINANCIER, "finances", "Fabien"),
+                                    (HabilitationAfasRole.APPROBATEUR, "approbateur", "Paule")):
+            c = Compte(login=f"er{k + 1}-{login}", role=Role.PARTENAIRE, prenom=prenom, nom=f"ER{k + 1}",
+                       email=f"{login}@er{k + 1}.example.fr", password_hash=password_hash, must_change_password=False)
+            session.add(c)
+            session.flush()
+            afas.habiliter(session, actor=caf, compte_id=c.id, partenaire_id=p.id, role=role)
+            users[role] = c
+        act, fin, app = (users[HabilitationAfasRole.FOURNISSEUR_ACTIVITE], users[HabilitationAfasRole.FOURNISSEUR_FINANCIER],
+                         users[HabilitationAfasRole.APPROBATEUR])
+        # (exercice, type, sent on, how far it goes): chronological, so that each step finds the earlier ones
+        plan = [(2023, DeclarationType.PREVISIONNELLE, datetime(2022, 11, 15, 10), "traitee"),
+                (2024, DeclarationType.PREVISIONNELLE, datetime(2023, 11, 15, 10), "traitee"),
+                (2023, DeclarationType.REELLE, datetime(2024, 3, 20, 10), "traitee"),
+                (2025, DeclarationType.PREVISIONNELLE, datetime(2024, 11, 15, 10), "traitee" if k != 1 else "en_traitement"),
+                (2024, DeclarationType.REELLE, datetime(2025, 3, 20, 10), ["controlee", "transmise", "renvoyee"][k]),
+                (2026, DeclarationType.PREVISIONNELLE, datetime(2025, 6, 10, 10), "en_saisie")]
+        for exercice, type_, t, jusqu in plan:
+            d = afas.creer_declaration(session, actor=fin, partenaire_id=p.id, exercice=exercice, type=type_, now=t)
+            n += 1
+            for lieu in lieux:  # R58: activity per venue, twice a year (R57), by the activity provider
+                for semestre in (1, 2):
+                    session.add(LigneActivite(declaration_id=d.id, lieu_id=lieu.id, semestre=semestre,
+                                              heures_rencontres=Decimal(rng.randrange(150, 400)),
+                                              heures_entretiens=Decimal(rng.randrange(20, 120)),
+                                              heures_organisation=Decimal(rng.randrange(10, 60))))
+            afas.enregistrer(session, [d.id], actor=act, now=t, part=afas.PART_ACTIVITE)
+            heures = sum(x.heures_rencontres + x.heures_entretiens + x.heures_organisation
+                         for x in session.scalars(sa.select(LigneActivite).where(LigneActivite.declaration_id == d.id)))
+            charges = (heures * Decimal(rng.randrange(28, 40))).quantize(Decimal("1"))  # about the ceiling
+            d.budget = d.charges = d.produits = charges  # a balanced budget (R59)
+            afas.enregistrer(session, [d.id], actor=fin, now=t, part=afas.PART_FINANCES)
+            if jusqu == "en_saisie":
+                continue
+            for a in session.scalars(sa.select(Anomalie).where(Anomalie.declaration_id == d.id)):  # R59
+                afas.justifier(session, actor=fin, anomalie_id=a.id, now=t,
+                               justification="Activité réorganisée sur l'année (déménagement d'un lieu, recrutement).")
+            ids = Selection.of_ids([d.id])
+            steps = [("controler", fin, {}), ("approuver", app, {}), ("transmettre", app, {}),
+                     ("prendre_en_traitement", caf, {}), ("traiter", caf, {})]
+            stop = {"controlee": 1, "transmise": 3, "en_traitement": 4, "renvoyee": 4, "traitee": 5}[jusqu]
+            for j, (name, actor, params) in enumerate(steps[:stop]):
+                run(session, afas.DECLARATION, name, ids, actor, params=params, now=t + timedelta(days=10 * j))
+            if jusqu == "renvoyee":
+                run(session, afas.DECLARATION, "renvoyer", ids, caf, now=t + timedelta(days=40),
+                    params={"motif_renvoi": "Le compte de résultat ne correspond pas au bilan transmis : à corriger."})
+    session.flush()
+    return n
 
 
 PDF_AVIS_CSE = b"%PDF-1.4\n% Avis du CSE (demo)\n1 0 obj << /Type /Catalog >> endobj\ntrailer << /Root 1 0 R >>\n%%EOF\n"

@@ -31,6 +31,7 @@ GRIDS = [
     (partenaires.LieuAccueilView, m.LieuAccueil, "lieu_accueil", "Lieux d'accueil", PARTENAIRES),
     (partenaires.LigneActiviteView, m.LigneActivite, "ligne_activite", "Données d'activité", PARTENAIRES),
     (partenaires.AnomalieView, m.Anomalie, "anomalie", "Anomalies", PARTENAIRES),
+    (partenaires.HabilitationAfasView, m.HabilitationAfas, "habilitation_afas", "Habilitations Afas", PARTENAIRES),
     (ap.EtablissementView, m.Etablissement, "etablissement", "Établissements", AP),
     (ap.AutorisationAPView, m.AutorisationAP, "autorisation_ap", "Autorisations", AP),
     (ap.SalarieView, m.Salarie, "salarie", "Salariés", AP),

@@ -249,6 +249,7 @@ WORKFLOW_OF_VIEW = {
     "mail_outbox": "mail",
     "autorisation_ap": "autorisation_ap",  # issue 14: the UD decides
     "demande_indemnisation": "demande_indemnisation",  # the employer sends, the UD validates
+    "declaration_partenaire": "declaration_afas",  # issue 15: the partner approves and sends, the Caf processes
 }
 
 

@@ -1,7 +1,7 @@
 """SQLAlchemy 2 typed models, one module per aggregate. Importing this package registers them all."""
 
 from .activite_partielle import AutorisationAP, DemandeIndemnisation, LigneDI, PieceJointe, Salarie
-from .afas import Anomalie, DeclarationPartenaire, LieuAccueil, LigneActivite
+from .afas import Anomalie, DeclarationPartenaire, HabilitationAfas, LieuAccueil, LigneActivite
 from .allocations import Allocation, DemandeHorsDelai, Ressource
 from .audit import AuditEvent, AuditSceau, BulkRun
 from .base import Base, Money
@@ -19,7 +19,7 @@ __all__ = [
     "Allocation", "Anomalie", "AuditEvent", "AuditSceau", "AutorisationAP", "Base", "Beneficiaire", "BulkRun",
     "Cerfa", "Compte", "CompteBancaire", "CompteEtablissement", "ContratServiceCivique",
     "ConventionNacre", "DeclarationPartenaire", "DemandeHabilitation", "DemandeHorsDelai", "DemandeIndemnisation",
-    "Dispositif", "Etablissement", "Inscription", "JetonCompte", "JobOutbox", "LieuAccueil",
+    "Dispositif", "Etablissement", "Inscription", "JetonCompte", "HabilitationAfas", "JobOutbox", "LieuAccueil",
     "LigneActivite", "LigneDI", "LotPaiement", "MailOutbox", "Money", "MotifSortie", "Paiement",
     "PieceJointe", "PosteAdulteRelais", "Remboursement", "RetourBancaire", "Ressource", "Reversement", "Salarie",
     "Structure", "Compensation", "EcheancierLigne", "RemiseReversement",

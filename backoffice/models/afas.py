@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import date, datetime
 from decimal import Decimal
 from typing import Optional
 
@@ -9,7 +10,7 @@ import sqlalchemy as sa
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from .base import Base, Money, TimestampMixin, VersionMixin, enum_column, money_check
-from .enums import DeclarationStatut, DeclarationType, ModeLieu
+from .enums import DeclarationStatut, DeclarationType, HabilitationAfasRole, ModeLieu, NatureAnomalie
 from .structures import Structure
 
 
@@ -21,8 +22,14 @@ class LieuAccueil(TimestampMixin, Base):
     nom: Mapped[str] = mapped_column(sa.String(120))
     mode: Mapped[ModeLieu] = mapped_column(enum_column(ModeLieu, "mode_lieu"))
     commune: Mapped[Optional[str]] = mapped_column(sa.String(80))
+    # venues are added and closed over the years (R58): a closed venue declares nothing after it closed
+    ouvert_le: Mapped[Optional[date]]
+    ferme_le: Mapped[Optional[date]]
 
     partenaire: Mapped[Structure] = relationship()
+
+    __table_args__ = (sa.CheckConstraint("ferme_le IS NULL OR ouvert_le IS NULL OR ferme_le >= ouvert_le",
+                                         name="dates_lieu"),)
 
     def __str__(self) -> str:
         return self.nom
@@ -43,6 +50,20 @@ class DeclarationPartenaire(TimestampMixin, VersionMixin, Base):
     produits: Mapped[Optional[Decimal]] = mapped_column(Money)
     droit_estime: Mapped[Optional[Decimal]] = mapped_column(Money)  # R59: estimate shown at once
     approuvee_par: Mapped[Optional[str]] = mapped_column(sa.String(120))
+    # issue 15: who filled in each part (R60), who approved (never one of them), the Caf's decision
+    saisie_activite_par_id: Mapped[Optional[int]] = mapped_column(sa.ForeignKey("compte.id"))
+    saisie_finances_par_id: Mapped[Optional[int]] = mapped_column(sa.ForeignKey("compte.id"))
+    approuvee_par_id: Mapped[Optional[int]] = mapped_column(sa.ForeignKey("compte.id"))
+    approuvee_at: Mapped[Optional[datetime]]
+    transmise_at: Mapped[Optional[datetime]]
+    traitee_at: Mapped[Optional[datetime]]
+    droit_retenu: Mapped[Optional[Decimal]] = mapped_column(Money)  # by the Caf, may differ from the estimate
+    motif_droit: Mapped[Optional[str]] = mapped_column(sa.String(500))
+    motif_renvoi: Mapped[Optional[str]] = mapped_column(sa.String(500))
+    # R79: what this declaration made payable (acomptes on a forecast, the balance on an actual)
+    acompte_1: Mapped[Optional[Decimal]] = mapped_column(Money)
+    acompte_2: Mapped[Optional[Decimal]] = mapped_column(Money)
+    solde: Mapped[Optional[Decimal]] = mapped_column(Money)  # negative: a reversement
 
     partenaire: Mapped[Structure] = relationship()
     lignes: Mapped[list["LigneActivite"]] = relationship(back_populates="declaration")
@@ -55,6 +76,12 @@ class DeclarationPartenaire(TimestampMixin, VersionMixin, Base):
         money_check("charges"),
         money_check("produits"),
         money_check("droit_estime"),
+        money_check("droit_retenu"),
+        money_check("acompte_1"),
+        money_check("acompte_2"),
+        money_check("solde", allow_negative=True),
+        sa.CheckConstraint("statut <> 'renvoyee' OR motif_renvoi IS NOT NULL", name="renvoi_motive"),
+        sa.CheckConstraint("statut <> 'traitee' OR droit_retenu IS NOT NULL", name="traitee_droit"),
     )
 
     def __str__(self) -> str:
@@ -98,7 +125,40 @@ class Anomalie(Base):
     code: Mapped[str] = mapped_column(sa.String(20))
     libelle: Mapped[str] = mapped_column(sa.String(300))
     justification: Mapped[Optional[str]] = mapped_column(sa.String(1000))
+    nature: Mapped[NatureAnomalie] = mapped_column(enum_column(NatureAnomalie, "nature_anomalie"),
+                                                   default=NatureAnomalie.JUSTIFIABLE,
+                                                   server_default=NatureAnomalie.JUSTIFIABLE.value)
+    justifiee_par_id: Mapped[Optional[int]] = mapped_column(sa.ForeignKey("compte.id"))
+    justifiee_at: Mapped[Optional[datetime]]
 
     declaration: Mapped[DeclarationPartenaire] = relationship(back_populates="anomalies")
 
-    __table_args__ = (sa.UniqueConstraint("declaration_id", "code"),)
+    __table_args__ = (
+        sa.UniqueConstraint("declaration_id", "code"),
+        # R59: a blocking anomaly is fixed, never justified away
+        sa.CheckConstraint("nature <> 'bloquante' OR justification IS NULL", name="bloquante_non_justifiee"),
+    )
+
+    def __str__(self) -> str:
+        return self.code
+
+
+class HabilitationAfas(TimestampMixin, Base):
+    """R60: a partner's user habilitated on a service (structure) as activity-data provider, financial-data
+    provider or approver; granted by the Caf (or by the partner's main contact where it delegates)."""
+
+    __tablename__ = "habilitation_afas"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    compte_id: Mapped[int] = mapped_column(sa.ForeignKey("compte.id"), index=True)
+    partenaire_id: Mapped[int] = mapped_column(sa.ForeignKey("structure.id"), index=True)
+    role: Mapped[HabilitationAfasRole] = mapped_column(enum_column(HabilitationAfasRole, "habilitation_afas_role"))
+    accordee_par_id: Mapped[Optional[int]] = mapped_column(sa.ForeignKey("compte.id"))
+
+    compte = relationship("Compte", foreign_keys=[compte_id])
+    partenaire: Mapped[Structure] = relationship()
+
+    __table_args__ = (sa.UniqueConstraint("compte_id", "partenaire_id", "role"),)
+
+    def __str__(self) -> str:
+        return f"{self.role.value} · {self.partenaire_id}"

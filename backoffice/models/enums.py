@@ -12,6 +12,7 @@ class Role(StrEnum):
     CONSEILLER = "conseiller"
     PARTENAIRE = "partenaire"
     UD = "ud"  # unité départementale (activité partielle): decides DAP, checks DI, in its département
+    CAF = "caf"  # agent of the Caf (Afas, issue 15): processes the partners' declarations, pays the PS
 
 
 ROLE_LABELS = {
@@ -23,6 +24,7 @@ ROLE_LABELS = {
     Role.CONSEILLER: "Conseiller",
     Role.PARTENAIRE: "Partenaire (extranet)",
     Role.UD: "Agent de l'UD (activité partielle)",
+    Role.CAF: "Agent de la Caf (Afas)",
 }
 
 
@@ -174,6 +176,22 @@ class DeclarationStatut(StrEnum):
     TRANSMISE = "transmise"
     EN_TRAITEMENT = "en_traitement"
     TRAITEE = "traitee"
+    RENVOYEE = "renvoyee"  # back to the partner with a reason (issue 15), corrected, checked again
+
+
+class HabilitationAfasRole(StrEnum):
+    """R60: what a partner's user may do on their service's Afas declarations."""
+
+    FOURNISSEUR_ACTIVITE = "fournisseur_activite"
+    FOURNISSEUR_FINANCIER = "fournisseur_financier"
+    APPROBATEUR = "approbateur"
+
+
+class NatureAnomalie(StrEnum):
+    """R59: a blocking anomaly must be fixed; a justifiable one needs a written justification."""
+
+    BLOQUANTE = "bloquante"
+    JUSTIFIABLE = "justifiable"
 
 
 class ModeLieu(StrEnum):
@@ -252,7 +270,7 @@ STATUT_LABELS: dict[str, str] = {
     "en_file": "En file", "envoye": "Envoyé", "echec": "Échec",
     "en_cours": "En cours", "termine": "Terminé", "apercu": "Aperçu (non confirmé)",
     "en_saisie": "En saisie", "controlee": "Contrôlée", "en_traitement": "En traitement",
-    "traitee": "Traitée",
+    "traitee": "Traitée", "renvoyee": "Renvoyée au partenaire",
     "deposee": "Déposée", "accordee": "Accordée", "accord_implicite": "Accord implicite",
     "expiree": "Expirée", "creee": "Créée", "envoyee": "Envoyée à l'UD", "validee": "Validée",
     "invalidee": "Invalidée", "payee": "Payée", "terminee": "Terminée", "resiliee": "Résiliée",
@@ -272,4 +290,5 @@ STATUT_COLORS: dict[str, str] = {
     "termine": "success", "en_recouvrement": "warning", "notifie": "info",
     "demandee": "warning", "accordee": "success",
     "remise_a_valider": "warning", "compense": "info",
+    "renvoyee": "danger", "traitee": "success", "controlee": "info", "en_traitement": "primary",
 }

@@ -196,6 +196,24 @@ AP_PLANCHER_HORAIRE: Bareme[Decimal] = Bareme(
 )
 
 
+# --- Prestation de service Espace de rencontre (R78, R79) ----------------------------------------
+
+AFAS_TAUX_PS = Decimal("0.60")  # R78: 60 % of the hourly cost price, from 2019-01-01 [W34]
+AFAS_TAUX_ACOMPTE = Decimal("0.35")  # R79: each acompte, 35 % of a droit [W34]
+AFAS_LIMITE_ACOMPTES = Decimal("0.70")  # R79: acomptes limited to 70 % of the actual droit of N-1
+AFAS_ECART_MAX = Decimal("0.10")  # R79, R59: forecast and actual more than 10 % apart
+
+# R78: the hourly ceiling price set each year by the CNAF; its value was not found in the sources
+# [unconfirmed]: a dated, configurable parameter, one line per year when the CNAF publishes it.
+AFAS_PRIX_PLAFOND_HORAIRE: Bareme[Decimal] = Bareme(
+    "prix plafond horaire de la prestation de service Espace de rencontre",
+    (
+        (date(2019, 1, 1), Decimal("33.00")),
+        (date(2023, 1, 1), Decimal("35.00")),
+    ),
+)
+
+
 # --- RIB (R38) -----------------------------------------------------------------------------------
 
 # R38: holder-name length on the cerfa ("sous réserve de changement") [S001].

@@ -8,6 +8,7 @@ from .selection import Selection
 
 def registry() -> dict[str, Workflow]:
     from .activite_partielle import AUTORISATION, DI
+    from .afas import DECLARATION
     from .allocations import ALLOCATION
     from .cerfa import CERFA
     from .compte_transitions import COMPTE
@@ -18,7 +19,7 @@ def registry() -> dict[str, Workflow]:
     from .retours_banque import PAIEMENT
     from .reversements import REVERSEMENT
     return {w.name: w for w in (CERFA, ALLOCATION, HORS_DELAI, REVERSEMENT, COMPTE, LOT_PAIEMENT, MAIL,
-                                  HABILITATION, PAIEMENT, AUTORISATION, DI)}
+                                  HABILITATION, PAIEMENT, AUTORISATION, DI, DECLARATION)}
 
 
 __all__ = ["Context", "Guard", "Param", "Report", "Selection", "Transition", "Workflow", "apply_chunk",

@@ -292,6 +292,8 @@ def apply_chunk(session, wf: Workflow, t: Transition, ids: list[int], ctx: Conte
         if g.python is not None and candidates:
             for failing in g.python(session, candidates, ctx):
                 python_refusals.setdefault(failing, g.reason)
+    if python_refusals:  # named too (Guard.detail), e.g. the anomalies to justify (R59)
+        python_refusals = _detailed(session, t, python_refusals, ctx)
     eligible, before = [], {}
     named = _detailed(session, t, {r[0]: r[2] for r in rows
                                    if r[2] is not None and getattr(r[1], "value", r[1]) in source}, ctx)

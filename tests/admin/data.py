@@ -9,8 +9,8 @@ from datetime import date, datetime
 from decimal import Decimal
 
 from backoffice import models as m
-from backoffice.models.enums import (AllocationStatut, CategorieRessource, DeclarationType, LotStatut, MailStatut,
-                                     ModeLieu, MotifAP, PaiementStatut, ReversementStatut, Role, RoleEtablissement,
+from backoffice.models.enums import (AllocationStatut, CategorieRessource, DeclarationType, HabilitationAfasRole,
+                                     LotStatut, MailStatut, ModeLieu, MotifAP, PaiementStatut, ReversementStatut, Role, RoleEtablissement,
                                      TypeStructure)
 from backoffice.passwords import hash_password
 from tests import factories as f
@@ -93,6 +93,10 @@ def make_everything(session, ref) -> Sample:
     ligne = _add(session, m.LigneActivite(declaration_id=decl.id, lieu_id=lieu.id, semestre=1,
                                           heures_rencontres=Decimal("120.50")))
     anomalie = _add(session, m.Anomalie(declaration_id=decl.id, code="A01", libelle="Heures en baisse"))
+    er_user = _add(session, m.Compte(login=f"er-echantillon{n}", email=f"er{n}@er.example.fr", nom="Afas",
+                                     prenom="Eva", role=Role.PARTENAIRE, password_hash="x", must_change_password=False))
+    habilitation = _add(session, m.HabilitationAfas(compte_id=er_user.id, partenaire_id=partenaire.id,
+                                                    role=HabilitationAfasRole.APPROBATEUR))
     etab = _add(session, m.Etablissement(siret="73282932000074", raison_sociale="Boulangerie Lilloise",
                                          libelle_voie="12 rue Nationale", code_postal="59000", ville="Lille",
                                          email="contact@boulangerie.example.fr", effectif=12))
@@ -144,6 +148,7 @@ def make_everything(session, ref) -> Sample:
     shared = {
         "declaration_partenaire": (decl.id, "Espace de rencontre Lille"), "lieu_accueil": (lieu.id, "Lieu Wazemmes"),
         "ligne_activite": (ligne.id, "Lieu Wazemmes"), "anomalie": (anomalie.id, "Heures en baisse"),
+        "habilitation_afas": (habilitation.id, f"er-echantillon{n}"),
         "etablissement": (etab.id, "73282932000074"), "autorisation_ap": (auto.id, auto.numero),
         "salarie": (salarie.id, "Lefebvre"), "demande_indemnisation": (di.id, auto.numero),
         "ligne_di": (ligne_di.id, "LEFEBVRE"), "convention_nacre": (conv.id, conv.numero),

@@ -517,5 +517,7 @@ def test_every_route_for_a_partner_follows_the_policy_table(app, db, parc, gate_
         if expected and blueprint in views and rule.endpoint not in ROUTES_AUTHENTIFIEES:
             allowed.add(blueprint)
     # issue 14: the Activité partielle grids, scoped to its establishments (policy.ap_scope)
+    # issue 15: and the Afas grids, scoped to the services of its habilitations (policy.afas_scope)
     assert allowed == {"etablissement", "demande_habilitation", "autorisation_ap", "salarie", "demande_indemnisation",
-                       "ligne_di"}
+                       "ligne_di", "declaration_partenaire", "lieu_accueil", "ligne_activite", "anomalie",
+                       "habilitation_afas"}
