@@ -167,6 +167,7 @@ PERIODIC = [  # (job, queue): idempotent, so a missed or doubled tick is harmles
     ("backoffice.jobs.paiements.relay_outbox", "default"),
     ("backoffice.jobs.mail.send_pending_mail", "mail"),
     ("backoffice.jobs.paiements.emit_due_batches", "payments"),
+    ("backoffice.jobs.parcours.close_ended_enrolments", "default"),  # issue 17: automatic ends (R17)
 ]
 
 

@@ -20,6 +20,7 @@ from ..i18n import format_montant
 from ..models import BulkRun
 from ..models.enums import BulkRunStatut
 from ..workflows import Selection, run
+from ..workflows.audit import jsonable
 from ..workflows.bulk import schedule
 from ..workflows.errors import WorkflowError
 from .base import SecureModelView
@@ -159,6 +160,7 @@ class WorkflowModelView(SecureModelView):
                 abort(400)
             else:
                 params = {f.name: f.data for f in form if f.name != "csrf_token"} if form else {}
+                params = jsonable(params)  # a date parameter (issue 17) is kept in BulkRun.params (JSON)
                 return self._confirm(run_row, t, selection, params)
 
         report = None
@@ -257,6 +259,7 @@ WORKFLOW_OF_VIEW = {
     "compte": "compte",
     "lot_paiement": "lot_paiement",
     "mail_outbox": "mail",
+    "inscription": "parcours",  # issue 17: renew, close, sanctions (R1, R2, R15, R37)
 }
 
 

@@ -14,6 +14,13 @@ def form_for(transition) -> type[FlaskForm]:
         if p.kind == "date":
             attrs[p.name] = DateField(p.label, validators=validators, format="%Y-%m-%d")
             continue
+        if p.kind == "select":  # e.g. the dispositif's exit reasons (R2), read when the form is built
+            from wtforms import SelectField
+
+            from ..extensions import db
+            attrs[p.name] = SelectField(p.label, validators=validators, coerce=str,
+                                        choices=[("", "—")] + [(str(v), lab) for v, lab in p.choices(db.session)])
+            continue
         validators.append(Length(max=p.max_length, message=f"{p.max_length} caractères au plus."))
         field = TextAreaField if p.kind == "textarea" else StringField
         attrs[p.name] = field(p.label, validators=validators)

@@ -14,9 +14,10 @@ def registry() -> dict[str, Workflow]:
     from .hors_delai import HORS_DELAI
     from .mail import MAIL
     from .paiements import LOT_PAIEMENT
+    from .parcours import PARCOURS
     from .reversements import REVERSEMENT
     return {w.name: w for w in (CERFA, ALLOCATION, HORS_DELAI, REVERSEMENT, COMPTE, LOT_PAIEMENT, MAIL,
-                                  HABILITATION)}
+                                  HABILITATION, PARCOURS)}
 
 
 __all__ = ["Context", "Guard", "Param", "Report", "Selection", "Transition", "Workflow", "apply_chunk",

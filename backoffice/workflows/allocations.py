@@ -18,6 +18,7 @@ from ..models.enums import (AllocationNature as N, AllocationStatut as S, CerfaS
                             PaiementStatut, ReversementStatut, Role as R)
 from .engine import Guard, Param, T, Workflow, id_in
 from .guards import iban_valide
+from .parcours import PARCOURS_OUVERT  # issue 17: an allocation needs an enrolment open for its month
 
 CERFA_VALIDE = (CerfaStatut.VALIDE_SIEGE, CerfaStatut.TRANSMIS, CerfaStatut.ACCEPTE)
 EN_COURS = (S.ENREGISTREE, S.SOUMISE)
@@ -171,7 +172,7 @@ def _effect_reversement(session, ids, ctx):
 
 ALLOCATION = Workflow("allocation", Allocation, [
     T("soumettre", "Soumettre", {S.ENREGISTREE}, S.SOUMISE, {R.CONSEILLER},
-      guards=[PAS_ENTREE, AUTORISEE, CERFA_VALIDE_G, PREMIERE_VALIDEE, UNE_PAR_MOIS, HORS_DELAI],
+      guards=[PAS_ENTREE, AUTORISEE, CERFA_VALIDE_G, PREMIERE_VALIDEE, UNE_PAR_MOIS, HORS_DELAI, PARCOURS_OUVERT],
       values=lambda ctx: {"soumise_at": ctx.now}),
     T("valider", "Valider (siège)", {S.SOUMISE}, S.VALIDEE_SIEGE, {R.SIEGE},
       guards=[AUTORISEE, CERFA_VALIDE_G, UNE_PAR_MOIS, HORS_DELAI],

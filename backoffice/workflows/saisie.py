@@ -30,12 +30,18 @@ def calculer(session, inscription: Inscription, mois: date, lignes: list[tuple[s
     b: Beneficiaire = inscription.beneficiaire
     if forfait is None and cerfa is not None and inscription.dispositif.code == "CEJ":
         forfait = cerfa.montant_prevu  # R22: fixed at signature unless revised
-    return calculer_allocation(
+    return _r37(inscription, mois, calculer_allocation(  # R37: a CEJ sanction cuts 25 % or 100 % of the month
         inscription.dispositif.code, mois, lignes, mineur=_age(b.date_naissance, mois) < 18,
         tranche_fiscale=b.tranche_fiscale.value, forfait=forfait,
         ressources_differentielles=ressources_differentielles,
         montant_demande=montant_demande if montant_demande is not None else (
-            cerfa.montant_prevu if cerfa is not None else None))
+            cerfa.montant_prevu if cerfa is not None else None)))
+
+
+def _r37(inscription, mois, resultat):
+    from ..rules.montants import appliquer_sanction_r37
+    from .parcours import taux_sanction
+    return appliquer_sanction_r37(resultat, taux_sanction(inscription, mois))
 
 
 def nature_pour(session, inscription: Inscription, cerfa: Cerfa | None, *, sauf: int | None = None) -> N:
