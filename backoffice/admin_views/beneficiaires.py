@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+from flask_admin import expose
 from flask_login import current_user
+from markupsafe import Markup
 from wtforms.validators import Optional, ValidationError
 
 from .. import models as m
@@ -165,6 +167,65 @@ class CerfaView(SecureModelView):
         if model.inscription is not None:
             model.antenne_id = model.inscription.antenne_id
         super().on_model_change(form, model, is_created)
+
+    # ---- R49/R50: « Écrire à l'ASP » about a cerfa or an allocation ---------------------------------
+    def extra_row_buttons(self, model):
+        buttons = Markup("")
+        if self._allowed("view") and current_user.role in (Role.CONSEILLER, Role.SIEGE, Role.MANAGER):
+            buttons += Markup('<a class="btn btn-outline-secondary btn-sm" data-action="ecrire-payeur" '
+                              'href="{}">Écrire à l\'ASP</a>').format(self.get_url(".ecrire_payeur", kind="cerfa",
+                                                                                    ident=model.id))
+        return buttons
+
+    @expose("/payeur/<kind>/<int:ident>", methods=["GET", "POST"])
+    def ecrire_payeur(self, kind, ident):
+        """The payer's template (R49) filled from the file, after the blocking reason and the cerfa status
+        are shown together (R50); queued in the mail outbox. Reached from a cerfa row or an allocation."""
+        import sqlalchemy as sa
+        from flask import abort, flash, redirect, request
+
+        from .. import clock, policy
+        from ..forms.actions import payeur_form
+        from ..i18n import format_montant
+        from ..workflows.errors import WorkflowError
+        from ..workflows.parcours import ecrire_au_payeur
+        if current_user.role not in (Role.CONSEILLER, Role.SIEGE, Role.MANAGER) or not self._allowed("view"):
+            abort(403)
+        allocation = cerfa = None
+        if kind == "cerfa":
+            cerfa = self.get_one(ident)  # scoped: another antenne's cerfa is a 404
+        elif kind == "allocation":
+            scope = policy.row_scope(m.Allocation, current_user)
+            query = sa.select(m.Allocation).where(m.Allocation.id == ident)
+            if scope is not None:
+                query = query.where(scope)
+            allocation = self.session.execute(query).scalar_one_or_none()
+            if allocation is not None:
+                cerfa = allocation.cerfa
+        else:
+            abort(404)
+        if cerfa is None and allocation is None:
+            abort(404)
+        inscription = (allocation or cerfa).inscription
+        form = payeur_form()()
+        if request.method == "GET":
+            form.objet.data = f"Allocation {allocation.mois:%m/%Y}" if allocation else f"Cerfa {cerfa.numero}"
+        elif form.validate_on_submit():
+            try:
+                ecrire_au_payeur(self.session, actor=current_user, objet=form.objet.data, message=form.message.data,
+                                 allocation_id=allocation.id if allocation else None,
+                                 cerfa_id=None if allocation else cerfa.id, now=clock.now())
+                self.session.commit()
+            except WorkflowError as exc:
+                self.session.rollback()
+                flash(str(exc), "error")
+            else:
+                flash("Demande envoyée au siège, qui la transmet à l'ASP (R49, R50).", "success")
+                return redirect(self.get_url(".index_view"))
+        sujet = f"allocation n° {allocation.id} ({allocation.mois:%m/%Y})" if allocation else f"cerfa {cerfa.numero}"
+        return self.render("admin/payeur.html", form=form, sujet=sujet, allocation=allocation, cerfa=cerfa,
+                           inscription=inscription, beneficiaire=inscription.beneficiaire,
+                           format_montant=format_montant, list_url=self.get_url(".index_view"))
 
     def after_money_routing_change(self, model, columns, is_created):
         # issue 12 §3: a cerfa validated by the siège and re-pointed to another RIB is validated again (R39)

@@ -84,6 +84,9 @@ class WorkflowModelView(SecureModelView):
                 '<button type="submit" class="btn btn-outline-{style} btn-sm" data-transition="{name}">'
                 '{label}</button></form>').format(url=url, csrf=_csrf(), id=model.id, v=getattr(model, "version", 0),
                                                   style=t.style, name=t.name, label=t.label))
+        extra = getattr(self, "extra_row_buttons", None)  # a view's own links (cerfa: « Écrire à l'ASP »)
+        if extra is not None:
+            out.append(extra(model))
         return Markup('<span class="bo-row-actions">') + Markup("").join(out) + Markup("</span>")
 
     # ---- endpoints --------------------------------------------------------------------------------

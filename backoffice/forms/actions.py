@@ -56,3 +56,15 @@ def correction_form():
         attrs[f"montant_{k}"] = StringField(f"Montant {k} (€)", validators=[montant])
     attrs["ressources_differentielles"] = StringField("Ressources différentielles (€, R47)", validators=[montant])
     return type("CorrectionForm", (FlaskForm,), attrs)
+
+
+def payeur_form():
+    """R49: « Écrire à l'ASP » — the template's Objet and the message (NOM, Prénom… are filled in)."""
+    from wtforms.validators import DataRequired, Length
+
+    return type("PayeurForm", (FlaskForm,), {
+        "objet": StringField("Objet", validators=[DataRequired("« Objet » est obligatoire."),
+                                                  Length(max=120, message="120 caractères au plus.")]),
+        "message": TextAreaField("Message", validators=[DataRequired("« Message » est obligatoire."),
+                                                        Length(max=4000, message="4 000 caractères au plus.")]),
+    })

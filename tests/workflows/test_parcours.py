@@ -385,3 +385,30 @@ def test_the_grid_form_refuses_an_overlapping_pacea_R20(db, ref, login_as, app):
         follow_redirects=True)
     assert "ne se chevauchent jamais (R20)" in resp.get_data(as_text=True)
     assert db.session.execute(sa.select(Inscription.id).where(Inscription.numero == "PHTTP0001")).first() is None
+
+
+def test_write_to_the_payer_over_http_shows_blocking_reason_and_cerfa_status_first_R49_R50(db, ref, login_as, app):
+    app.config["NOW_OVERRIDE"] = NOW
+    b, cb, i, c = f.make_parcours_cej(db.session, ref.nord, ref.dispositifs, nom="Petit")
+    c.statut, c.motif_refus = CerfaStatut.REFUSE, "RIB illisible"
+    a = f.make_allocation(db.session, i, c, mois=date(2025, 3, 1), motif_blocage="Cerfa non trouvé par l'ASP")
+    _, _, i2, c2 = f.make_parcours_cej(db.session, ref.sud, ref.dispositifs)
+    autre = f.make_allocation(db.session, i2, c2, mois=date(2025, 3, 1))
+    db.session.commit()
+    client = login_as("conseiller")
+    assert 'data-action="ecrire-payeur"' in client.get("/admin/cerfa/").get_data(as_text=True)
+    page = client.get(f"/admin/cerfa/payeur/allocation/{a.id}").get_data(as_text=True)
+    assert "Cerfa non trouvé par l&#39;ASP" in page and "RIB illisible" in page  # R50: shown together
+    assert client.get(f"/admin/cerfa/payeur/allocation/{autre.id}").status_code == 404  # another antenne's
+    resp = client.post(f"/admin/cerfa/payeur/allocation/{a.id}", data={
+        "csrf_token": csrf_from(page), "objet": "Allocation de mars bloquée", "message": "Merci de vérifier."},
+        follow_redirects=True)
+    assert "Demande envoyée au siège" in resp.get_data(as_text=True)
+    mails = db.session.execute(sa.select(MailOutbox).where(MailOutbox.template == "payeur",
+                                                           MailOutbox.antenne_id == ref.nord.id)).scalars().all()
+    assert mails and all(m.contexte["nom"] == "Petit" and m.contexte["objet"] == "Allocation de mars bloquée"
+                         for m in mails)
+    # bad input changes nothing
+    client.post(f"/admin/cerfa/payeur/cerfa/{c.id}", data={"csrf_token": csrf_from(page), "objet": "", "message": ""})
+    assert db.session.execute(sa.select(sa.func.count()).select_from(MailOutbox)
+                              .where(MailOutbox.template == "payeur")).scalar_one() == len(mails)
