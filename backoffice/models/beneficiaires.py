@@ -6,6 +6,7 @@ from datetime import date
 from typing import Optional
 
 import sqlalchemy as sa
+import sqlalchemy.dialects.postgresql  # noqa: F401  (JSONB variant)
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from .base import Base, TimestampMixin, VersionMixin, enum_column
@@ -182,6 +183,9 @@ class Inscription(TimestampMixin, VersionMixin, Base):
     dernier_contact: Mapped[Optional[date]]  # R16: last individual interview (PACEA: one a month)
     signalement_france_travail: Mapped[bool] = mapped_column(default=False)  # R16: FT de-registers the youth
     niveau_cep: Mapped[Optional[int]]  # R18: PACEA accompaniment recorded as CEP level 2
+    # R5: CEJ weekly activity hours (15-20 h), per month: {"2025-03": "17.5"}
+    heures_activite: Mapped[Optional[dict]] = mapped_column(
+        sa.JSON().with_variant(sa.dialects.postgresql.JSONB(), "postgresql"))
     # R37: CEJ sanctions decided by a manager (1st: -25 % of a month, 2nd: that month removed, 3rd: the end)
     nb_manquements: Mapped[int] = mapped_column(default=0)
     sanction_1_mois: Mapped[Optional[date]]

@@ -264,6 +264,55 @@ def _notification_valide(ctx):
     return sa.and_(Inscription.date_debut <= notif, sa.literal(notif <= ctx.now.date()))
 
 
+def _r19_autonomie(ctx):
+    # R19: a youth who became auto-entrepreneur during the CEJ exits « Accès à l'autonomie »
+    if ctx.params.get("motif_sortie_id") in (None, ""):
+        return sa.true()
+    devenu = sa.exists().where(Beneficiaire.id == Inscription.beneficiaire_id,
+                               Beneficiaire.micro_entrepreneur.is_(True),
+                               Beneficiaire.date_immatriculation_micro > Inscription.date_debut)
+    autonomie = sa.exists().where(MotifSortie.id == (_param_int(ctx, "motif_sortie_id") or -1),
+                                  MotifSortie.libelle == "Accès à l'autonomie")
+    return sa.or_(_dispositif(Dispositif.code != regles.CEJ), sa.not_(devenu), autonomie)
+
+
+def _date_dans_parcours(name):
+    def predicate(ctx):
+        d = _param_date(ctx, name)
+        return sa.and_(Inscription.date_debut <= d, fin_effective() >= d, sa.literal(d <= ctx.now.date()))
+    return predicate
+
+
+def _mois_dans_parcours(ctx):
+    d = regles.premier_du_mois(_param_date(ctx, "mois"))
+    return sa.and_(debut_du_mois(Inscription.date_debut) <= d, fin_effective() >= d,
+                   sa.literal(d <= ctx.now.date()))
+
+
+def heures_saisies(value):
+    """R5: weekly hours of activity, as typed (« 17,5 »): a Decimal between 0 and 60, or None."""
+    from decimal import Decimal, InvalidOperation
+    try:
+        h = Decimal(str(value).strip().replace(",", "."))
+    except (InvalidOperation, AttributeError):
+        return None
+    return h if h.is_finite() and 0 <= h <= 60 and h == h.quantize(Decimal("0.1")) else None
+
+
+def _heures_valides(ctx):
+    if ctx.params.get("heures") in (None, ""):
+        return sa.true()  # the preview, before the form
+    return sa.literal(heures_saisies(ctx.params.get("heures")) is not None)
+
+
+R19 = Guard("R19", "jeune devenu auto-entrepreneur pendant le CEJ : sortie « Accès à l'autonomie »", _r19_autonomie)
+ENTRETIEN_DATE = Guard("R16", "date d'entretien hors du parcours ou dans le futur", _date_dans_parcours("date_entretien"))
+CEJ_HEURES = Guard("R5", "les heures d'activité hebdomadaires se suivent au CEJ", lambda ctx: _dispositif(
+    Dispositif.code == regles.CEJ))
+MOIS_HEURES = Guard("R5", "mois hors du parcours ou à venir", _mois_dans_parcours)
+HEURES = Guard("R5", "heures hebdomadaires : un nombre de 0 à 60 (une décimale au plus)", _heures_valides)
+
+
 PAS_PACEA = Guard("R15", "le PACEA ne se renouvelle pas : ouvrez un second PACEA le mois suivant sa clôture",
                   _pas_pacea)
 RENOUVELLEMENTS = Guard("R1", "nombre maximal de renouvellements atteint pour ce dispositif "
@@ -357,6 +406,21 @@ def _valeurs_rupture(ctx):
             "motif_sortie_id": motif, "sortie_positive": False, "motif_cloture": ctx.params["motif"]}
 
 
+def _valeurs_entretien(ctx):
+    d = _param_date(ctx, "date_entretien")
+    return {"dernier_contact": sa.case((sa.or_(Inscription.dernier_contact.is_(None), Inscription.dernier_contact < d), d),
+                                       else_=Inscription.dernier_contact)}
+
+
+def _effet_heures(session, ids, ctx):
+    """R5: the month's weekly hours stored in the enrolment's record of months (JSON)."""
+    mois = regles.premier_du_mois(_param_date(ctx, "mois")).strftime("%Y-%m")
+    h = str(heures_saisies(ctx.params["heures"]))
+    for insc in session.execute(sa.select(Inscription).where(id_in(session, Inscription.id, ids))).scalars():
+        insc.heures_activite = {**(insc.heures_activite or {}), mois: h}
+    session.flush()
+
+
 def _motifs(session):
     rows = session.execute(sa.select(MotifSortie.id, Dispositif.code, MotifSortie.libelle, MotifSortie.sortie_positive)
                            .join(Dispositif, Dispositif.id == MotifSortie.dispositif_id)
@@ -370,6 +434,12 @@ COMMENTAIRE = Param("commentaire", "Commentaire", kind="textarea", required=Fals
 NOTIFIEE = Param("date_notification", "Date de notification au jeune (après qu'il a pu répondre)", kind="date")
 MOTIF_SANCTION = Param("motif", "Manquement constaté", kind="textarea")
 
+_ENTRETIEN = dict(guards=[ENTRETIEN_DATE], params=[Param("date_entretien", "Date de l'entretien individuel", kind="date")],
+                  values=_valeurs_entretien, style="secondary")
+_HEURES = dict(guards=[CEJ_HEURES, MOIS_HEURES, HEURES],
+               params=[Param("mois", "Mois (un jour du mois)", kind="date"),
+                       Param("heures", "Heures d'activité par semaine (15 à 20 h attendues)", max_length=5)],
+               effects=[_effet_heures], style="secondary")
 _SANCTION = dict(guards=[CEJ_SEUL, MANQUEMENTS, NOTIFICATION], params=[NOTIFIEE, MOTIF_SANCTION],
                  values=_valeurs_sanction, effects=[_effet_troisieme_manquement], style="danger")
 
@@ -379,8 +449,14 @@ PARCOURS = Workflow("parcours", Inscription, [
       guards=[PAS_PACEA, RENOUVELLEMENTS, PAS_ECHU, AGE, R20_PROLONGE],
       values=_valeurs_renouvellement, effects=[_effet_prolonger]),
     T("cloturer", "Clôturer", EN_COURS, S.CLOTURE, {R.CONSEILLER},
-      guards=[MOTIF_DISPOSITIF, FIN_APRES_DEBUT, FIN_PASSEE, FIN_TITRE],
+      guards=[MOTIF_DISPOSITIF, FIN_APRES_DEBUT, FIN_PASSEE, FIN_TITRE, R19],
       params=[MOTIF_SORTIE, DATE_FIN, COMMENTAIRE], values=_valeurs_cloture, style="danger"),
+    # follow-up, one transition per source state so the status stays what it was: R16 (PACEA: an individual
+    # interview a month), R5 (CEJ: 15-20 h of activity a week, recorded per month)
+    T("entretien", "Entretien (R16)", {S.OUVERT}, S.OUVERT, {R.CONSEILLER}, **_ENTRETIEN),
+    T("entretien_renouvele", "Entretien (R16)", {S.RENOUVELE}, S.RENOUVELE, {R.CONSEILLER}, **_ENTRETIEN),
+    T("heures", "Heures d'activité (R5)", {S.OUVERT}, S.OUVERT, {R.CONSEILLER}, **_HEURES),
+    T("heures_renouvele", "Heures d'activité (R5)", {S.RENOUVELE}, S.RENOUVELE, {R.CONSEILLER}, **_HEURES),
     # R37: a manager's decision; one transition per source state, so the status stays what it was
     T("sanctionner", "Sanction CEJ (R37)", {S.OUVERT}, S.OUVERT, {R.MANAGER}, **_SANCTION),
     T("sanctionner_renouvele", "Sanction CEJ (R37)", {S.RENOUVELE}, S.RENOUVELE, {R.MANAGER}, **_SANCTION),
@@ -409,6 +485,26 @@ def cloturer_parcours_echus(session, *, now: datetime, bulk_run_id: int | None =
                  bulk_run_id=bulk_run_id,
                  params={"motif": "Terme atteint : durée maximale du dispositif ou limite d'âge"})
     return {"titre_de_sejour": report_titre.changed, "terme": report.changed}
+
+
+# ---- follow-up queries (the adviser's home, R16, R19, R5) ------------------------------------------------
+def pacea_sans_contact(today: date):
+    """R16: open PACEA whose last individual interview (or, without any, the start) is 2 months old or more."""
+    limite = regles.ajouter_mois(today, -regles.MOIS_SANS_CONTACT_ALERTE)
+    return sa.and_(Inscription.statut.in_(EN_COURS), _dispositif(Dispositif.code == regles.PACEA),
+                   sa.func.coalesce(Inscription.dernier_contact, Inscription.date_debut) <= limite)
+
+
+def cej_autonomie_a_sortir():
+    """R19: open CEJ of a youth registered as auto-entrepreneur after the start: to exit for autonomy."""
+    return sa.and_(Inscription.statut.in_(EN_COURS), _dispositif(Dispositif.code == regles.CEJ), sa.exists().where(
+        Beneficiaire.id == Inscription.beneficiaire_id, Beneficiaire.micro_entrepreneur.is_(True),
+        Beneficiaire.date_immatriculation_micro > Inscription.date_debut))
+
+
+def finissant_ce_mois(today: date):
+    return sa.and_(Inscription.statut.in_(EN_COURS),
+                   Inscription.date_fin_prevue.between(regles.premier_du_mois(today), regles.dernier_du_mois(today)))
 
 
 # ---- R37 in the allowance computation, and "an allocation needs an enrolment open for its month" ------

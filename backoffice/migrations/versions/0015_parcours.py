@@ -11,6 +11,7 @@ Revises: 0010_rien_a_payer
 """
 import sqlalchemy as sa
 from alembic import op
+from sqlalchemy.dialects import postgresql
 
 revision = "0015_parcours"
 down_revision = "0010_rien_a_payer"
@@ -57,6 +58,8 @@ def upgrade():
         batch.add_column(sa.Column("signalement_france_travail", sa.Boolean(), nullable=False,
                                    server_default=sa.false()))
         batch.add_column(sa.Column("niveau_cep", sa.Integer(), nullable=True))
+        batch.add_column(sa.Column("heures_activite", sa.JSON().with_variant(postgresql.JSONB(), "postgresql"),
+                                   nullable=True))
         batch.add_column(sa.Column("nb_manquements", sa.Integer(), nullable=False, server_default="0"))
         batch.add_column(sa.Column("sanction_1_mois", sa.Date(), nullable=True))
         batch.add_column(sa.Column("sanction_1_motif", sa.String(500), nullable=True))
@@ -83,6 +86,6 @@ def downgrade():
     with op.batch_alter_table("inscription") as batch:
         batch.drop_constraint(op.f("ck_inscription_manquements_r37"), type_="check")
         for column in ("sanction_2_motif", "sanction_2_mois", "sanction_1_motif", "sanction_1_mois",
-                       "nb_manquements", "niveau_cep", "signalement_france_travail", "dernier_contact",
+                       "nb_manquements", "heures_activite", "niveau_cep", "signalement_france_travail", "dernier_contact",
                        "motif_cloture", "date_premier_entretien"):
             batch.drop_column(column)
