@@ -352,16 +352,20 @@ def _valeurs_fin_auto(ctx):
     motif = (sa.select(MotifSortie.id).where(MotifSortie.dispositif_id == Inscription.dispositif_id,
                                              MotifSortie.libelle == libelle).limit(1).scalar_subquery()
              if libelle else None)
-    return {"date_fin_reelle": sa.case((sa.and_(titre.is_not(None), titre < Inscription.date_fin_prevue), titre),
+    # R17: the permit's last day when it comes first (never before the start: the CHECK of the table)
+    return {"date_fin_reelle": sa.case((sa.and_(titre.is_not(None), titre < Inscription.date_debut), Inscription.date_debut),
+                                       (sa.and_(titre.is_not(None), titre < Inscription.date_fin_prevue), titre),
                                        else_=Inscription.date_fin_prevue),
             "motif_sortie_id": motif, "sortie_positive": False, "motif_cloture": ctx.params["motif"]}
 
 
 def _effet_prolonger(session, ids, ctx):
     """Renewal: the planned end moves by the dispositif's renewal duration, within its bounds."""
-    fins = _nouvelles_fins(session, ids)  # read after the UPDATE: nb_renouvellements already + 1
-    rows = [{"i": i, "fin": fin} for i, (_, fin) in fins.items()]
-    # the new end was computed with the incremented count: it bounds the total at max + renewals
+    rows = []
+    for insc, d, b in _charger(session, ids):  # read after the UPDATE: nb_renouvellements already + 1
+        fin = regles.fin_renouvellement(catalogue(d), jeune(b), insc.date_debut, insc.date_fin_prevue,
+                                        insc.nb_renouvellements - 1)
+        rows.append({"i": insc.id, "fin": fin})
     if rows:
         session.execute(sa.update(Inscription.__table__).where(Inscription.__table__.c.id == sa.bindparam("i"))
                         .values(date_fin_prevue=sa.bindparam("fin")), rows)

@@ -412,3 +412,17 @@ def test_write_to_the_payer_over_http_shows_blocking_reason_and_cerfa_status_fir
     client.post(f"/admin/cerfa/payeur/cerfa/{c.id}", data={"csrf_token": csrf_from(page), "objet": "", "message": ""})
     assert db.session.execute(sa.select(sa.func.count()).select_from(MailOutbox)
                               .where(MailOutbox.template == "payeur")).scalar_one() == len(mails)
+
+
+def test_scheduler_survives_a_permit_ending_before_the_start_R17(db, ref, app):
+    from backoffice.jobs.parcours import close_ended_enrolments
+    b = f.make_beneficiaire(db.session, ref.nord, ressortissant_eee=False, numero_agdref="7512345678",
+                            date_fin_titre_sejour=date(2025, 12, 31))
+    pacea = ouvrir(db, ref, b, "PACEA")
+    b.date_fin_titre_sejour = date(2025, 2, 28)  # corrected afterwards: it had already expired
+    db.session.commit()
+    app.config["NOW_OVERRIDE"] = datetime(2025, 3, 11, 2, 0)
+    close_ended_enrolments()
+    db.session.expire_all()
+    insc = db.session.get(Inscription, pacea.id)
+    assert (insc.statut, insc.date_fin_reelle) == (S.CLOTURE, date(2025, 3, 3))
