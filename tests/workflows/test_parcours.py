@@ -426,3 +426,53 @@ def test_scheduler_survives_a_permit_ending_before_the_start_R17(db, ref, app):
     db.session.expire_all()
     insc = db.session.get(Inscription, pacea.id)
     assert (insc.statut, insc.date_fin_reelle) == (S.CLOTURE, date(2025, 3, 3))
+
+
+def test_the_demos_closed_enrolments_went_through_the_close_transition_R2(db, ref):
+    closed = db.session.execute(sa.select(Inscription.id, Inscription.motif_sortie_id, Inscription.version).where(
+        Inscription.statut == S.CLOTURE)).all()
+    assert closed and all(motif_id is not None for _, motif_id, _ in closed)
+    audited = set(db.session.execute(sa.select(AuditEvent.entity_id).where(
+        AuditEvent.entity == "inscription", AuditEvent.action == "cloturer")).scalars())
+    assert {i for i, _, _ in closed} <= audited
+
+
+def test_two_concurrent_openings_for_one_youth_cannot_both_commit_R20(db, ref):
+    """The trigger serialises per youth (advisory lock): the second writer waits for the first, then sees
+    its row and is refused, although neither saw the other when it started."""
+    import threading
+    b = f.make_beneficiaire(db.session, ref.nord)
+    db.session.commit()
+    ids = {code: ref.dispositifs[code].id for code in ("CEJ", "PACEA")}
+    insert = sa.text("INSERT INTO inscription (numero, beneficiaire_id, dispositif_id, antenne_id, date_debut, "
+                     "date_fin_prevue, statut, sortie_positive, nb_renouvellements, signalement_france_travail, "
+                     "nb_manquements, created_at, updated_at, version) VALUES (:n, :b, :d, :a, '2025-03-03', "
+                     "'2026-03-02', 'ouvert', false, 0, false, 0, now(), now(), 1)")
+    engine = db.engine  # the thread has no application context
+    first = engine.connect()
+    tx = first.begin()
+    outcome = {}
+    try:
+        first.execute(insert, {"n": "PCONC1", "b": b.id, "d": ids["CEJ"], "a": ref.nord.id})
+
+        def second():
+            with engine.connect() as conn:
+                try:
+                    with conn.begin():
+                        conn.execute(insert, {"n": "PCONC2", "b": b.id, "d": ids["PACEA"], "a": ref.nord.id})
+                    outcome["ok"] = True
+                except sa.exc.DBAPIError as exc:
+                    outcome["error"] = str(exc.orig)
+
+        t = threading.Thread(target=second)
+        t.start()
+        t.join(1.0)
+        waiting = t.is_alive()  # waiting on the first writer's lock
+        tx.commit()
+    finally:
+        first.close()
+    t.join(10)
+    assert waiting, outcome
+    assert "R20" in outcome.get("error", ""), outcome
+    assert db.session.execute(sa.select(sa.func.count()).select_from(Inscription)
+                              .where(Inscription.beneficiaire_id == b.id)).scalar_one() == 1
