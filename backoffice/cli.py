@@ -310,6 +310,7 @@ PERIODIC = [  # (job, queue): idempotent, so a missed or doubled tick is harmles
     ("backoffice.jobs.paiements.emit_due_batches", "payments"),
     ("backoffice.jobs.activite_partielle.accords_implicites", "default"),  # R73: 15 days of silence
     ("backoffice.jobs.recouvrement.relancer_echeances", "default"),  # missed instalments (R47)
+    ("backoffice.jobs.parcours.close_ended_enrolments", "default"),  # issue 17: automatic ends (R17)
 ]
 
 

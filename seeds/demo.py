@@ -25,6 +25,7 @@ from backoffice.workflows.allocations import ALLOCATION
 from backoffice.workflows.cerfa import CERFA
 from backoffice.workflows.errors import WorkflowError
 from backoffice.workflows.hors_delai import HORS_DELAI
+from backoffice.workflows.parcours import PARCOURS
 from backoffice.workflows.reversements import REVERSEMENT, enregistrer_remboursement
 from backoffice.workflows.saisie import corriger_allocation, enregistrer_allocation
 
@@ -123,13 +124,15 @@ def load(session, seed: int = 2026) -> dict[str, int]:
         insc = Inscription(numero=f"P{2025_000_000 + k}", beneficiaire_id=b.id, dispositif_id=d.id,
                            antenne_id=b.antenne_id, referent_id=conseiller_of[b.antenne_id].id, date_debut=debut,
                            date_fin_prevue=fin, pilote=d.pilote_code, prescripteur="France Travail" if rng.random() < .3 else None)
+        cloture = None
         if code not in ("CEJ", "PACEA") and rng.random() < 0.3:  # some closed paths, with their exit reason
-            insc.statut = InscriptionStatut.CLOTURE
-            insc.date_fin_reelle = min(AUJOURDHUI, debut + timedelta(days=rng.randrange(10, 80)))
-            motif = rng.choice(d.motifs_sortie)
-            insc.motif_sortie_id, insc.sortie_positive = motif.id, motif.sortie_positive
+            fin_reelle = min(AUJOURDHUI, debut + timedelta(days=rng.randrange(10, 80)))
+            cloture = (rng.choice(d.motifs_sortie), fin_reelle)
         session.add(insc)
         session.flush()
+        if cloture is not None:  # through the close transition (R2, R3: the reason's positive-exit flag)
+            run(session, PARCOURS, "cloturer", Selection.of_ids([insc.id]), conseiller_of[b.antenne_id],
+                params={"motif_sortie_id": cloture[0].id, "date_fin": cloture[1]}, now=T0)
         inscriptions.append((insc, code))
         if code in ("CEJ", "PACEA"):
             cb = _rib(rng, b, d.longueur_max_titulaire or 49)

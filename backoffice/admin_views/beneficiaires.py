@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+from flask_admin import expose
 from flask_login import current_user
+from markupsafe import Markup
+from wtforms.validators import Optional, ValidationError
 
 from .. import models as m
 from ..forms import entities
@@ -88,31 +91,56 @@ class CompteBancaireView(SecureModelView):
 
 
 class InscriptionView(SecureModelView):
+    """Parcours. Opened by the form after the entry checks (workflows/parcours.py); renewed, closed and
+    sanctioned by the row buttons of the PARCOURS workflow (issue 17), never by typing a status or an end."""
+
     form_base_class = entities.InscriptionForm
     column_list = ["id", "numero", "beneficiaire", "dispositif", "antenne", "date_debut", "date_fin_prevue",
-                   "date_fin_reelle", "statut", "referent"]
+                   "date_fin_reelle", "statut", "nb_renouvellements", "referent"]
     column_details_list = ["id", "numero", "beneficiaire", "dispositif", "antenne", "referent", "prescripteur",
-                           "pilote", "date_debut", "date_fin_prevue", "date_fin_reelle", "statut", "motif_sortie",
-                           "sortie_positive", "nb_renouvellements", "precedente", "created_at", "updated_at"]
+                           "pilote", "date_premier_entretien", "date_debut", "date_fin_prevue", "date_fin_reelle",
+                           "statut", "motif_sortie", "sortie_positive", "motif_cloture", "nb_renouvellements",
+                           "signalement_france_travail", "dernier_contact", "niveau_cep", "nb_manquements",
+                           "sanction_1_mois", "sanction_1_motif", "sanction_2_mois", "sanction_2_motif",
+                           "precedente", "created_at", "updated_at"]
     column_searchable_list = ["numero", "beneficiaire.nom_recherche", "beneficiaire.identifiant_imilo"]
     column_filters = ["statut", dispositif_filter(m.Inscription.dispositif_id), antenne_filter(m.Inscription.antenne_id),
-                      "date_debut", "date_fin_prevue", "date_fin_reelle", "sortie_positive"]
+                      "date_debut", "date_fin_prevue", "date_fin_reelle", "sortie_positive",
+                      "signalement_france_travail", "dernier_contact"]
     column_labels = {"beneficiaire.nom_recherche": "Nom du jeune",
-                     "beneficiaire.identifiant_imilo": "Identifiant i-milo"}
-    form_columns = ["numero", "beneficiaire", "dispositif", "referent", "prescripteur", "pilote", "date_debut",
-                    "date_fin_prevue", "date_fin_reelle", "motif_sortie", "sortie_positive", "precedente"]
+                     "beneficiaire.identifiant_imilo": "Identifiant i-milo",
+                     "nb_renouvellements": "Renouvellements", "motif_cloture": "Motif de clôture",
+                     "signalement_france_travail": "Signalé à France Travail (R16)",
+                     "dernier_contact": "Dernier entretien (R16)", "niveau_cep": "Niveau CEP (R18)",
+                     "nb_manquements": "Manquements (R37)", "date_premier_entretien": "Premier entretien (R7)",
+                     "sanction_1_mois": "1re sanction : mois (-25 %)", "sanction_1_motif": "1re sanction : motif",
+                     "sanction_2_mois": "2e sanction : mois (supprimé)", "sanction_2_motif": "2e sanction : motif"}
+    # the end, the exit reason and the positive exit are set by « Clôturer » (R2, R3), never typed
+    form_columns = ["numero", "beneficiaire", "dispositif", "referent", "prescripteur", "pilote",
+                    "date_premier_entretien", "date_debut", "date_fin_prevue", "precedente"]
     form_ajax_refs = {"beneficiaire": refs.beneficiaire(), "referent": refs.compte(),
                       "precedente": refs.inscription()}
     form_args = {"dispositif": {"query_factory": refs.scoped(m.Dispositif, where=lambda d: d.actif,
                                                              order_by=lambda d: d.code)},
-                 "motif_sortie": {"query_factory": refs.scoped(m.MotifSortie, order_by=lambda x: x.libelle)}}
+                 "date_fin_prevue": {"validators": [Optional()]}}
+    column_descriptions = {"date_fin_prevue": "Vide : la durée maximale du dispositif, bornée par la limite "
+                                              "d'âge (CEJ : 26 ans) et, au PACEA, par la fin du titre de séjour (R17).",
+                           "date_premier_entretien": "Le parcours se contractualise dans les 3 mois (R7)."}
     editable_statuts = frozenset({InscriptionStatut.OUVERT, InscriptionStatut.RENOUVELE})
     editable_message = "Un parcours clôturé ne se modifie plus."
 
     def on_model_change(self, form, model, is_created):
-        # the operating antenne is the youth's (denormalised for scope and filters)
-        if model.beneficiaire is not None:
-            model.antenne_id = model.beneficiaire.antenne_id
+        # the entry checks (ages, France Travail R10/R13, AGDREF R14, R7, durations, R17, R20) and the
+        # operating antenne, the youth's (denormalised for scope and filters)
+        from .. import clock
+        from ..workflows.errors import TransitionRefused
+        from ..workflows.parcours import controler_inscription
+        if not is_created and model.statut not in self.editable_statuts:
+            raise ValidationError(self.editable_message)
+        try:
+            controler_inscription(self.session, model, is_created=is_created, today=clock.now().date())
+        except TransitionRefused as exc:
+            raise ValidationError(str(exc)) from None
         super().on_model_change(form, model, is_created)
 
 
@@ -141,6 +169,65 @@ class CerfaView(SecureModelView):
         if model.inscription is not None:
             model.antenne_id = model.inscription.antenne_id
         super().on_model_change(form, model, is_created)
+
+    # ---- R49/R50: « Écrire à l'ASP » about a cerfa or an allocation ---------------------------------
+    def extra_row_buttons(self, model):
+        buttons = Markup("")
+        if self._allowed("view") and current_user.role in (Role.CONSEILLER, Role.SIEGE, Role.MANAGER):
+            buttons += Markup('<a class="btn btn-outline-secondary btn-sm" data-action="ecrire-payeur" '
+                              'href="{}">Écrire à l\'ASP</a>').format(self.get_url(".ecrire_payeur", kind="cerfa",
+                                                                                    ident=model.id))
+        return buttons
+
+    @expose("/payeur/<kind>/<int:ident>", methods=["GET", "POST"])
+    def ecrire_payeur(self, kind, ident):
+        """The payer's template (R49) filled from the file, after the blocking reason and the cerfa status
+        are shown together (R50); queued in the mail outbox. Reached from a cerfa row or an allocation."""
+        import sqlalchemy as sa
+        from flask import abort, flash, redirect, request
+
+        from .. import clock, policy
+        from ..forms.actions import payeur_form
+        from ..i18n import format_montant
+        from ..workflows.errors import WorkflowError
+        from ..workflows.parcours import ecrire_au_payeur
+        if current_user.role not in (Role.CONSEILLER, Role.SIEGE, Role.MANAGER) or not self._allowed("view"):
+            abort(403)
+        allocation = cerfa = None
+        if kind == "cerfa":
+            cerfa = self.get_one(ident)  # scoped: another antenne's cerfa is a 404
+        elif kind == "allocation":
+            scope = policy.row_scope(m.Allocation, current_user)
+            query = sa.select(m.Allocation).where(m.Allocation.id == ident)
+            if scope is not None:
+                query = query.where(scope)
+            allocation = self.session.execute(query).scalar_one_or_none()
+            if allocation is not None:
+                cerfa = allocation.cerfa
+        else:
+            abort(404)
+        if cerfa is None and allocation is None:
+            abort(404)
+        inscription = (allocation or cerfa).inscription
+        form = payeur_form()()
+        if request.method == "GET":
+            form.objet.data = f"Allocation {allocation.mois:%m/%Y}" if allocation else f"Cerfa {cerfa.numero}"
+        elif form.validate_on_submit():
+            try:
+                ecrire_au_payeur(self.session, actor=current_user, objet=form.objet.data, message=form.message.data,
+                                 allocation_id=allocation.id if allocation else None,
+                                 cerfa_id=None if allocation else cerfa.id, now=clock.now())
+                self.session.commit()
+            except WorkflowError as exc:
+                self.session.rollback()
+                flash(str(exc), "error")
+            else:
+                flash("Demande envoyée au siège, qui la transmet à l'ASP (R49, R50).", "success")
+                return redirect(self.get_url(".index_view"))
+        sujet = f"allocation n° {allocation.id} ({allocation.mois:%m/%Y})" if allocation else f"cerfa {cerfa.numero}"
+        return self.render("admin/payeur.html", form=form, sujet=sujet, allocation=allocation, cerfa=cerfa,
+                           inscription=inscription, beneficiaire=inscription.beneficiaire,
+                           format_montant=format_montant, list_url=self.get_url(".index_view"))
 
     def after_money_routing_change(self, model, columns, is_created):
         # issue 12 §3: a cerfa validated by the siège and re-pointed to another RIB is validated again (R39)

@@ -15,7 +15,7 @@ from flask_login import current_user
 from .. import policy
 from ..extensions import db
 from ..models import Allocation, Cerfa, Compte, DemandeHabilitation, DemandeHorsDelai, MailOutbox, Reversement
-from ..models.enums import ROLE_LABELS
+from ..models.enums import ROLE_LABELS, Role
 from .filters import filter_args
 
 CARDS = [
@@ -29,6 +29,58 @@ CARDS = [
     ("Mails en échec", MailOutbox, "echec", "mail_outbox"),
     ("Demandes d'habilitation en attente", DemandeHabilitation, "demandee", "demande_habilitation"),  # R64
 ]
+
+
+def _adviser_cards(grid) -> list[dict]:
+    """Issue 17 §5, the conseiller's home (their antenne only): enrolments ending this month, PACEA youths
+    without an interview for two months (R16), CEJ auto-entrepreneurs to exit (R19), allocations to submit,
+    refusals to correct. Each links to its grid filtered on what it counts, where the grid has that filter."""
+    from flask_admin.contrib.sqla import filters as sqla_filters
+
+    from .. import clock
+    from ..models import Inscription
+    from ..models.enums import AllocationStatut, CerfaStatut
+    from ..workflows import parcours as wf
+
+    today = clock.now().date()
+    debut, fin = today.replace(day=1), wf.regles.dernier_du_mois(today)
+
+    def link(endpoint, *filters):
+        view = grid(endpoint)
+        if view is None:
+            return None
+        args = {}
+        for n, (column, value, *op) in enumerate(filters):
+            found = filter_args(view, column, value, *op)
+            if not found:
+                return url_for(f"{endpoint}.index_view")
+            [(key, val)] = found.items()
+            args[key.replace("flt0_", f"flt{n}_", 1)] = val
+        return url_for(f"{endpoint}.index_view", **args)
+
+    specs = [
+        ("Parcours qui se terminent ce mois-ci", Inscription, wf.finissant_ce_mois(today), "inscription",
+         [("date_fin_prevue", f"{debut:%Y-%m-%d} to {fin:%Y-%m-%d}", sqla_filters.DateBetweenFilter)]),
+        ("PACEA sans entretien depuis 2 mois (R16)", Inscription, wf.pacea_sans_contact(today), "inscription", None),
+        ("CEJ : auto-entrepreneurs à sortir (R19)", Inscription, wf.cej_autonomie_a_sortir(), "inscription", None),
+        ("Allocations à soumettre", Allocation, Allocation.statut == AllocationStatut.ENREGISTREE, "allocation",
+         [("statut", AllocationStatut.ENREGISTREE.value)]),
+        ("Allocations refusées à corriger", Allocation, Allocation.statut == AllocationStatut.REFUSEE, "allocation",
+         [("statut", AllocationStatut.REFUSEE.value)]),
+        ("Cerfa refusés à corriger", Cerfa, Cerfa.statut == CerfaStatut.REFUSE, "cerfa",
+         [("statut", CerfaStatut.REFUSE.value)]),
+    ]
+    cards = []
+    for label, model, where, endpoint, filters in specs:
+        if not policy.allows(endpoint, "view", current_user):
+            continue
+        query = sa.select(sa.func.count()).select_from(model).where(where)
+        clause = policy.row_scope(model, current_user)
+        if clause is not None:
+            query = query.where(clause)
+        cards.append({"label": label, "value": db.session.execute(query).scalar_one(),
+                      "url": link(endpoint, *filters) if filters else None})
+    return cards
 
 
 class DashboardView(AdminIndexView):
@@ -56,5 +108,7 @@ class DashboardView(AdminIndexView):
             args = filter_args(view, "statut", statut) if view is not None else {}
             cards.append({"label": label, "value": value,
                           "url": url_for(f"{endpoint}.index_view", **args) if args else None})
+        if current_user.role == Role.CONSEILLER:  # issue 17 §5: the adviser's home
+            cards = _adviser_cards(self._grid) + cards
         return self.render("admin/dashboard.html", cards=cards,
                            role_label=ROLE_LABELS.get(current_user.role, current_user.role))

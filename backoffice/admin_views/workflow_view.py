@@ -20,6 +20,7 @@ from ..i18n import format_montant
 from ..models import BulkRun
 from ..models.enums import BulkRunStatut
 from ..workflows import Selection, run
+from ..workflows.audit import jsonable
 from ..workflows.bulk import schedule
 from ..workflows.errors import WorkflowError
 from .base import SecureModelView
@@ -84,6 +85,9 @@ class WorkflowModelView(SecureModelView):
                 '<button type="submit" class="btn btn-outline-{style} btn-sm" data-transition="{name}">'
                 '{label}</button></form>').format(url=url, csrf=_csrf(), id=model.id, v=getattr(model, "version", 0),
                                                   style=t.style, name=t.name, label=t.label))
+        extra = getattr(self, "extra_row_buttons", None)  # a view's own links (cerfa: « Écrire à l'ASP »)
+        if extra is not None:
+            out.append(extra(model))
         return Markup('<span class="bo-row-actions">') + Markup("").join(out) + Markup("</span>")
 
     # ---- endpoints --------------------------------------------------------------------------------
@@ -159,6 +163,7 @@ class WorkflowModelView(SecureModelView):
                 abort(400)
             else:
                 params = {f.name: f.data for f in form if f.name != "csrf_token"} if form else {}
+                params = jsonable(params)  # a date parameter (issue 17) is kept in BulkRun.params (JSON)
                 return self._confirm(run_row, t, selection, params)
 
         report = None
@@ -250,6 +255,7 @@ WORKFLOW_OF_VIEW = {
     "autorisation_ap": "autorisation_ap",  # issue 14: the UD decides
     "demande_indemnisation": "demande_indemnisation",  # the employer sends, the UD validates
     "declaration_partenaire": "declaration_afas",  # issue 15: the partner approves and sends, the Caf processes
+    "inscription": "parcours",  # issue 17: renew, close, sanctions (R1, R2, R15, R37)
 }
 
 

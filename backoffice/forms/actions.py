@@ -16,6 +16,13 @@ def form_for(transition) -> type[FlaskForm]:
         if p.kind == "date":
             attrs[p.name] = DateField(p.label, validators=validators, format="%Y-%m-%d")
             continue
+        if p.kind == "select":  # e.g. the dispositif's exit reasons (R2), read when the form is built
+            from wtforms import SelectField
+
+            from ..extensions import db
+            attrs[p.name] = SelectField(p.label, validators=validators, coerce=str,
+                                        choices=[("", "—")] + [(str(v), lab) for v, lab in p.choices(db.session)])
+            continue
         # finding 8 (issue 12): trimmed (a reason of spaces is blank), no control character, bounded
         validators.append(SansControle(multiligne=p.kind == "textarea"))
         validators.append(Length(max=p.max_length, message=f"{p.max_length} caractères au plus."))
@@ -53,3 +60,15 @@ def correction_form():
         attrs[f"montant_{k}"] = StringField(f"Montant {k} (€)", validators=[montant])
     attrs["ressources_differentielles"] = StringField("Ressources différentielles (€, R47)", validators=[montant])
     return type("CorrectionForm", (FlaskForm,), attrs)
+
+
+def payeur_form():
+    """R49: « Écrire à l'ASP » — the template's Objet and the message (NOM, Prénom… are filled in)."""
+    from wtforms.validators import DataRequired, Length
+
+    return type("PayeurForm", (FlaskForm,), {
+        "objet": StringField("Objet", validators=[DataRequired("« Objet » est obligatoire."),
+                                                  Length(max=120, message="120 caractères au plus.")]),
+        "message": TextAreaField("Message", validators=[DataRequired("« Message » est obligatoire."),
+                                                        Length(max=4000, message="4 000 caractères au plus.")]),
+    })

@@ -6,6 +6,7 @@ from datetime import date
 from typing import Optional
 
 import sqlalchemy as sa
+import sqlalchemy.dialects.postgresql  # noqa: F401  (JSONB variant)
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from .base import Base, TimestampMixin, VersionMixin, enum_column
@@ -176,6 +177,21 @@ class Inscription(TimestampMixin, VersionMixin, Base):
     sortie_positive: Mapped[bool] = mapped_column(default=False)
     nb_renouvellements: Mapped[int] = mapped_column(default=0)
     precedente_id: Mapped[Optional[int]] = mapped_column(sa.ForeignKey("inscription.id"))
+    # issue 17: the life cycle (workflows/parcours.py) and the follow-up it carries
+    date_premier_entretien: Mapped[Optional[date]]  # R7: contracted within 3 months of it
+    motif_cloture: Mapped[Optional[str]] = mapped_column(sa.String(200))  # automatic ends, sanctions
+    dernier_contact: Mapped[Optional[date]]  # R16: last individual interview (PACEA: one a month)
+    signalement_france_travail: Mapped[bool] = mapped_column(default=False)  # R16: FT de-registers the youth
+    niveau_cep: Mapped[Optional[int]]  # R18: PACEA accompaniment recorded as CEP level 2
+    # R5: CEJ weekly activity hours (15-20 h), per month: {"2025-03": "17.5"}
+    heures_activite: Mapped[Optional[dict]] = mapped_column(
+        sa.JSON().with_variant(sa.dialects.postgresql.JSONB(), "postgresql"))
+    # R37: CEJ sanctions decided by a manager (1st: -25 % of a month, 2nd: that month removed, 3rd: the end)
+    nb_manquements: Mapped[int] = mapped_column(default=0)
+    sanction_1_mois: Mapped[Optional[date]]
+    sanction_1_motif: Mapped[Optional[str]] = mapped_column(sa.String(500))
+    sanction_2_mois: Mapped[Optional[date]]
+    sanction_2_motif: Mapped[Optional[str]] = mapped_column(sa.String(500))
 
     beneficiaire: Mapped[Beneficiaire] = relationship(back_populates="inscriptions")
     dispositif: Mapped[Dispositif] = relationship()
@@ -193,6 +209,8 @@ class Inscription(TimestampMixin, VersionMixin, Base):
         sa.CheckConstraint(
             "statut <> 'cloture' OR date_fin_reelle IS NOT NULL", name="cloture_datee"
         ),
+        sa.CheckConstraint("nb_manquements BETWEEN 0 AND 3", name="manquements_r37"),
+        # R20 (PACEA and CEJ never overlap for one youth) is a trigger: migrations/versions/0015_parcours.py
     )
 
     def __str__(self) -> str:

@@ -454,3 +454,27 @@ def nature_differentiel(montant_verse: Decimal, montant_corrige: Decimal) -> Nat
     if ecart < 0:
         return NatureDifferentiel.TROP_PERCU
     return NatureDifferentiel.AUCUN
+
+
+# --- R37: CEJ sanctions (the hook the allowance computation applies) ----------------------------------
+
+
+def appliquer_sanction_r37(resultat: ResultatAllocation, taux: Decimal) -> ResultatAllocation:
+    """R37 : le mois visé par une sanction perd 25 % (1er manquement) ou 100 % (2e) de son allocation CEJ.
+
+    `taux` vient de `rules.parcours.taux_sanction` (0 : pas de sanction ce mois-là). Appliqué après
+    les ressources (R21-R29) et les ressources différentielles (R47) : c'est l'allocation du mois qui
+    est réduite."""
+    from dataclasses import replace
+
+    taux = _decimal(taux, "Taux de sanction")
+    if taux <= 0 or resultat.dispositif != params.CEJ or resultat.montant == 0:
+        return resultat
+    if taux > 1:
+        raise ValueError("Taux de sanction supérieur à 100 %.")
+    montant = arrondir(resultat.montant * (1 - taux))
+    if montant == 0:
+        motif = "Sanction (2e manquement) : allocation du mois supprimée (R37)."
+    else:
+        motif = resultat.motif_nul
+    return replace(resultat, montant=montant, motif_nul=motif)

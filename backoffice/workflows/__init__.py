@@ -16,10 +16,11 @@ def registry() -> dict[str, Workflow]:
     from .hors_delai import HORS_DELAI
     from .mail import MAIL
     from .paiements import LOT_PAIEMENT
+    from .parcours import PARCOURS
     from .retours_banque import PAIEMENT
     from .reversements import REVERSEMENT
     return {w.name: w for w in (CERFA, ALLOCATION, HORS_DELAI, REVERSEMENT, COMPTE, LOT_PAIEMENT, MAIL,
-                                  HABILITATION, PAIEMENT, AUTORISATION, DI, DECLARATION)}
+                                  HABILITATION, PAIEMENT, AUTORISATION, DI, DECLARATION, PARCOURS)}
 
 
 __all__ = ["Context", "Guard", "Param", "Report", "Selection", "Transition", "Workflow", "apply_chunk",

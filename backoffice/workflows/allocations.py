@@ -18,6 +18,7 @@ from ..models.enums import (AllocationNature as N, AllocationStatut as S, CerfaS
                             PaiementStatut, ReversementStatut, Role as R)
 from .engine import Guard, Param, T, Workflow, id_in
 from .guards import iban_valide
+from .parcours import PARCOURS_OUVERT  # issue 17: an allocation needs an enrolment open for its month
 
 CERFA_VALIDE = (CerfaStatut.VALIDE_SIEGE, CerfaStatut.TRANSMIS, CerfaStatut.ACCEPTE)
 EN_COURS = (S.ENREGISTREE, S.SOUMISE)
@@ -239,7 +240,7 @@ ALLOCATION = Workflow("allocation", Allocation, [
     # the allocation to wait for, even when the cerfa is not validated yet either, E7)
     T("soumettre", "Soumettre", {S.ENREGISTREE}, S.SOUMISE, {R.CONSEILLER},
       guards=[PAS_ENTREE, PREMIERE_VALIDEE, AUTORISEE, HORS_DELAI, FORCLUSION, CERFA_VALIDE_G, UNE_PAR_MOIS,
-              PLAFOND_PACEA],
+              PLAFOND_PACEA, PARCOURS_OUVERT],
       values=lambda ctx: {"soumise_at": ctx.now}),
     T("valider", "Valider (siège)", {S.SOUMISE}, S.VALIDEE_SIEGE, {R.SIEGE},
       guards=[AUTORISEE, CERFA_VALIDE_G, UNE_PAR_MOIS, HORS_DELAI],

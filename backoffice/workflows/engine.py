@@ -78,9 +78,10 @@ class Param:
 
     name: str
     label: str
-    kind: str = "text"  # text | textarea | date | money
+    kind: str = "text"  # text | textarea | date | money | select
     required: bool = True
     max_length: int = 500
+    choices: Callable[[Any], list] | None = None  # select: session -> [(value, label)], e.g. exit reasons
 
 
 @dataclass(frozen=True)

@@ -80,12 +80,18 @@ def calculer(session, inscription: Inscription, mois: date, lignes: list[tuple[s
     if code == regles.PACEA:  # R33/R34: what the rules need from the youth's other months
         pacea = {"deja_verse_annee": deja_verse_annee_pacea(session, b.id, mois),
                  "cej_mois_precedent": cej_mois_precedent(session, b.id, mois)}
-    return calculer_allocation(
+    return _r37(inscription, mois, calculer_allocation(  # R37: a CEJ sanction cuts 25 % or 100 % of the month
         code, mois, lignes, mineur=_age(b.date_naissance, mois) < 18,
         tranche_fiscale=b.tranche_fiscale.value, forfait=forfait,
         ressources_differentielles=ressources_differentielles,
         montant_demande=montant_demande if montant_demande is not None else (
-            cerfa.montant_prevu if cerfa is not None else None), **pacea)
+            cerfa.montant_prevu if cerfa is not None else None), **pacea))
+
+
+def _r37(inscription, mois, resultat):
+    from ..rules.montants import appliquer_sanction_r37
+    from .parcours import taux_sanction
+    return appliquer_sanction_r37(resultat, taux_sanction(inscription, mois))
 
 
 def verifier_age_cej(inscription: Inscription) -> None:

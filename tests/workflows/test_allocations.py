@@ -80,6 +80,7 @@ def test_hors_delai_allocation_needs_an_approval_bound_to_its_amount_R48(db, ref
     from backoffice.models import DemandeHorsDelai
     from backoffice.models.enums import HorsDelaiStatut
     _, _, i, c = parcours
+    i.date_debut = date(2025, 1, 6)  # issue 17: the late month lies within the enrolment
     d = DemandeHorsDelai(inscription_id=i.id, antenne_id=i.antenne_id, mois=date(2025, 2, 1),
                          montant_demande=Decimal("561.68"), motif="Mois oublié", demandeur_id=ref.comptes["conseiller"].id,
                          statut=HorsDelaiStatut.APPROUVEE, approbateur_id=ref.comptes["manager"].id,

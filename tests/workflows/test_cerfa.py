@@ -39,7 +39,8 @@ def test_pacea_holder_longer_than_38_characters_is_refused_E14_R38(db, ref):
     report = valider(db, ref, c.id)
     assert report.changed == 0 and "nom du titulaire du RIB trop long pour ce cerfa (R38)" in report.refused
     # the same holder is accepted on a CEJ cerfa (≤ 49)
-    i2 = f.make_inscription(db.session, b, ref.dispositifs["CEJ"])
+    i2 = f.make_inscription(db.session, b, ref.dispositifs["CEJ"], date_debut=date(2026, 3, 3),
+                            date_fin_prevue=date(2027, 3, 2))  # R20: after the PACEA, never during it
     c2 = f.make_cerfa(db.session, i2, cb, statut=S.SIGNE_RECU)
     assert valider(db, ref, c2.id).changed == 1
 

@@ -92,7 +92,9 @@ def test_every_correction_differential_is_its_amount_minus_what_its_earlier_vers
             for _ in range(3):
                 b, cb, i1, c1 = f.make_parcours_cej(session, ref.nord, ref.dispositifs)
                 c1.statut = CerfaStatut.ACCEPTE
-                i2 = f.make_inscription(session, b, ref.dispositifs["CEJ"])
+                i1.date_fin_prevue = date(2025, 4, 30)  # R20: the renewal's CEJ follows, never overlaps
+                session.flush()
+                i2 = f.make_inscription(session, b, ref.dispositifs["CEJ"], date_debut=date(2025, 5, 1))
                 f.make_cerfa(session, i2, cb, statut=CerfaStatut.ACCEPTE, type_version=CerfaType.RENOUVELLEMENT)
                 self.inscriptions += [(i1.id, MONTHS[0]), (i2.id, MONTHS[1])]
             session.commit()
