@@ -10,12 +10,14 @@ def registry() -> dict[str, Workflow]:
     from .allocations import ALLOCATION
     from .cerfa import CERFA
     from .compte_transitions import COMPTE
+    from .echeances import ECHEANCE
     from .habilitations import HABILITATION
     from .hors_delai import HORS_DELAI
     from .mail import MAIL
     from .paiements import LOT_PAIEMENT
     from .reversements import REVERSEMENT
     return {w.name: w for w in (CERFA, ALLOCATION, HORS_DELAI, REVERSEMENT, COMPTE, LOT_PAIEMENT, MAIL,
+                                  ECHEANCE,
                                   HABILITATION)}
 
 
