@@ -54,7 +54,10 @@ def _antenne_rows(session, ref, antenne, tag):
                                       date_execution=date(2025, 5, 13 if tag == "Nord" else 14), statut=LotStatut.PREPAREE, nb_paiements=1,
                                       montant_total=Decimal("1234.56")))
     a2 = f.make_allocation(session, i, c, mois=date(2025, 5, 1), statut=AllocationStatut.TRANSMISE)
-    p = _add(session, m.Paiement(lot_id=lot.id, allocation_id=a2.id, beneficiaire_id=b.id, antenne_id=antenne.id,
+    from backoffice.models.enums import EcheanceStatut
+    e = f.make_echeance_allocation(session, a2, cb, montant=Decimal("561.68"), statut=EcheanceStatut.EN_LOT)
+    p = _add(session, m.Paiement(lot_id=lot.id, echeance_id=e.id, allocation_id=a2.id, beneficiaire_id=b.id,
+                                 antenne_id=antenne.id,
                                  end_to_end_id=f"CEJ-{tag}-{n}", montant=Decimal("561.68"), titulaire=cb.titulaire,
                                  iban=cb.iban, bic=cb.bic, libelle=f"ALLOC CEJ 05/2025 {tag}",
                                  statut=PaiementStatut.EN_ATTENTE))
