@@ -256,6 +256,7 @@ WORKFLOW_OF_VIEW = {
     "reversement": "reversement",
     "compte": "compte",
     "lot_paiement": "lot_paiement",
+    "echeance": "echeance",
     "mail_outbox": "mail",
 }
 
