@@ -33,21 +33,21 @@ def _args(app, **values):
     return out
 
 
-def _sc(db, ref, montants, payee_id=777001, periode=date(2025, 4, 1)):
+def _afas(db, ref, montants, payee_id=777001, periode=date(2025, 4, 1)):
     c = ref.comptes["comptable"]
     ctx = Context(actor_id=c.id, role=c.role, now=NOW, params={})
-    lignes = [LigneEcheance(source_id=900000 + k + payee_id, periode=periode, payee_type=TB.VOLONTAIRE,
-                            payee_id=payee_id, montant=Decimal(x), iban=IBAN, titulaire="Zoë Lefèvre",
-                            libelle="SERVICE CIVIQUE") for k, x in enumerate(montants)]
-    ids = creer_echeances(db.session, SE.SERVICE_CIVIQUE_MOIS, lignes, ctx)
+    lignes = [LigneEcheance(source_id=900000 + k + payee_id, periode=periode, payee_type=TB.PARTENAIRE,
+                            payee_id=payee_id, montant=Decimal(x), iban=IBAN, titulaire="Espace Zoë Lefèvre",
+                            libelle="AFAS ACOMPTE") for k, x in enumerate(montants)]
+    ids = creer_echeances(db.session, SE.AFAS_ACOMPTE, lignes, ctx)
     db.session.commit()
     return ids
 
 
 def test_the_payables_grid_filters_by_programme_payee_period_status_and_totals_the_filter(app, db, ref, login_as):
-    _sc(db, ref, ["100.10", "200.20"])
-    _sc(db, ref, ["50.00"], payee_id=777002, periode=date(2025, 5, 1))
-    sc_id = db.session.execute(sa.select(Dispositif.id).where(Dispositif.code == "SC")).scalar_one()
+    _afas(db, ref, ["100.10", "200.20"])
+    _afas(db, ref, ["50.00"], payee_id=777002, periode=date(2025, 5, 1))
+    sc_id = db.session.execute(sa.select(Dispositif.id).where(Dispositif.code == "AFAS")).scalar_one()
     client = login_as("comptable")
     page = client.get("/admin/echeance/", query_string=_args(app, dispositif_id=sc_id, payee_id="777001",
                                                              statut="a_payer"))
@@ -69,7 +69,7 @@ def test_a_conseiller_has_no_payables_grid(login_as, ref):
 
 
 def test_the_batch_page_lists_its_payments_and_links_to_its_sepa_file(app, db, ref, login_as):
-    ids = _sc(db, ref, ["100.10", "200.20"])
+    ids = _afas(db, ref, ["100.10", "200.20"])
     run(db.session, ECHEANCE, "mettre_en_lot", Selection.of_ids(ids), ref.comptes["comptable"], now=NOW)
     lot_id = db.session.execute(sa.select(Paiement.lot_id).where(Paiement.echeance_id == ids[0])).scalar_one()
     db.session.commit()

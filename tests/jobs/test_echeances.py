@@ -141,8 +141,7 @@ def test_a_claim_not_validated_or_above_its_allowance_is_refused_by_the_payer_R7
     run(db.session, ECHEANCE, "mettre_en_lot", Selection.of_ids(ids), ref.comptes["siege"], now=NOW)
     db.session.execute(sa.update(DemandeIndemnisation).where(DemandeIndemnisation.id == di.id)
                        .values(montant_allocation=Decimal("1000.00")))  # reduced after the send
-    _, _, a = allocation_validee(db, ref)  # the AP batch must still emit something: another AP payable
-    e2, di2 = demande_ap(db, montant="99.99")
+    e2, di2 = demande_ap(db, montant="99.99")  # the AP batch must still emit something
     ids2 = echeances_demandes_indemnisation(db.session, [di2.id], {e2.id: (IBAN_AP, None, "AUTRE")}, ctx(ref))
     run(db.session, ECHEANCE, "mettre_en_lot", Selection.of_ids(ids2), ref.comptes["siege"], now=NOW)
     db.session.commit()
