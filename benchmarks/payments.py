@@ -88,28 +88,25 @@ def seed_programmes(db, rows: int) -> int:
     return s.execute(sa.text("SELECT count(*) FROM demande_indemnisation")).scalar_one()
 
 
-def send_ap_job(di_ids: list[int], when: str, siege_id: int) -> int:
-    """Worker job of the benchmark: one date's Activité partielle claims become payables (one per claim) and are
-    sent to payment by the payables' workflow (engine, IBAN guard, payments in the AP batch of that date)."""
-    from backoffice.extensions import db
+def send_ap(s, di_ids: list[int], when: str, siege_id: int) -> int:
+    """One date's Activité partielle claims become payables (one per claim) and are sent to payment by the
+    payables' workflow (engine, IBAN guard, payments in the AP batch of that date); not committed."""
     from backoffice.models import Compte, Etablissement
     from backoffice.workflows import Selection, run
     from backoffice.workflows.echeances import ECHEANCE, echeances_demandes_indemnisation
     from backoffice.workflows.engine import Context
-    s = db.session
     siege = s.get(Compte, siege_id)
     now = datetime.fromisoformat(when)
     comptes = {i: (IBAN_AP, None, f"ENTREPRISE {i}") for i in s.execute(sa.select(Etablissement.id)).scalars()}
     ids = echeances_demandes_indemnisation(s, di_ids, comptes, Context(siege.id, siege.role, now, {}))
-    report = run(s, ECHEANCE, "mettre_en_lot", Selection.of_ids(ids), siege, now=now, chunk_size=SEND_CHUNK)
-    s.commit()
-    return report.changed
+    return run(s, ECHEANCE, "mettre_en_lot", Selection.of_ids(ids), siege, now=now, chunk_size=SEND_CHUNK).changed
 
 
-def send_job(ids: list[int], when: str, siege_id: int) -> int:
-    """Worker job of the benchmark: the siège's « envoyer en paiement » of one R41 date's allocations, by
-    the engine (guards, payments in the open batch of that date), committed. `when` (ISO) stands for the
-    moment of the send, so that ten dates make ten batches."""
+def send_job(ids: list[int], when: str, siege_id: int, di_ids: list[int] | None = None) -> int:
+    """Worker job of the benchmark: the siège's « envoyer en paiement » of one R41 date, by the engine (guards,
+    payments in the open batch of that date): the allocations (CEJ, PACEA), then the date's Activité partielle claims
+    (their payables created, then sent by the payables' workflow), committed together. `when` (ISO) stands for
+    the moment of the send, so that ten dates make ten batches per programme."""
     from backoffice.extensions import db
     from backoffice.models import Compte
     from backoffice.workflows import Selection, run
@@ -117,8 +114,9 @@ def send_job(ids: list[int], when: str, siege_id: int) -> int:
     s = db.session
     report = run(s, ALLOCATION, "transmettre", Selection.of_ids(ids), s.get(Compte, siege_id),
                  now=datetime.fromisoformat(when), chunk_size=SEND_CHUNK)
+    changed = report.changed + (send_ap(s, di_ids, when, siege_id) if di_ids else 0)
     s.commit()
-    return report.changed
+    return changed
 
 
 def start_workers(app, workers: int) -> tuple[list, float]:
@@ -178,12 +176,8 @@ def end_to_end(app, db, siege_id: int, workers: int) -> tuple[float, int, float,
         for k in range(BATCHES):  # the siège sends, over ten payment dates (R41: 2nd and 16th of each month)
             when = datetime(2025, 1 + k // 2, 2 if k % 2 == 0 else 16, 9, 0)
             job = bulk.enqueue("benchmarks.payments.send_job", ids[k * per:(k + 1) * per], when.isoformat(), siege_id,
-                               job_id=f"send-{k}", job_timeout=1800)
+                               dis[k * per_ap:(k + 1) * per_ap], job_id=f"send-{k}", job_timeout=1800)
             dates[job.id] = when
-            if dis[k * per_ap:(k + 1) * per_ap]:
-                job = bulk.enqueue("benchmarks.payments.send_ap_job", dis[k * per_ap:(k + 1) * per_ap], when.isoformat(),
-                                   siege_id, job_id=f"send-ap-{k}", job_timeout=1800)
-                dates[job.id] = when
         emissions, sent_at, queued = [], 0.0, set()
         sends = {Job.fetch(job_id, connection=conn): when for job_id, when in dates.items()}
         while sends or emissions:  # one HGET per job still running, every 10 ms
@@ -195,12 +189,10 @@ def end_to_end(app, db, siege_id: int, workers: int) -> tuple[float, int, float,
                     lots = s.execute(sa.select(LotPaiement.id).where(
                         LotPaiement.statut == "preparee", LotPaiement.created_at == when)).scalars().all()
                     s.remove()
-                    # the last of a date's sends (allocations, AP claims) queues the date's batches
-                    if not any(w == when for w in sends.values()):
-                        emissions += [payments.enqueue("backoffice.jobs.paiements.emit_batch", lot,
-                                                       job_id=f"emit-{lot}", job_timeout=1800)
-                                      for lot in lots if lot not in queued]
-                        queued.update(lots)
+                    emissions += [payments.enqueue("backoffice.jobs.paiements.emit_batch", lot,
+                                                   job_id=f"emit-{lot}", job_timeout=1800)
+                                  for lot in lots if lot not in queued]
+                    queued.update(lots)
                 elif status == JobStatus.FAILED:
                     raise RuntimeError(f"envoi {job.id} en échec : {job.latest_result().exc_string}")
             for job in list(emissions):
@@ -223,8 +215,15 @@ def end_to_end(app, db, siege_id: int, workers: int) -> tuple[float, int, float,
     # the audit journal was sealed by the workers on the way (after each commit), and it holds
     unsealed = audit_chain.non_scelles(s)
     s.remove()
-    audit_chain.sceller(s)
-    s.commit()
+    # a block covers only transactions finished before the oldest one still running in the cluster: on a shared
+    # server another database's long transaction delays the last blocks, so sealing is retried (off the clock)
+    for _ in range(240):
+        audit_chain.sceller(s)
+        s.commit()
+        if not audit_chain.non_scelles(s):
+            break
+        s.remove()
+        time.sleep(0.5)
     check = audit_chain.verifier(s)
     s.remove()
     # two events per payable (allocations: transmettre, accepter_payeur; AP claims: creer, mettre_en_lot), one per batch
@@ -290,7 +289,7 @@ def floor_sql(db) -> float:
         FROM allocation a JOIN cerfa c ON c.id = a.cerfa_id JOIN compte_bancaire cb ON cb.id = c.compte_bancaire_id
              JOIN inscription i ON i.id = a.inscription_id
         UNION ALL
-        SELECT 2, d.id, NULL, NULL, NULL, 'ECH-' || d.id || '-1', d.montant_allocation, 'ENTREPRISE', :iban, NULL,
+        SELECT 2, 100000000 + d.id, NULL, NULL, NULL, 'ECH-' || d.id || '-1', d.montant_allocation, 'ENTREPRISE', :iban, NULL,
                'ACTIVITE PARTIELLE ' || ap.numero, 'en_attente', now(), now()
         FROM demande_indemnisation d JOIN autorisation_ap ap ON ap.id = d.autorisation_id"""), {"iban": IBAN_AP})
     s.execute(sa.text("""
@@ -321,7 +320,7 @@ def main() -> None:
             for _ in range(args.repeat):
                 restore(db)
                 send, moved = send_inline(db, ids["siege"])
-                assert moved == args.rows, (moved, args.rows)
+                assert moved == args.rows - ap_rows, (moved, args.rows - ap_rows)
                 sends.append(send)
             print(f"envoi en paiement (transmettre) de {args.rows} allocations : {statistics.median(sends):.2f} s "
                   f"(exécutions : {', '.join(f'{x:.2f}' for x in sends)})")
