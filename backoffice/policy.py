@@ -43,7 +43,7 @@ POLICY: dict[str, ViewPolicy] = {
     "structure": P(STAFF, create={A}, edit={A}, export={A, S}),
     "dispositif": P(STAFF, create={A}, edit={A}, export={A}),
     "motif_sortie": P(STAFF, create={A}, edit={A}, delete={A}),
-    "calendrier_paiement": P(STAFF, create={A}, edit={A}),  # issue 13: each programme's payment days
+    "calendrier_paiement": P({A, S, M, C}, create={A}, edit={A}),  # issue 13: each programme's payment days
     # a partner sees the establishments they are linked to; their main contact changes the referent (R64)
     "etablissement": P({A, S, M, C, SU, PA}, create={A, S}, edit={A, S, PA}, export={A, S},
                        actions={A, S, M, C, SU}),

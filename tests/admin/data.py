@@ -72,6 +72,7 @@ def _antenne_rows(session, ref, antenne, tag):
         "ressource": (r.id, f"Allocation {a.id} "), "demande_hors_delai": (hd.id, i.numero),
         "lot_paiement": (lot.id, lot.reference), "paiement": (p.id, p.end_to_end_id),
         "reversement": (rv.id, rv.numero), "remboursement": (rb.id, rv.numero),
+        "echeance": (e.id, e.titulaire),
     }
 
 
@@ -138,6 +139,8 @@ def make_everything(session, ref) -> Sample:
     audit = _add(session, m.AuditEvent(actor_id=ref.comptes["siege"].id, entity="allocation", entity_id=1,
                                        action="valider", from_status="soumise", to_status="validee_siege",
                                        bulk_run_id=bulk.id))
+    calendrier = _add(session, m.CalendrierPaiement(dispositif_id=ref.dispositifs["CEJ"].id, jours="1,15",
+                                                    commentaire="R41 : le 1er ou le 15"))
     session.commit()
     from backoffice.audit_chain import sceller
     sceller(session)  # (already sealed after the commit when AUDIT_SEAL_AFTER_COMMIT is on)
@@ -157,6 +160,7 @@ def make_everything(session, ref) -> Sample:
         "demande_habilitation": (demande.id, f"ajout{n}"),
         "mail_outbox": (mail.id, "jeune@example.fr"), "job_outbox": (job.id, "send_pending"),
         "audit_event": (audit.id, "valider"), "bulk_run": (bulk.id, "valider"),
+        "calendrier_paiement": (calendrier.id, "R41 : le 1er ou le 15"),
         # no block when another transaction of the server held the xmin back (a busy shared PostgreSQL)
         "audit_sceau": (sceau.id, sceau.hash) if sceau is not None else (None, None),
     }
