@@ -26,7 +26,7 @@ T0 = datetime(2025, 6, 16, 9, 0)
 def make_employeur(s, login="emp1", effectif=12, code_postal="59100"):
     e = m.Etablissement(siret=_siret(), raison_sociale=f"Menuiserie {login}", libelle_voie="4 rue du Bois",
                         code_postal=code_postal, ville="Roubaix", email=f"{login}@menuiserie.example.fr",
-                        effectif=effectif)
+                        effectif=effectif, iban="FR1420041010050500013M02606")
     s.add(e)
     s.flush()
     c = m.Compte(login=login, email=f"{login}@entreprise.example.fr", nom="Durand", prenom="Lise",
