@@ -267,8 +267,8 @@ def _payer_activite_partielle(session, rng, comptable) -> int:
                              ).scalars().all()
     now = T0 - timedelta(days=3)
     ud = session.scalars(sa.select(Compte).where(Compte.login == "ud")).first()
-    if di_ids and ud is not None:
-        run(session, ap.DI, "valider", Selection.of_ids(di_ids), ud, now=now - timedelta(hours=1))
+    if len(di_ids) > 1 and ud is not None:  # the last sent one waits for the UD in the grid
+        run(session, ap.DI, "valider", Selection.of_ids(di_ids[:-1]), ud, now=now - timedelta(hours=1))
     ids = session.execute(sa.select(Echeance.id).where(Echeance.source_type == SourceEcheance.DI_ACTIVITE_PARTIELLE,
                                                        Echeance.statut == EcheanceStatut.A_PAYER)
                           .order_by(Echeance.id)).scalars().all()

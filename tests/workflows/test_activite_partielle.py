@@ -245,7 +245,8 @@ def test_the_UD_acts_only_in_its_departement(app, db, ref):
     e, c = make_employeur(s, code_postal="75011")
     a = deposer(s, e, c)
     r = run(s, ap.AUTORISATION, "accorder", Selection.of_ids([a.id]), ref.comptes["ud"], now=T0)
-    assert r.changed == 0 and "hors de votre périmètre (antenne)" in r.refused
+    # out of scope reads as missing (finding 5, issue 12): neither its existence nor its status leaks
+    assert r.changed == 0 and "introuvable ou supprimée" in r.refused
 
 
 # ---- import ---------------------------------------------------------------------------------------------------

@@ -81,7 +81,7 @@ def test_the_check_catches_the_uncorrelated_versions_list_of_issue_11():
 
 
 def _contexts(ref):
-    params = {"motif_refus": "motif", "motif": "motif"}
+    params = {"motif_refus": "motif", "motif": "motif", "motif_invalidation": "motif"}
     yield None, Context(actor_id=None, role=None, now=NOW, params=params)
     for compte in ref.comptes.values():
         yield compte, Context(actor_id=compte.id, role=compte.role, now=NOW, params=params)
