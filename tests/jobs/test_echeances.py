@@ -211,3 +211,35 @@ def test_the_demo_pays_through_the_workflows_every_payment_has_its_payable(db, r
         Paiement.allocation_id.is_not(None),
         sa.or_(Echeance.source_type != SE.ALLOCATION, Echeance.source_id != Paiement.allocation_id))).scalar_one()
     assert mismatched == 0
+
+
+def test_a_claim_validated_through_the_ap_workflow_becomes_its_payable_then_paid_R74(db, ref):
+    """Merge of issue 13 with the AP workflow: « Valider » a claim makes its payable (the establishment's IBAN copied
+    onto it); without an IBAN the validation is refused in French; the payment reconciled, the claim is « payée »."""
+    from backoffice.workflows.activite_partielle import DI
+    e, di = demande_ap(db, statut=DIStatut.ENVOYEE)
+    ud = ref.comptes["ud"]
+    refused = run(db.session, DI, "valider", Selection.of_ids([di.id]), ud, now=NOW)
+    db.session.commit()
+    assert refused.changed == 0
+    assert ("compte bancaire (IBAN) de l'établissement non renseigné : impossible de payer la demande (R74)"
+            in refused.refused)
+    assert db.session.execute(sa.select(sa.func.count()).select_from(Echeance).where(
+        Echeance.source_type == SE.DI_ACTIVITE_PARTIELLE, Echeance.source_id == di.id)).scalar_one() == 0
+    e = db.session.get(Etablissement, e.id)
+    e.iban = IBAN_AP
+    db.session.commit()
+    assert run(db.session, DI, "valider", Selection.of_ids([di.id]), ud, now=NOW).changed == 1
+    db.session.commit()
+    ech = db.session.execute(sa.select(Echeance).where(Echeance.source_type == SE.DI_ACTIVITE_PARTIELLE,
+                                                       Echeance.source_id == di.id)).scalar_one()
+    assert (ech.periode, ech.payee_type, ech.payee_id, ech.montant, ech.iban, ech.statut) == (
+        date(2025, 4, 1), TB.ETABLISSEMENT, e.id, Decimal("1234.50"), IBAN_AP, ES.A_PAYER)
+    run(db.session, ECHEANCE, "mettre_en_lot", Selection.of_ids([ech.id]), ref.comptes["siege"], now=NOW)
+    pay = db.session.execute(sa.select(Paiement).where(Paiement.echeance_id == ech.id)).scalar_one()
+    emettre_lot(db.session, pay.lot_id, now=NOW, actor=ref.comptes["comptable"])
+    rapprocher_lot(db.session, pay.lot_id, actor=ref.comptes["comptable"], now=NOW)
+    db.session.commit()
+    db.session.expire_all()
+    assert db.session.get(Echeance, ech.id).statut == ES.PAYEE
+    assert db.session.get(DemandeIndemnisation, di.id).statut == DIStatut.PAYEE
