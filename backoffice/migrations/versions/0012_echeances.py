@@ -8,6 +8,10 @@ paiement.echeance_id is NOT NULL, "one live payment per payable" is a partial un
 paiement.allocation_id is no longer unique (a rejected payment may be followed by another; kept for allocation
 sources). beneficiaire_id and antenne_id become nullable (the other programmes' payees are not youths).
 The R41 calendar of CEJ and PACEA is written as data.
+After 0014_retours_banque (bank returns) an allocation may already have a rejected payment and its repayment: it gets
+one payable, in its last payment's state (compense, from 0013_recouvrement, → payee); 0014's per-allocation partial
+indexes give way to the per-payable one. The establishments get the account their Activité partielle allowance is
+paid to (etablissement.iban, bic: copied onto each payable, R74).
 
 Revision ID: 0012_echeances
 Revises: 0013_recouvrement
@@ -97,7 +101,8 @@ def upgrade():
                               updated_at, version)
         SELECT a.dispositif_id, 'allocation', a.id, a.mois, 'jeune', a.beneficiaire_id, c.compte_bancaire_id,
                p.iban, p.bic, p.titulaire, p.libelle, p.montant,
-               CASE p.statut WHEN 'execute' THEN 'payee' WHEN 'compense' THEN 'payee' WHEN 'rejete' THEN 'rejetee' ELSE 'en_lot' END,
+               CASE p.statut WHEN 'execute' THEN 'payee' WHEN 'compense' THEN 'payee' WHEN 'rejete' THEN 'rejetee'
+                             ELSE 'en_lot' END,
                (SELECT count(*) FROM paiement p2 WHERE p2.allocation_id = p.allocation_id),
                CASE p.statut WHEN 'rejete' THEN p.motif_rejet END, p.created_at, p.updated_at, 1
         FROM paiement p JOIN allocation a ON a.id = p.allocation_id LEFT JOIN cerfa c ON c.id = a.cerfa_id
