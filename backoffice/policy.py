@@ -48,6 +48,7 @@ POLICY: dict[str, ViewPolicy] = {
     "structure": P(STAFF, create={A}, edit={A}, export={A, S}),
     "dispositif": P(STAFF, create={A}, edit={A}, export={A}),
     "motif_sortie": P(STAFF, create={A}, edit={A}, delete={A}),
+    "calendrier_paiement": P({A, S, M, C}, create={A}, edit={A}),  # issue 13: each programme's payment days
     # a partner sees the establishments they are linked to; their main contact changes the referent (R64)
     "etablissement": P({A, S, M, C, SU, PA, UD}, create={A, S}, edit={A, S, PA}, export={A, S},
                        actions={A, S, M, C, SU}),
@@ -66,6 +67,7 @@ POLICY: dict[str, ViewPolicy] = {
     "ressource": P({A, S, M, C, CO}, create={A, CO}, edit={A, CO}, delete={A, CO}),
     "demande_hors_delai": P({A, S, M, CO}, create={A, CO}, edit={A, CO}, export={A, M}),
     # Paiements
+    "echeance": P({A, S, M, C}, export={A, C}),  # issue 13: payables of every programme
     "lot_paiement": P({A, S, M, C}, export={A, C}),
     "paiement": P({A, S, M, C}, export={A, C}),
     "reversement": P({A, S, M, C, CO}, export={A, C, M}),

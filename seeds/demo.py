@@ -6,7 +6,6 @@ audit trail, the refusals and the reversements in the grids are those the applic
 
 from __future__ import annotations
 
-import hashlib
 import random
 import unicodedata
 from datetime import date, datetime, timedelta
@@ -18,9 +17,9 @@ from faker import Faker
 from backoffice.models import (Allocation, Beneficiaire, Cerfa, Compte, CompteBancaire, DemandeHorsDelai,
                                Inscription, LotPaiement, MailOutbox, Paiement)
 from backoffice.models.enums import (AllocationStatut as AS, CerfaType, CompteStatut, InscriptionStatut, LotStatut,
-                                     MailStatut, PaiementStatut, ProtectionJuridique, Role, TrancheFiscale)
+                                     MailStatut, ProtectionJuridique, Role, TrancheFiscale)
 from backoffice.passwords import hash_password
-from backoffice.workflows import Selection, audit, run
+from backoffice.workflows import Selection, run
 from backoffice.workflows.allocations import ALLOCATION
 from backoffice.workflows.cerfa import CERFA
 from backoffice.workflows.errors import WorkflowError
@@ -211,6 +210,7 @@ def load(session, seed: int = 2026) -> dict[str, int]:
     _mails(session, rng)
     from .programmes import load_partenaires_et_programmes
     autres = load_partenaires_et_programmes(session, rng, fake, structures)
+    lots += _payer_activite_partielle(session, rng, comptable)
     session.commit()
     counts = {
         "bénéficiaires": len(youths), "parcours": len(inscriptions), "cerfa": len(cerfas),
@@ -222,46 +222,69 @@ def load(session, seed: int = 2026) -> dict[str, int]:
 
 
 def _pay(session, rng, comptable, months) -> int:
-    """Validated allocations of past months went out in SEPA batches (one per dispositif and date, R41)."""
+    """Validated allocations of past months went out in SEPA batches through the workflows (issue 13): the siège's
+    « Envoyer en paiement » the day before each R41 date (their payables and payments, in the batch of their
+    dispositif and date), the emission of each batch (payer's controls, pain.001 validated by the XSD), then the
+    bank's execution confirmed for the older ones."""
     from backoffice.models import Dispositif
     from backoffice.rules.calendrier import prochaine_date_envoi
+    from backoffice.workflows.paiements import emettre_lot, rapprocher_lot
+    siege = session.execute(sa.select(Compte).where(Compte.login == "siege")).scalar_one()
     codes = dict(session.execute(sa.select(Dispositif.id, Dispositif.code)).all())
     rows = session.execute(
-        sa.select(Allocation.id, Allocation.mois, Allocation.montant, Allocation.dispositif_id, Allocation.beneficiaire_id,
-                  Allocation.antenne_id, CompteBancaire.titulaire, CompteBancaire.iban, Inscription.numero)
-        .join(Cerfa, Cerfa.id == Allocation.cerfa_id).join(CompteBancaire, CompteBancaire.id == Cerfa.compte_bancaire_id)
-        .join(Inscription, Inscription.id == Allocation.inscription_id)
+        sa.select(Allocation.id, Allocation.mois, Allocation.dispositif_id)
         .where(Allocation.statut == AS.VALIDEE_SIEGE, Allocation.mois <= months[-2], Allocation.montant > 0)
         .order_by(Allocation.id)).all()
-    lots: dict = {}
+    sends: dict = {}
     for r in rows:
-        code = codes[r.dispositif_id]
-        execution = prochaine_date_envoi(code, date(r.mois.year + r.mois.month // 12, r.mois.month % 12 + 1, 1))
-        lots.setdefault((r.dispositif_id, execution), []).append(r)
-    for (dispositif_id, execution), group in sorted(lots.items()):
-        recent = execution >= AUJOURDHUI - timedelta(days=50)
-        lot = LotPaiement(reference=f"ASP-{execution:%Y%m%d}-{dispositif_id:02d}", dispositif_id=dispositif_id,
-                          date_execution=execution, statut=LotStatut.EMISE if recent else LotStatut.RAPPROCHEE,
-                          nb_paiements=len(group), montant_total=sum(r.montant for r in group), cree_par_id=comptable.id,
-                          emis_at=datetime.combine(execution, datetime.min.time()) - timedelta(days=2))
-        xml = f"<Document><!-- lot {lot.reference} : {len(group)} paiements --></Document>".encode()
-        lot.fichier_sepa, lot.fichier_sha256 = xml, hashlib.sha256(xml).hexdigest()
-        session.add(lot)
-        session.flush()
-        statut_alloc = AS.ACCEPTEE if recent else AS.VERSEE
-        session.execute(sa.insert(Paiement), [
-            {"lot_id": lot.id, "allocation_id": r.id, "beneficiaire_id": r.beneficiaire_id, "antenne_id": r.antenne_id,
-             "end_to_end_id": f"ALLOC-{r.id:010d}-V1", "montant": r.montant, "titulaire": r.titulaire, "iban": r.iban,
-             "libelle": f"ALLOC {r.mois:%m/%Y} PARCOURS {r.numero}"[:140],
-             "statut": PaiementStatut.EMIS if recent else PaiementStatut.EXECUTE} for r in group])
-        ids = [r.id for r in group]
-        session.execute(sa.update(Allocation).where(Allocation.id.in_(ids)).values(
-            statut=statut_alloc, transmise_at=lot.emis_at, versee_at=None if recent else datetime.combine(execution, datetime.min.time())))
-        audit.record_many(session, [{"entity": "allocation", "entity_id": i, "action": "payer", "actor_id": comptable.id,
-                                     "from_status": "validee_siege", "to_status": statut_alloc.value, "at": lot.emis_at,
-                                     "params": {"lot": lot.reference}} for i in ids])
+        execution = prochaine_date_envoi(codes[r.dispositif_id],
+                                         date(r.mois.year + r.mois.month // 12, r.mois.month % 12 + 1, 1))
+        sends.setdefault(execution, []).append(r.id)
+    lots = 0
+    for execution, ids in sorted(sends.items()):
+        sent_at = datetime.combine(execution - timedelta(days=1), datetime.min.time()).replace(hour=10)
+        run(session, ALLOCATION, "transmettre", Selection.of_ids(ids), siege, now=sent_at)
+        lot_ids = session.execute(sa.select(LotPaiement.id).where(
+            LotPaiement.date_execution == execution, LotPaiement.statut == LotStatut.PREPAREE)).scalars().all()
+        for lot_id in lot_ids:
+            emettre_lot(session, lot_id, now=sent_at + timedelta(hours=6), actor=comptable)
+            if execution < AUJOURDHUI - timedelta(days=50):
+                rapprocher_lot(session, lot_id, actor=comptable, now=datetime.combine(execution, datetime.min.time()))
+            lots += 1
+        session.commit()
+    return lots
+
+
+def _payer_activite_partielle(session, rng, comptable) -> int:
+    """Issue 13's proof that any source is paid: the Activité partielle claims sent to the unit (UD) are validated
+    through the AP workflow (seeds/programmes.py created them so), which makes each a payable of its establishment
+    (workflows/activite_partielle._creer_echeance_di, the establishment's IBAN); they are paid in the AP programme's
+    own batch."""
+    from backoffice.models import AutorisationAP, DemandeIndemnisation, Echeance
+    from backoffice.models.enums import DIStatut, EcheanceStatut, SourceEcheance
+    from backoffice.workflows import activite_partielle as ap
+    from backoffice.workflows.echeances import ECHEANCE
+    from backoffice.workflows.paiements import emettre_lot
+    di_ids = session.execute(sa.select(DemandeIndemnisation.id).join(AutorisationAP)
+                             .where(DemandeIndemnisation.statut == DIStatut.ENVOYEE).order_by(DemandeIndemnisation.id)
+                             ).scalars().all()
+    now = T0 - timedelta(days=3)
+    ud = session.scalars(sa.select(Compte).where(Compte.login == "ud")).first()
+    if len(di_ids) > 1 and ud is not None:  # the last sent one waits for the UD in the grid
+        run(session, ap.DI, "valider", Selection.of_ids(di_ids[:-1]), ud, now=now - timedelta(hours=1))
+    ids = session.execute(sa.select(Echeance.id).where(Echeance.source_type == SourceEcheance.DI_ACTIVITE_PARTIELLE,
+                                                       Echeance.statut == EcheanceStatut.A_PAYER)
+                          .order_by(Echeance.id)).scalars().all()
+    if not ids:
+        return 0
+    en_lot = ids[: max(1, len(ids) - 1)]  # the last one stays « à payer » in the grid
+    run(session, ECHEANCE, "mettre_en_lot", Selection.of_ids(en_lot), comptable, now=now)
+    lot_ids = session.execute(sa.select(sa.distinct(Paiement.lot_id)).join(Echeance, Echeance.id == Paiement.echeance_id)
+                              .where(Echeance.id.in_(en_lot), Echeance.statut == EcheanceStatut.EN_LOT)).scalars().all()
+    for lot_id in lot_ids:
+        emettre_lot(session, lot_id, now=now + timedelta(hours=2), actor=comptable)
     session.commit()
-    return len(lots)
+    return len(lot_ids)
 
 
 def _corrections(session, rng, comptes, conseiller_of) -> int:

@@ -3,6 +3,7 @@ NACRE (R51), adultes-relais (R52), service civique (R55)."""
 
 from __future__ import annotations
 
+import random
 from datetime import date, datetime, timedelta
 from decimal import Decimal
 
@@ -14,7 +15,7 @@ from backoffice.models import (Anomalie, Compte, ContratServiceCivique, Conventi
 from backoffice.models.enums import (ConventionStatut, DeclarationType, ModeLieu, MotifAP,
                                      TypeStructure)
 
-from .identites import siret
+from .identites import iban_fr, siret
 
 
 def _structure(session, code, nom, type_, rng, ville="Lille") -> Structure:
@@ -151,7 +152,9 @@ def _activite_partielle(session, rng, fake) -> int:
         e = Etablissement(siret=siret(rng), raison_sociale=f"{fake.company()} {fake.company_suffix()}"[:120],
                           libelle_voie=fake.street_name()[:28], code_postal=f"59{rng.randrange(1000):03d}",
                           ville=fake.city()[:80], email=f"rh{k}@entreprise.example.fr", telephone="0320000000",
-                          effectif=rng.choice([8, 23, 47, 60, 120]), referent_nom=fake.name())
+                          effectif=rng.choice([8, 23, 47, 60, 120]), referent_nom=fake.name(),
+                          # its own generator: the account does not shift the demo's other draws
+                          iban=iban_fr(random.Random(f"etablissement-{k}")))
         session.add(e)
         session.flush()
         nb = min(e.effectif, 12)

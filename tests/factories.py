@@ -108,3 +108,18 @@ def make_parcours_cej(session, antenne, dispositifs, **kw):
     i = make_inscription(session, b, dispositifs["CEJ"])
     c = make_cerfa(session, i, cb)
     return b, cb, i, c
+
+
+def make_echeance_allocation(session, allocation, compte_bancaire, *, montant=None, statut=None) -> m.Echeance:
+    """The payable of an allocation version (issue 13), for a test that writes its payment by hand."""
+    from backoffice.models.enums import EcheanceStatut, SourceEcheance, TypeBeneficiairePaiement
+    e = m.Echeance(dispositif_id=allocation.dispositif_id, source_type=SourceEcheance.ALLOCATION,
+                   source_id=allocation.id, periode=allocation.mois.replace(day=1),
+                   payee_type=TypeBeneficiairePaiement.JEUNE, payee_id=allocation.beneficiaire_id,
+                   compte_bancaire_id=compte_bancaire.id, iban=compte_bancaire.iban, bic=compte_bancaire.bic,
+                   titulaire=compte_bancaire.titulaire, libelle="ALLOCATION",
+                   montant=montant if montant is not None else allocation.montant,
+                   statut=statut or EcheanceStatut.PAYEE, tentatives=1)
+    session.add(e)
+    session.flush()
+    return e

@@ -6,8 +6,8 @@ The endpoint is the policy key (policy.POLICY) and the URL: /admin/<endpoint>/.
 from __future__ import annotations
 
 from .. import models as m
-from . import (activite_partielle as ap, allocations, beneficiaires, comptes, paiements, partenaires, programmes,
-               referentiel, reversements, suivi)
+from . import (activite_partielle as ap, allocations, beneficiaires, comptes, echeances, paiements, partenaires,
+               programmes, referentiel, reversements, suivi)
 
 JEUNES, ALLOCATIONS, PAIEMENTS = "Jeunes", "Allocations", "Paiements"
 PARTENAIRES, AP, PROGRAMMES = "Partenaires", "Activité partielle", "Programmes"
@@ -22,6 +22,7 @@ GRIDS = [
     (allocations.AllocationView, m.Allocation, "allocation", "Allocations", ALLOCATIONS),
     (allocations.RessourceView, m.Ressource, "ressource", "Ressources déclarées", ALLOCATIONS),
     (allocations.DemandeHorsDelaiView, m.DemandeHorsDelai, "demande_hors_delai", "Hors délai", ALLOCATIONS),
+    (echeances.EcheanceView, m.Echeance, "echeance", "Échéances (droits à payer)", PAIEMENTS),
     (paiements.LotPaiementView, m.LotPaiement, "lot_paiement", "Lots de paiement", PAIEMENTS),
     (paiements.PaiementView, m.Paiement, "paiement", "Paiements", PAIEMENTS),
     (reversements.ReversementView, m.Reversement, "reversement", "Reversements", PAIEMENTS),
@@ -45,6 +46,8 @@ GRIDS = [
     (referentiel.StructureView, m.Structure, "structure", "Structures", REFERENTIEL),
     (referentiel.DispositifView, m.Dispositif, "dispositif", "Dispositifs", REFERENTIEL),
     (referentiel.MotifSortieView, m.MotifSortie, "motif_sortie", "Motifs de sortie", REFERENTIEL),
+    (echeances.CalendrierPaiementView, m.CalendrierPaiement, "calendrier_paiement", "Calendriers de paiement",
+     REFERENTIEL),
     (comptes.CompteView, m.Compte, "compte", "Comptes", ADMINISTRATION),
     (comptes.CompteEtablissementView, m.CompteEtablissement, "compte_etablissement", "Habilitations partenaires",
      ADMINISTRATION),

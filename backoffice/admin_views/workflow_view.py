@@ -251,6 +251,7 @@ WORKFLOW_OF_VIEW = {
     "reversement": "reversement",
     "compte": "compte",
     "lot_paiement": "lot_paiement",
+    "echeance": "echeance",
     "mail_outbox": "mail",
     "autorisation_ap": "autorisation_ap",  # issue 14: the UD decides
     "demande_indemnisation": "demande_indemnisation",  # the employer sends, the UD validates

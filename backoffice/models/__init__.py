@@ -7,6 +7,7 @@ from .audit import AuditEvent, AuditSceau, BulkRun
 from .base import Base, Money
 from .beneficiaires import Beneficiaire, CompteBancaire, Dispositif, Inscription, MotifSortie
 from .cerfa import Cerfa
+from .echeances import CalendrierPaiement, Echeance
 from .comptes import Compte, CompteEtablissement, DemandeHabilitation, JetonCompte
 from .outbox import JobOutbox, MailOutbox
 from .paiements import LotPaiement, Paiement
@@ -17,9 +18,10 @@ from .structures import Etablissement, Structure
 
 __all__ = [
     "Allocation", "Anomalie", "AuditEvent", "AuditSceau", "AutorisationAP", "Base", "Beneficiaire", "BulkRun",
-    "Cerfa", "Compte", "CompteBancaire", "CompteEtablissement", "ContratServiceCivique",
+    "CalendrierPaiement", "Cerfa", "Compte", "CompteBancaire", "CompteEtablissement", "ContratServiceCivique",
     "ConventionNacre", "DeclarationPartenaire", "DemandeHabilitation", "DemandeHorsDelai", "DemandeIndemnisation",
-    "Dispositif", "Etablissement", "Inscription", "JetonCompte", "HabilitationAfas", "JobOutbox", "LieuAccueil",
+    "Dispositif", "Echeance", "Etablissement", "Inscription", "JetonCompte", "HabilitationAfas", "JobOutbox",
+    "LieuAccueil",
     "LigneActivite", "LigneDI", "LotPaiement", "MailOutbox", "Money", "MotifSortie", "Paiement",
     "PieceJointe", "PosteAdulteRelais", "Remboursement", "RetourBancaire", "Ressource", "Reversement", "Salarie",
     "Structure", "Compensation", "EcheancierLigne", "RemiseReversement",

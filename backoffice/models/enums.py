@@ -133,6 +133,35 @@ class PaiementStatut(StrEnum):
     COMPENSE = "compense"  # wholly offset against a debt (recouvrement): no transfer, never in a file
 
 
+class SourceEcheance(StrEnum):
+    """What a payable (échéance) pays (issue 13): one source, paid at most once per period."""
+    ALLOCATION = "allocation"  # a version of a CEJ/PACEA allowance (R41-R47)
+    DI_ACTIVITE_PARTIELLE = "di_activite_partielle"  # an Activité partielle claim (R74)
+    AFAS_ACOMPTE = "afas_acompte"
+    AFAS_SOLDE = "afas_solde"
+    NACRE_AVANCE = "nacre_avance"  # R51
+    NACRE_MENSUALITE = "nacre_mensualite"
+    ADULTE_RELAIS_MOIS = "adulte_relais_mois"  # R52
+    SERVICE_CIVIQUE_MOIS = "service_civique_mois"  # R55
+
+
+class TypeBeneficiairePaiement(StrEnum):
+    """Who a payable is paid to."""
+    JEUNE = "jeune"
+    ETABLISSEMENT = "etablissement"
+    PARTENAIRE = "partenaire"
+    STRUCTURE_ACCUEIL = "structure_accueil"
+    VOLONTAIRE = "volontaire"
+
+
+class EcheanceStatut(StrEnum):
+    A_PAYER = "a_payer"
+    EN_LOT = "en_lot"
+    PAYEE = "payee"
+    REJETEE = "rejetee"  # « à repayer »: its payment was refused or rejected
+    ANNULEE = "annulee"
+
+
 class ReversementStatut(StrEnum):
     EMIS = "emis"
     NOTIFIE = "notifie"
@@ -276,6 +305,7 @@ STATUT_LABELS: dict[str, str] = {
     "invalidee": "Invalidée", "payee": "Payée", "terminee": "Terminée", "resiliee": "Résiliée",
     "demandee": "Demandée",
     "reduction": "Réduction de l'horaire", "fermeture": "Fermeture totale",
+    "a_payer": "À payer", "en_lot": "En lot", "rejetee": "À repayer (rejetée)",
 }
 
 STATUT_COLORS: dict[str, str] = {
@@ -291,4 +321,5 @@ STATUT_COLORS: dict[str, str] = {
     "demandee": "warning", "accordee": "success",
     "remise_a_valider": "warning", "compense": "info",
     "renvoyee": "danger", "traitee": "success", "controlee": "info", "en_traitement": "primary",
+    "a_payer": "info", "en_lot": "primary", "rejetee": "danger",
 }

@@ -1,4 +1,4 @@
-"""Payment batches (SEPA pain.001 files) and payments: exactly one payment per allocation version."""
+"""Payment batches (SEPA pain.001 files) and payments: at most one live payment per payable (échéance, issue 13)."""
 
 from __future__ import annotations
 
@@ -12,6 +12,7 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 from .allocations import Allocation
 from .base import Base, Money, TimestampMixin, VersionMixin, enum_column, money_check
 from .beneficiaires import Beneficiaire, Dispositif
+from .echeances import Echeance
 from .enums import LotStatut, PaiementStatut
 
 
@@ -54,13 +55,14 @@ class Paiement(TimestampMixin, Base):
 
     id: Mapped[int] = mapped_column(primary_key=True)
     lot_id: Mapped[int] = mapped_column(sa.ForeignKey("lot_paiement.id"), index=True)
-    # One live payment per allocation version (an allocation or one of its corrections): no double pay;
-    # a payment rejected by the bank no longer counts, its allocation is paid again (partial unique index).
-    allocation_id: Mapped[int] = mapped_column(sa.ForeignKey("allocation.id"))
-    # Copies of the allocation's, written only by the INSERT … SELECT from it (creer_paiements): no
-    # foreign key of their own (migration 0007), the one to the allocation already vouches for them.
-    beneficiaire_id: Mapped[int] = mapped_column(index=True)
-    antenne_id: Mapped[int]
+    # The payable it pays (issue 13): one live payment per payable (partial unique index below), a rejected one
+    # may be followed by another; the allocation version is kept for allocation sources (R46's « déjà versé »).
+    echeance_id: Mapped[int] = mapped_column(sa.ForeignKey("echeance.id"))
+    allocation_id: Mapped[Optional[int]] = mapped_column(sa.ForeignKey("allocation.id"))
+    # Copies of the allocation's (youth and antenne; empty for the other programmes' payees), written only by the
+    # INSERT … SELECT (creer_paiements): no foreign key of their own (migration 0007).
+    beneficiaire_id: Mapped[Optional[int]] = mapped_column(index=True)
+    antenne_id: Mapped[Optional[int]]
     end_to_end_id: Mapped[str] = mapped_column(sa.String(35), unique=True)
     montant: Mapped[Decimal] = mapped_column(Money)
     titulaire: Mapped[str] = mapped_column(sa.String(70))
@@ -73,7 +75,8 @@ class Paiement(TimestampMixin, Base):
     motif_rejet: Mapped[Optional[str]] = mapped_column(sa.String(300))
 
     lot: Mapped[LotPaiement] = relationship()
-    allocation: Mapped[Allocation] = relationship()
+    echeance: Mapped[Echeance] = relationship()
+    allocation: Mapped[Optional[Allocation]] = relationship()
     beneficiaire: Mapped[Beneficiaire] = relationship(
         primaryjoin="foreign(Paiement.beneficiaire_id) == Beneficiaire.id", viewonly=True)
 
@@ -84,11 +87,11 @@ class Paiement(TimestampMixin, Base):
         sa.Index("ix_paiement_statut_tri", "statut", "id"),  # grid filters and sorts (issue 6)
         sa.Index("ix_paiement_antenne_tri", "antenne_id", "id"),
         sa.Index("ix_paiement_montant", "montant", "id"),
-        # bank returns (migration 0014): one live payment per allocation; the rejected ones looked up apart
-        sa.Index("uq_paiement_allocation_vivant", "allocation_id", unique=True,
+        # the exactly-once guarantee (issue 13): one payment per payable that is not rejected
+        sa.Index("uq_paiement_echeance_vivant", "echeance_id", unique=True,
                  postgresql_where=sa.text("statut <> 'rejete'"), sqlite_where=sa.text("statut <> 'rejete'")),
-        sa.Index("ix_paiement_allocation_rejete", "allocation_id",
-                 postgresql_where=sa.text("statut = 'rejete'"), sqlite_where=sa.text("statut = 'rejete'")),
+        sa.Index("ix_paiement_allocation_id", "allocation_id", postgresql_where=sa.text("allocation_id IS NOT NULL"),
+                 sqlite_where=sa.text("allocation_id IS NOT NULL")),
     )
 
     def __str__(self) -> str:

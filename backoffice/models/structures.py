@@ -54,6 +54,9 @@ class Etablissement(TimestampMixin, VersionMixin, Base):
     telephone: Mapped[Optional[str]] = mapped_column(sa.String(20))
     effectif: Mapped[int] = mapped_column(default=0)
     referent_nom: Mapped[Optional[str]] = mapped_column(sa.String(120))  # R64: changeable referent
+    # the account its Activité partielle allowance is paid to (issue 13: snapshot on each payable, R74)
+    iban: Mapped[Optional[str]] = mapped_column(sa.String(34))
+    bic: Mapped[Optional[str]] = mapped_column(sa.String(11))
 
     __table_args__ = (
         sa.CheckConstraint("length(siret) = 14", name="siret_longueur"),

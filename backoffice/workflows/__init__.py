@@ -12,6 +12,7 @@ def registry() -> dict[str, Workflow]:
     from .allocations import ALLOCATION
     from .cerfa import CERFA
     from .compte_transitions import COMPTE
+    from .echeances import ECHEANCE
     from .habilitations import HABILITATION
     from .hors_delai import HORS_DELAI
     from .mail import MAIL
@@ -20,7 +21,7 @@ def registry() -> dict[str, Workflow]:
     from .retours_banque import PAIEMENT
     from .reversements import REVERSEMENT
     return {w.name: w for w in (CERFA, ALLOCATION, HORS_DELAI, REVERSEMENT, COMPTE, LOT_PAIEMENT, MAIL,
-                                  HABILITATION, PAIEMENT, AUTORISATION, DI, DECLARATION, PARCOURS)}
+                                  ECHEANCE, HABILITATION, PAIEMENT, AUTORISATION, DI, DECLARATION, PARCOURS)}
 
 
 __all__ = ["Context", "Guard", "Param", "Report", "Selection", "Transition", "Workflow", "apply_chunk",

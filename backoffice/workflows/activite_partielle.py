@@ -39,7 +39,7 @@ from ..models.enums import (AutorisationStatut as A, DIStatut as D, FormeAmenage
 from ..rules import activite_partielle as regles
 from ..rules.montants import smic_horaire_brut
 from . import audit
-from .engine import Guard, Param, T, Workflow
+from .engine import Guard, Param, T, Workflow, id_in
 from .errors import RoleRefused, TransitionRefused
 
 DELAI_REPONSE = timedelta(days=15)  # R73: the administration answers within 15 days; silence = agreement
@@ -427,14 +427,29 @@ def _mail_di(template):
 
 
 def _creer_echeance_di(session, di_ids, ctx) -> None:
-    """A validated DI becomes payable to its establishment (issue 14 §3, payment chain).
+    """A validated DI becomes payable to its establishment (issue 14 §3, payment chain): one payable per claim
+    (source di_activite_partielle, period its month, payee the establishment with a snapshot of its IBAN, amount the
+    claim's total allocation, R74), in « à payer » for « Envoyer en paiement » of the AP programme."""
+    from .echeances import echeances_demandes_indemnisation
+    comptes = {e.id: (e.iban, e.bic, e.raison_sociale[:70]) for e in session.execute(
+        sa.select(Etablissement).join(AutorisationAP, AutorisationAP.etablissement_id == Etablissement.id)
+        .join(DemandeIndemnisation, DemandeIndemnisation.autorisation_id == AutorisationAP.id)
+        .where(id_in(session, DemandeIndemnisation.id, list(di_ids)), Etablissement.iban.is_not(None))).scalars()}
+    echeances_demandes_indemnisation(session, list(di_ids), comptes, ctx)
 
-    TODO(merge, helper `payables`): call workflows.paiements.creer_echeances(...) here, one Echeance per DI:
-    source_type="di_activite_partielle", source_id=<DI id>, periode=date(annee, mois, 1) (the claim's month),
-    payee=the DI's etablissement (with its IBAN), montant=DemandeIndemnisation.montant_allocation (the claim's
-    total allocation). Until then this hook does nothing: a validated DI waits in « validée »; the system
-    transition « payer » (validee → payee) is for the payment chain."""
-    return None
+
+def _di_payee(session, di_ids, ctx) -> None:
+    """The payment chain's call when a claim's payment is executed (its payable paid): validee → payee."""
+    from .engine import run
+    from .selection import Selection
+    if di_ids:
+        run(session, DI, "payer", Selection.of_ids(list(di_ids)), None, now=ctx.now, system=True)
+
+
+def _iban_etablissement(ctx):
+    return sa.exists().where(AutorisationAP.id == DemandeIndemnisation.autorisation_id,
+                             Etablissement.id == AutorisationAP.etablissement_id, Etablissement.iban.is_not(None),
+                             Etablissement.iban != "")
 
 
 def _a_des_lignes(ctx):
@@ -449,13 +464,15 @@ def _dans_le_delai(ctx):
 
 
 A_DES_LIGNES = Guard("R71", "aucun salarié dans la demande", _a_des_lignes)
+IBAN_ETABLISSEMENT = Guard("R74", "compte bancaire (IBAN) de l'établissement non renseigné : impossible de payer "
+                           "la demande", _iban_etablissement)
 DANS_LE_DELAI = Guard("R72", "délai de 6 mois après la fin de la période autorisée dépassé", _dans_le_delai)
 
 DI = Workflow("demande_indemnisation", DemandeIndemnisation, [
     T("saisir", "Saisie commencée", {D.CREEE}, D.EN_SAISIE, {R.PARTENAIRE}, system=True),
     T("envoyer", "Envoyer à l'UD", {D.EN_SAISIE}, D.ENVOYEE, {R.PARTENAIRE}, guards=[A_DES_LIGNES, DANS_LE_DELAI],
       values=lambda ctx: {"envoyee_at": ctx.now}, effects=[_mail_di("envoyee")]),
-    T("valider", "Valider", {D.ENVOYEE}, D.VALIDEE, {R.UD, R.SIEGE},
+    T("valider", "Valider", {D.ENVOYEE}, D.VALIDEE, {R.UD, R.SIEGE}, guards=[IBAN_ETABLISSEMENT],
       values=lambda ctx: {"decide_par_id": ctx.actor_id, "decision_at": ctx.now},
       effects=[_creer_echeance_di, _mail_di("validee")], style="success"),
     T("invalider", "Invalider", {D.ENVOYEE}, D.INVALIDEE, {R.UD, R.SIEGE},

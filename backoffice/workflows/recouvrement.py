@@ -16,7 +16,7 @@ import sqlalchemy as sa
 from sqlalchemy.orm import aliased
 
 from ..i18n import format_montant
-from ..models import (Beneficiaire, Compensation, EcheancierLigne, LotPaiement, Paiement, Remboursement,
+from ..models import (Beneficiaire, Compensation, Echeance, EcheancierLigne, LotPaiement, Paiement, Remboursement,
                       RemiseReversement, Reversement)
 from ..models.base import Money
 from ..models.enums import PaiementStatut as PS, ReversementStatut as S
@@ -299,8 +299,8 @@ def apres_remise_refusee(session, ids, ctx) -> None:
 
 # ---- offsetting against the next payment (interface of issue 13) --------------------------------------
 def _payee():
-    """Who a payment pays, in the debtor's words (after issue 13 part 1: the payable's payee_type/payee_id)."""
-    return sa.literal("jeune"), Paiement.beneficiaire_id
+    """Who a payment pays, in the debtor's words: its payable's payee (issue 13 part 1; the query joins Echeance)."""
+    return sa.cast(Echeance.payee_type, sa.String), Echeance.payee_id
 
 
 def imputer_compensations(session, paiement_ids, ctx) -> dict:
@@ -321,7 +321,7 @@ def imputer_compensations(session, paiement_ids, ctx) -> dict:
     pays = session.execute(
         sa.select(Paiement.id, payee_type.label("type"), payee_id.label("payee"), Paiement.montant,
                   LotPaiement.dispositif_id, Paiement.lot_id)
-        .join(LotPaiement, LotPaiement.id == Paiement.lot_id)
+        .join(LotPaiement, LotPaiement.id == Paiement.lot_id).join(Echeance, Echeance.id == Paiement.echeance_id)
         .where(id_in(session, Paiement.id, list(paiement_ids)), Paiement.statut == PS.EN_ATTENTE, owes)
         .order_by(Paiement.id).with_for_update(of=Paiement)).all()
     if not pays:

@@ -20,7 +20,7 @@ for the bank any more, i.e. every one is executed or rejected. So a report that 
 (ACSC) the others reconciles the batch at once; one that rejects 2 and only accepts (ACCP) the others leaves it
 `emise` until a later report settles them (or the comptable confirms the execution by hand). A rejected transfer
 is final for its batch: its allocation is paid again in a later batch, only after its RIB changed (the
-`rejet` guard of « Envoyer en paiement »), and never twice (one live payment per allocation, migration 0014).
+`rejet` guard of « Envoyer en paiement »), and never twice (one live payment per payable, migration 0012).
 
 Everything is validated before anything is written (one transaction, the caller commits): a bad file is refused
 whole with a French message. The same file (same SHA-256) imported twice changes nothing and says so. Every
@@ -69,8 +69,11 @@ def _effect_remettre_a_payer(session, ids, ctx):
 
 def _effect_verser(session, ids, ctx):
     from .allocations import ALLOCATION
-    allocation_ids = session.execute(sa.select(Paiement.allocation_id).where(id_in(session, Paiement.id, ids))
-                                     ).scalars().all()
+    from .paiements import _payer_echeances
+    rows = session.execute(sa.select(Paiement.allocation_id, Paiement.echeance_id)
+                           .where(id_in(session, Paiement.id, ids))).all()
+    _payer_echeances(session, [e for _, e in rows], ctx)  # the payable is paid (and its source, e.g. an AP claim)
+    allocation_ids = [a for a, _ in rows if a is not None]
     if allocation_ids:
         run(session, ALLOCATION, "verser", Selection.of_ids(allocation_ids), _acteur(ctx), now=ctx.now,
             params=_trace(ctx), system=True)
@@ -96,15 +99,18 @@ def _trace(ctx) -> dict:
 
 
 def _remettre_a_payer(session, paiement_ids, ctx):
-    """The sources of these rejected payments back to « à repayer » (interface of issue 13: `payables` moves it
-    to workflows/paiements.py::remettre_a_payer on payables). Allocation model: `rejet_bancaire` takes the
-    allocation back to `validee_siege`, from which « Envoyer en paiement » sends it again once its RIB changed.
-    An allocation replaced by a correction meanwhile stays as it is: the correction's differential no longer
-    counts the rejected payment (R46, deja_verse_expr counts issued and executed payments only)."""
+    """The sources of these rejected payments back to « à repayer »: their payables through the interface of issue
+    13 (workflows/paiements.py::remettre_a_payer, which also undoes an offset made on them, R47), and an
+    allocation source through its own `rejet_bancaire` (back to `validee_siege`, from which « Envoyer en
+    paiement » sends it again once its RIB changed: the allocation's `rejet` guard). An allocation replaced by a
+    correction meanwhile stays as it is: the correction's differential no longer counts the rejected payment
+    (R46, deja_verse_expr counts issued and executed payments only)."""
     from .allocations import ALLOCATION
+    from .paiements import remettre_a_payer
+    remettre_a_payer(session, list(paiement_ids), ctx)
     rows = session.execute(sa.select(Paiement.allocation_id, Paiement.motif_rejet)
-                           .where(id_in(session, Paiement.id, list(paiement_ids)), Paiement.statut == PS.REJETE)
-                           ).all()
+                           .where(id_in(session, Paiement.id, list(paiement_ids)), Paiement.statut == PS.REJETE,
+                                  Paiement.allocation_id.is_not(None))).all()
     by_motif: dict[str, list[int]] = defaultdict(list)
     for allocation_id, motif in rows:
         by_motif[motif].append(allocation_id)

@@ -54,7 +54,10 @@ def _antenne_rows(session, ref, antenne, tag):
                                       date_execution=date(2025, 5, 13 if tag == "Nord" else 14), statut=LotStatut.PREPAREE, nb_paiements=1,
                                       montant_total=Decimal("1234.56")))
     a2 = f.make_allocation(session, i, c, mois=date(2025, 5, 1), statut=AllocationStatut.TRANSMISE)
-    p = _add(session, m.Paiement(lot_id=lot.id, allocation_id=a2.id, beneficiaire_id=b.id, antenne_id=antenne.id,
+    from backoffice.models.enums import EcheanceStatut
+    e = f.make_echeance_allocation(session, a2, cb, montant=Decimal("561.68"), statut=EcheanceStatut.EN_LOT)
+    p = _add(session, m.Paiement(lot_id=lot.id, echeance_id=e.id, allocation_id=a2.id, beneficiaire_id=b.id,
+                                 antenne_id=antenne.id,
                                  end_to_end_id=f"CEJ-{tag}-{n}", montant=Decimal("561.68"), titulaire=cb.titulaire,
                                  iban=cb.iban, bic=cb.bic, libelle=f"ALLOC CEJ 05/2025 {tag}",
                                  statut=PaiementStatut.EN_ATTENTE))
@@ -69,6 +72,7 @@ def _antenne_rows(session, ref, antenne, tag):
         "ressource": (r.id, f"Allocation {a.id} "), "demande_hors_delai": (hd.id, i.numero),
         "lot_paiement": (lot.id, lot.reference), "paiement": (p.id, p.end_to_end_id),
         "reversement": (rv.id, rv.numero), "remboursement": (rb.id, rv.numero),
+        "echeance": (e.id, e.titulaire),
     }
 
 
@@ -99,7 +103,8 @@ def make_everything(session, ref) -> Sample:
                                                     role=HabilitationAfasRole.APPROBATEUR))
     etab = _add(session, m.Etablissement(siret="73282932000074", raison_sociale="Boulangerie Lilloise",
                                          libelle_voie="12 rue Nationale", code_postal="59000", ville="Lille",
-                                         email="contact@boulangerie.example.fr", effectif=12))
+                                         email="contact@boulangerie.example.fr", effectif=12,
+                                         iban="FR1420041010050500013M02606"))
     auto = _add(session, m.AutorisationAP(numero=f"DAP-{n}", etablissement_id=etab.id, motif=MotifAP.CONJONCTURE,
                                           date_debut=date(2025, 1, 1), date_fin=date(2025, 3, 31), nb_salaries=5,
                                           heures_prevues=Decimal("300"), deposee_at=datetime(2024, 12, 15, 9, 0)))
@@ -139,6 +144,8 @@ def make_everything(session, ref) -> Sample:
     audit = _add(session, m.AuditEvent(actor_id=ref.comptes["siege"].id, entity="allocation", entity_id=1,
                                        action="valider", from_status="soumise", to_status="validee_siege",
                                        bulk_run_id=bulk.id))
+    calendrier = _add(session, m.CalendrierPaiement(dispositif_id=ref.dispositifs["CEJ"].id, jours="1,15",
+                                                    commentaire="R41 : le 1er ou le 15"))
     session.commit()
     from backoffice.audit_chain import sceller
     sceller(session)  # (already sealed after the commit when AUDIT_SEAL_AFTER_COMMIT is on)
@@ -159,6 +166,7 @@ def make_everything(session, ref) -> Sample:
         "demande_habilitation": (demande.id, f"ajout{n}"),
         "mail_outbox": (mail.id, "jeune@example.fr"), "job_outbox": (job.id, "send_pending"),
         "audit_event": (audit.id, "valider"), "bulk_run": (bulk.id, "valider"),
+        "calendrier_paiement": (calendrier.id, "R41 : le 1er ou le 15"),
         # no block when another transaction of the server held the xmin back (a busy shared PostgreSQL)
         "audit_sceau": (sceau.id, sceau.hash) if sceau is not None else (None, None),
     }

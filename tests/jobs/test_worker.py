@@ -94,15 +94,27 @@ def seed_validated(db, n: int) -> list[int]:
 def test_a_worker_killed_mid_batch_never_pays_twice_nor_loses_a_payment(jobs_app, db, ref, redis_conn):
     from rq import Queue
     from rq.registry import FailedJobRegistry, StartedJobRegistry
+    """Issue 13: on payables of three programmes (CEJ and PACEA allocations, Activité partielle claims)."""
+    from benchmarks.payments import IBAN_AP, seed_programmes
+    from backoffice.models import DemandeIndemnisation, Echeance
+    from backoffice.workflows.echeances import ECHEANCE, echeances_demandes_indemnisation
+    from backoffice.workflows.engine import Context
     ids = seed_validated(db, 2000)
+    assert seed_programmes(db, 400) == 400  # even youths become PACEA; 400 validated AP claims
+    dis = db.session.execute(sa.select(DemandeIndemnisation.id).order_by(DemandeIndemnisation.id)).scalars().all()
+    comptes = {i: (IBAN_AP, None, f"ENTREPRISE {i}") for i in db.session.execute(
+        sa.text("SELECT id FROM etablissement")).scalars()}
     siege = ref.comptes["siege"]
-    # ten batches of 200 (one per R41 date), each emitted by its own payment job
+    # ten R41 dates; each date's batches (CEJ, PACEA, AP) emitted by their own payment jobs
     for k in range(10):
         when = datetime(2025, 1 + k // 2, 2 if k % 2 == 0 else 16, 9, 0)
         run(db.session, ALLOCATION, "transmettre", Selection.of_ids(ids[k * 200:(k + 1) * 200]), siege, now=when)
-    db.session.commit()
+        ap = echeances_demandes_indemnisation(db.session, dis[k * 40:(k + 1) * 40], comptes,
+                                              Context(siege.id, siege.role, when, {}))
+        run(db.session, ECHEANCE, "mettre_en_lot", Selection.of_ids(ap), siege, now=when)
+        db.session.commit()
     lots = db.session.execute(sa.select(LotPaiement.id).order_by(LotPaiement.id)).scalars().all()
-    assert len(lots) == 10
+    assert len(lots) >= 20 and len({l.dispositif.code for l in db.session.execute(sa.select(LotPaiement)).scalars()}) == 3
     q = Queue("payments", connection=redis_conn)
     for lot_id in lots:
         q.enqueue("backoffice.jobs.paiements.emit_batch", lot_id, job_id=f"emit-{lot_id}")
@@ -125,7 +137,7 @@ def test_a_worker_killed_mid_batch_never_pays_twice_nor_loses_a_payment(jobs_app
     emitted_before = db.session.execute(sa.select(sa.func.count()).select_from(LotPaiement)
                                         .where(LotPaiement.statut == LotStatut.EMISE)).scalar_one()
     db.session.rollback()
-    assert 2 <= emitted_before < 10  # the kill really happened partway through the batches
+    assert 2 <= emitted_before < len(lots)  # the kill really happened partway through the batches
 
     # what an operator does after a crash: failed/abandoned jobs back in the queue, then a new worker
     from rq.job import Job
@@ -144,7 +156,9 @@ def test_a_worker_killed_mid_batch_never_pays_twice_nor_loses_a_payment(jobs_app
         transfers = lire(lot.fichier_sepa)
         assert sum(a for _, a in transfers) == lot.montant_total  # CtrlSum exact, to the cent
         seen += [e for e, _ in transfers]
-    assert len(seen) == len(set(seen)) == 2000  # every payment in exactly one file, once
-    expected = {f"ALLOC-{i}" for i in ids}
+    assert len(seen) == len(set(seen)) == 2400  # every payment in exactly one file, once
+    ap_ids = db.session.execute(sa.select(Echeance.id).where(Echeance.source_type == "di_activite_partielle")
+                                ).scalars().all()
+    expected = {f"ALLOC-{i}" for i in ids} | {f"ECH-{i}-1" for i in ap_ids}
     assert set(seen) == expected
-    assert db.session.execute(sa.select(sa.func.count()).select_from(Paiement)).scalar_one() == 2000
+    assert db.session.execute(sa.select(sa.func.count()).select_from(Paiement)).scalar_one() == 2400

@@ -51,14 +51,28 @@ def test_one_allowance_per_youth_and_month_R15(db, ref, alloc):
             db.session.flush()
 
 
-def test_one_payment_per_allocation_version(db, ref, alloc):
+def test_one_payable_per_source_and_period_and_one_live_payment_per_payable(db, ref, alloc):
+    """Issue 13: the exactly-once key is the payable's (source, id, period), and a payable has one payment that is
+    not rejected; after a rejection another may be made."""
+    from backoffice.models.enums import PaiementStatut
+    cb = db.session.get(m.CompteBancaire, db.session.get(m.Cerfa, alloc.cerfa_id).compte_bancaire_id)
+    e = f.make_echeance_allocation(db.session, alloc, cb)
+    insert_fails(db, sa.insert(m.Echeance).values(
+        dispositif_id=e.dispositif_id, source_type="allocation", source_id=alloc.id, periode=e.periode,
+        payee_type="jeune", payee_id=alloc.beneficiaire_id, iban=cb.iban, titulaire="X", libelle="x",
+        montant=Decimal("1.00"), statut="a_payer", tentatives=0))
     lot = m.LotPaiement(reference="LOT-X", dispositif_id=alloc.dispositif_id, date_execution=date(2025, 5, 15))
     db.session.add(lot)
     db.session.flush()
-    row = dict(lot_id=lot.id, allocation_id=alloc.id, beneficiaire_id=alloc.beneficiaire_id, antenne_id=alloc.antenne_id,
-               montant=Decimal("10.00"), titulaire="X", iban="FR7630006000011234567890189", libelle="x")
+    row = dict(lot_id=lot.id, echeance_id=e.id, allocation_id=alloc.id, beneficiaire_id=alloc.beneficiaire_id,
+               antenne_id=alloc.antenne_id, montant=Decimal("10.00"), titulaire="X", iban="FR7630006000011234567890189",
+               libelle="x")
     db.session.execute(sa.insert(m.Paiement), [dict(row, end_to_end_id="E1")])
     insert_fails(db, sa.insert(m.Paiement).values(**dict(row, end_to_end_id="E2")))
+    db.session.execute(sa.update(m.Paiement).where(m.Paiement.end_to_end_id == "E1")
+                       .values(statut=PaiementStatut.REJETE, motif_rejet="AC04"))
+    db.session.execute(sa.insert(m.Paiement), [dict(row, end_to_end_id="E3")])  # paid again after the rejection
+    insert_fails(db, sa.insert(m.Paiement).values(**dict(row, end_to_end_id="E4")))
 
 
 def test_a_non_eea_youth_without_agdref_is_refused_R14(db, ref):

@@ -26,7 +26,7 @@ T0 = datetime(2025, 6, 16, 9, 0)
 def make_employeur(s, login="emp1", effectif=12, code_postal="59100"):
     e = m.Etablissement(siret=_siret(), raison_sociale=f"Menuiserie {login}", libelle_voie="4 rue du Bois",
                         code_postal=code_postal, ville="Roubaix", email=f"{login}@menuiserie.example.fr",
-                        effectif=effectif)
+                        effectif=effectif, iban="FR1420041010050500013M02606")
     s.add(e)
     s.flush()
     c = m.Compte(login=login, email=f"{login}@entreprise.example.fr", nom="Durand", prenom="Lise",
@@ -245,7 +245,8 @@ def test_the_UD_acts_only_in_its_departement(app, db, ref):
     e, c = make_employeur(s, code_postal="75011")
     a = deposer(s, e, c)
     r = run(s, ap.AUTORISATION, "accorder", Selection.of_ids([a.id]), ref.comptes["ud"], now=T0)
-    assert r.changed == 0 and "introuvable ou supprimée" in r.refused  # issue 12: a foreign row answers as a missing one
+    # out of scope reads as missing (finding 5, issue 12): neither its existence nor its status leaks
+    assert r.changed == 0 and "introuvable ou supprimée" in r.refused
 
 
 # ---- import ---------------------------------------------------------------------------------------------------

@@ -38,8 +38,9 @@ def paid_allocation(db, ref, montant="561.68", mois=date(2025, 5, 1), salaire=No
                       statut=LotStatut.RAPPROCHEE, fichier_sha256="0" * 64)
     db.session.add(lot)
     db.session.flush()
-    db.session.add(Paiement(lot_id=lot.id, allocation_id=a.id, beneficiaire_id=b.id, antenne_id=b.antenne_id,
-                            end_to_end_id=f"E2E-{a.id}", montant=Decimal(montant), titulaire=cb.titulaire,
+    e = f.make_echeance_allocation(db.session, a, cb, montant=Decimal(montant))
+    db.session.add(Paiement(lot_id=lot.id, echeance_id=e.id, allocation_id=a.id, beneficiaire_id=b.id,
+                            antenne_id=b.antenne_id, end_to_end_id=f"E2E-{a.id}", montant=Decimal(montant), titulaire=cb.titulaire,
                             iban=cb.iban, libelle="ALLOC CEJ", statut=PaiementStatut.EXECUTE))
     db.session.commit()
     return a

@@ -211,6 +211,12 @@ def test_a_payment_smaller_than_the_debt_is_wholly_offset_and_never_a_zero_trans
     db.session.expire_all()
     p, other = db.session.get(Paiement, p.id), db.session.get(Paiement, other.id)
     assert (p.statut, p.montant) == (PS.COMPENSE, Decimal("561.68"))  # settled by the offset, no transfer
+    # issue 13 merge: its payable is paid at once, its allocation accepted, then paid with the batch
+    from backoffice.models import Allocation, Echeance
+    from backoffice.models.enums import AllocationStatut, EcheanceStatut
+    from backoffice.workflows.paiements import rapprocher_lot
+    assert db.session.get(Echeance, p.echeance_id).statut == EcheanceStatut.PAYEE
+    assert db.session.get(Allocation, p.allocation_id).statut == AllocationStatut.ACCEPTEE
     amounts = _file_amounts(p.lot_id, db)
     assert p.end_to_end_id not in amounts and amounts[other.end_to_end_id] == Decimal("414.06")
     assert all(v > 0 for v in amounts.values())
@@ -218,6 +224,10 @@ def test_a_payment_smaller_than_the_debt_is_wholly_offset_and_never_a_zero_trans
     assert (r.statut, r.montant_compense, r.reste_du) == (RS.EN_RECOUVREMENT, Decimal("561.68"), Decimal("138.32"))
     lot = db.session.get(LotPaiement, p.lot_id)
     assert (lot.nb_paiements, lot.montant_total) == (len(amounts), sum(amounts.values()))
+    rapprocher_lot(db.session, lot.id, actor=ref.comptes["comptable"], now=NOW)
+    db.session.commit()
+    db.session.expire_all()
+    assert db.session.get(Allocation, p.allocation_id).statut == AllocationStatut.VERSEE
 
 
 def test_no_offset_without_agreement_nor_across_dispositifs_R47(db, ref):

@@ -14,7 +14,8 @@ import sqlalchemy as sa
 from hypothesis import HealthCheck, given, settings, strategies as st
 
 from backoffice.models import Compensation, Paiement, Remboursement, RemiseReversement
-from backoffice.models.enums import AllocationStatut as AS, PaiementStatut as PS, ReversementStatut as RS
+from backoffice.models.enums import (AllocationStatut as AS, EcheanceStatut as ES, PaiementStatut as PS,
+                                     ReversementStatut as RS)
 from backoffice.workflows.recouvrement import imputer_compensations
 from tests import factories as f
 from tests.workflows.test_recouvrement import NOW, ctx, notified, payment, reload, second_manager, step
@@ -82,7 +83,8 @@ def test_random_recoveries_keep_reste_du_exact_and_solde_iff_nothing_is_due_R47(
         elif kind == "compensation":
             a = f.make_allocation(db.session, alloc.inscription, alloc.cerfa, mois=next(months), statut=AS.TRANSMISE,
                                   montant=amount)
-            p = Paiement(lot_id=first.lot_id, allocation_id=a.id, beneficiaire_id=first.beneficiaire_id,
+            e = f.make_echeance_allocation(db.session, a, alloc.cerfa.compte_bancaire, statut=ES.EN_LOT)
+            p = Paiement(lot_id=first.lot_id, echeance_id=e.id, allocation_id=a.id, beneficiaire_id=first.beneficiaire_id,
                          antenne_id=first.antenne_id, end_to_end_id=f"PROP-{a.id}-{next(_e2e)}", montant=amount,
                          titulaire=first.titulaire, iban=first.iban, bic=first.bic, libelle="ALLOCATION CEJ",
                          statut=PS.EN_ATTENTE)
