@@ -224,6 +224,7 @@ def test_the_second_allocation_names_the_entry_one_even_when_the_cerfa_is_not_va
 
 def test_a_month_more_than_3_months_old_is_refused_at_submission_R36(db, ref, parcours):
     _, _, i, c = parcours
+    i.date_debut = date(2025, 1, 2)  # the months lie within the enrolment (issue 17)
     first = f.make_allocation(db.session, i, c, nature=N.ENTREE, mois=date(2025, 1, 1), statut=S.VALIDEE_SIEGE)
     late = f.make_allocation(db.session, i, c, mois=date(2025, 2, 1))
     db.session.commit()

@@ -27,7 +27,7 @@ def test_recorded_pacea_months_follow_the_caps_and_the_cej_of_the_month_before_R
     b = f.make_beneficiaire(s, ref.nord)
     cb = f.make_compte_bancaire(s, b)
     cej_insc = f.make_inscription(s, b, ref.dispositifs["CEJ"], date_debut=date(2024, 12, 1),
-                                  date_fin_prevue=date(2025, 12, 31))
+                                  date_fin_prevue=date(2024, 12, 31))  # R20: ends before the PACEA opens
     cej_cerfa = f.make_cerfa(s, cej_insc, cb)
     pacea = f.make_inscription(s, b, ref.dispositifs["PACEA"], date_debut=date(2025, 1, 2),
                                date_fin_prevue=date(2026, 12, 31))

@@ -275,7 +275,7 @@ def test_cej_sanctions_cut_25_then_100_percent_then_end_the_contract_R37(db, ref
     b, cb, i, c = f.make_parcours_cej(db.session, ref.nord, ref.dispositifs)
     db.session.commit()
     mars = enregistrer_allocation(db.session, inscription_id=i.id, mois=date(2025, 3, 1),
-                                  actor=ref.comptes["conseiller"])
+                                  actor=ref.comptes["conseiller"], now=datetime(2025, 4, 1, 9))  # in time (R35)
     assert mars.montant == Decimal("561.68")
     with pytest.raises(RoleRefused, match="rôle"):  # a manager's decision
         go(db, ref, "sanctionner", [i.id], who="conseiller", date_notification=date(2025, 3, 5), motif="Absences")
@@ -286,12 +286,13 @@ def test_cej_sanctions_cut_25_then_100_percent_then_end_the_contract_R37(db, ref
     insc = db.session.get(Inscription, i.id)
     assert (insc.statut, insc.nb_manquements, insc.sanction_1_mois) == (S.OUVERT, 1, date(2025, 4, 1))
     avril = enregistrer_allocation(db.session, inscription_id=i.id, mois=date(2025, 4, 1),
-                                   actor=ref.comptes["conseiller"])
+                                   actor=ref.comptes["conseiller"], now=datetime(2025, 5, 1, 9))
     assert avril.montant == Decimal("421.26")  # 561.68 × 0.75
     # 2nd breach notified in April: May's allowance is removed
     go(db, ref, "sanctionner", [i.id], who="manager", now=datetime(2025, 4, 20, 9), date_notification=date(2025, 4, 18),
        motif="Heures d'activité non réalisées")
-    mai = enregistrer_allocation(db.session, inscription_id=i.id, mois=date(2025, 5, 1), actor=ref.comptes["conseiller"])
+    mai = enregistrer_allocation(db.session, inscription_id=i.id, mois=date(2025, 5, 1), actor=ref.comptes["conseiller"],
+                                 now=datetime(2025, 6, 1, 9))
     assert mai.montant == Decimal("0.00") and "(R37)" in mai.motif_blocage
     # 3rd breach: the allowance is removed for good and the contract ends
     go(db, ref, "sanctionner", [i.id], who="manager", now=datetime(2025, 6, 3, 9), date_notification=date(2025, 6, 2),

@@ -104,10 +104,10 @@ def test_the_cej_age_limit_is_applied_when_an_allocation_is_recorded(db, ref):
     assert a.montant == Decimal("561.68")
 
 
-def _parcours_pacea(db, ref, montant=Decimal("528.00"), b=None):
+def _parcours_pacea(db, ref, montant=Decimal("528.00"), b=None, debut=date(2025, 1, 2)):
     b = b or f.make_beneficiaire(db.session, ref.nord)
     cb = f.make_compte_bancaire(db.session, b)
-    i = f.make_inscription(db.session, b, ref.dispositifs["PACEA"], date_debut=date(2025, 1, 2),
+    i = f.make_inscription(db.session, b, ref.dispositifs["PACEA"], date_debut=debut,
                            date_fin_prevue=date(2026, 12, 31))
     c = f.make_cerfa(db.session, i, cb, montant_prevu=montant, statut=CerfaStatut.VALIDE_SIEGE)
     return b, i, c
@@ -133,14 +133,16 @@ def test_the_pacea_annual_cap_is_applied_when_allocations_are_recorded_R34(db, r
 
 def test_the_cej_of_the_month_before_counts_in_the_pacea_resources_R33_E8(db, ref):
     b, cb, ci, cc = f.make_parcours_cej(db.session, ref.nord, ref.dispositifs)
+    ci.date_fin_prevue = date(2025, 3, 31)  # R20: the CEJ ends before the PACEA opens
     f.make_allocation(db.session, ci, cc, mois=date(2025, 3, 1), nature=N.ENTREE, montant=Decimal("350.00"))
-    _, i, c = _parcours_pacea(db, ref, montant=Decimal("300.00"), b=b)
+    _, i, c = _parcours_pacea(db, ref, montant=Decimal("300.00"), b=b, debut=date(2025, 4, 1))
     april = enregistrer_allocation(db.session, inscription_id=i.id, mois=date(2025, 4, 1),
                                    actor=ref.comptes["conseiller"], now=_a_temps(date(2025, 4, 1)))
     assert april.montant == Decimal("0.00") and "(R33)" in april.motif_blocage  # E8: 350 € > 300 €
     b2, cb2, ci2, cc2 = f.make_parcours_cej(db.session, ref.nord, ref.dispositifs)
+    ci2.date_fin_prevue = date(2025, 3, 31)
     f.make_allocation(db.session, ci2, cc2, mois=date(2025, 3, 1), nature=N.ENTREE, montant=Decimal("280.00"))
-    _, i2, _ = _parcours_pacea(db, ref, montant=Decimal("300.00"), b=b2)
+    _, i2, _ = _parcours_pacea(db, ref, montant=Decimal("300.00"), b=b2, debut=date(2025, 4, 1))
     ok = enregistrer_allocation(db.session, inscription_id=i2.id, mois=date(2025, 4, 1),
                                 actor=ref.comptes["conseiller"], now=_a_temps(date(2025, 4, 1)))
     assert ok.montant == Decimal("300.00")  # E8: 280 € and nothing else → eligible
