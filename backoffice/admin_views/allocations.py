@@ -85,7 +85,14 @@ def _ressources(view, context, model, name):
     from decimal import Decimal
 
     from ..i18n import format_montant
-    return " ; ".join(f"{t} : {format_montant(Decimal(str(v)))}" for t, v in lignes)
+
+    def ligne(item):
+        try:
+            t, v = item
+            return f"{t} : {format_montant(Decimal(str(v)))}"
+        except (TypeError, ValueError, ArithmeticError):  # not a (type, amount) pair: shown as text, escaped
+            return str(item)
+    return " ; ".join(ligne(i) for i in lignes) if isinstance(lignes, list) else str(lignes)
 
 
 class DemandeHorsDelaiView(SecureModelView):
@@ -119,10 +126,16 @@ class DemandeHorsDelaiView(SecureModelView):
 
     def on_form_prefill(self, form, id):
         model = self.get_one(id)
-        for k, (t, v) in enumerate((model.ressources_declarees or [])[:3], start=1):
+        from decimal import Decimal, InvalidOperation
+        lignes = model.ressources_declarees if isinstance(model.ressources_declarees, list) else []
+        for k, item in enumerate(lignes[:3], start=1):
+            try:  # only well-formed (type, amount) pairs are put back in the form
+                t, v = item
+                montant = Decimal(str(v))
+            except (TypeError, ValueError, InvalidOperation):
+                continue
             getattr(form, f"ressource_type_{k}").data = t
-            from decimal import Decimal
-            getattr(form, f"ressource_montant_{k}").data = Decimal(str(v))
+            getattr(form, f"ressource_montant_{k}").data = montant
         super_prefill = getattr(super(), "on_form_prefill", None)
         if super_prefill:
             super_prefill(form, id)

@@ -187,6 +187,9 @@ MAIL_TEMPLATE_LABELS = {
     "habilitation_accordee": "Habilitation accordée", "identifiant_oublie": "Identifiant oublié",
     "payeur": "Message au payeur", "premier_mot_de_passe": "Premier mot de passe",
     "reinitialisation_mot_de_passe": "Réinitialisation du mot de passe", "reversement_notifie": "Reversement notifié",
+    "reversement_echeancier": "Reversement : échéancier accordé", "reversement_relance": "Reversement : relance d'échéance",
+    "afas_transmise": "Afas : déclaration transmise", "afas_en_traitement": "Afas : déclaration en traitement",
+    "afas_traitee": "Afas : déclaration traitée", "afas_renvoyee": "Afas : déclaration renvoyée",
 }
 
 

@@ -26,7 +26,8 @@ INJECTED = "q, img[src='x'], svg[onload], script:not([src]):not([nonce])"
 SHOWN = ("<img src=x onerror", "<svg/onload", "<q>")
 
 # Columns whose CHECK constraint refuses any markup (a format, a fixed list): nothing to inject.
-REFUSE_MARKUP = {"beneficiaire.activite_micro", "remboursement.mode", "job_outbox.file"}
+REFUSE_MARKUP = {"beneficiaire.activite_micro", "remboursement.mode", "job_outbox.file",
+                 "reversement.debiteur_type", "reversement.origine"}  # closed lists (CHECK)
 
 
 def payload_for(length: int | None) -> str | None:
