@@ -1,21 +1,12 @@
-"""Paiements: SEPA batches and payments (read-only: the payment workflow writes them), ordres de
-reversement and the repayments recorded against them."""
+"""Paiements: SEPA batches and payments (read-only: the payment workflow writes them). Reversements and
+repayments have their screens in admin_views/reversements.py."""
 
 from __future__ import annotations
 
-from flask import flash
-from flask_login import current_user
-
-from .. import clock
 from .. import models as m
-from ..workflows.errors import WorkflowError
-from . import refs
-from .base import ReadOnlyModelView, SecureModelView
+from .base import ReadOnlyModelView
 from .filters import antenne_filter, dispositif_filter
-from .formatters import iban_groupes, money
-
-MODES_REMBOURSEMENT = [("virement", "Virement"), ("cheque", "Chèque"), ("prelevement", "Prélèvement"),
-                       ("compensation", "Compensation")]
+from .formatters import iban_groupes
 
 
 class LotPaiementView(ReadOnlyModelView):
@@ -54,53 +45,3 @@ class PaiementView(ReadOnlyModelView):
     column_filters = ["statut", antenne_filter(m.Paiement.antenne_id), "montant", "created_at"]
     column_labels = {"beneficiaire.nom_recherche": "Nom du jeune", "libelle": "Libellé du virement"}
     column_formatters = {"iban": iban_groupes}
-
-
-class ReversementView(ReadOnlyModelView):
-    column_list = ["id", "numero", "beneficiaire", "origine", "montant", "montant_rembourse", "montant_remis",
-                   "reste_du", "statut", "date_notification", "date_echeance"]
-    column_details_list = ["id", "numero", "beneficiaire", "allocation", "origine", "montant", "montant_rembourse",
-                           "montant_remis", "reste_du", "statut", "date_notification", "date_echeance", "motif",
-                           "solde_at", "created_at", "updated_at"]
-    column_export_list = ["id", "numero", "beneficiaire", "origine", "montant", "montant_rembourse",
-                          "montant_remis", "reste_du", "statut", "date_notification", "date_echeance"]
-    column_searchable_list = ["numero", "beneficiaire.nom_recherche"]
-    column_filters = ["statut", "origine", antenne_filter(m.Reversement.antenne_id), "date_notification",
-                      "date_echeance", "montant"]
-    column_labels = {"beneficiaire.nom_recherche": "Nom du jeune"}
-    column_formatters = {"reste_du": money}
-
-
-class RemboursementView(SecureModelView):
-    """A repayment is recorded through workflows.reversements.enregistrer_remboursement, which checks
-    the order's status and the amount left due in one conditional UPDATE, then settles the order."""
-
-    column_list = ["id", "reversement", "date_reception", "montant", "mode", "reference"]
-    column_details_list = ["id", "reversement", "date_reception", "montant", "mode", "reference", "created_at"]
-    column_searchable_list = ["reference", "reversement.numero"]
-    column_filters = ["mode", "date_reception", "montant"]
-    column_labels = {"reversement.numero": "N° d'ordre"}
-    form_columns = ["reversement", "date_reception", "montant", "mode", "reference"]
-    form_choices = {"mode": MODES_REMBOURSEMENT}
-    form_ajax_refs = {"reversement": refs.reversement()}
-
-    def create_model(self, form):
-        from ..workflows.reversements import enregistrer_remboursement
-
-        try:
-            remboursement = enregistrer_remboursement(
-                self.session, form.reversement.data.id, montant=form.montant.data,
-                date_reception=form.date_reception.data, mode=form.mode.data,
-                reference=form.reference.data or None, actor=current_user, now=clock.now())
-            self.session.commit()
-        except WorkflowError as exc:
-            self.session.rollback()
-            flash(str(exc), "error")
-            return False
-        except Exception as exc:  # noqa: BLE001 (database refusals become a French message)
-            self.session.rollback()
-            if not self.handle_view_exception(exc):
-                raise
-            return False
-        self.after_model_change(form, remboursement, True)
-        return remboursement

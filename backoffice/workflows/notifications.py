@@ -5,7 +5,7 @@ from __future__ import annotations
 import sqlalchemy as sa
 
 from ..i18n import format_montant
-from ..models import Allocation, Beneficiaire, Compte, Inscription, Reversement
+from ..models import Allocation, Beneficiaire, Compte, Inscription
 
 
 def _queue(session, **kw):
@@ -26,20 +26,6 @@ def notifier_allocations_refusees(session, ids, ctx) -> None:
                contexte={"nom": r.nom, "prenom": r.prenom, "mois": r.mois.strftime("%m/%Y"),
                          "montant": format_montant(r.montant), "numero_parcours": r.numero,
                          "motif": ctx.params.get("motif_refus", "")})
-
-
-def notifier_reversements(session, ids, ctx) -> None:
-    rows = session.execute(
-        sa.select(Reversement.id, Reversement.numero, Reversement.montant, Reversement.date_echeance,
-                  Reversement.antenne_id, Beneficiaire.nom, Beneficiaire.prenom, Beneficiaire.email)
-        .join(Beneficiaire, Beneficiaire.id == Reversement.beneficiaire_id)
-        .where(Reversement.id.in_(ids), Beneficiaire.email.is_not(None))).all()
-    for r in rows:
-        _queue(session, cle=f"reversement-notifie-{r.id}", destinataire=r.email, template="reversement_notifie",
-               antenne_id=r.antenne_id,
-               contexte={"nom": r.nom, "prenom": r.prenom, "numero": r.numero,
-                         "montant": format_montant(r.montant),
-                         "echeance": r.date_echeance.strftime("%d/%m/%Y") if r.date_echeance else ""})
 
 
 def notifier_comptes_deverrouilles(session, ids, ctx) -> None:
