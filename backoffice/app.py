@@ -34,6 +34,8 @@ def create_app(config: dict[str, Any] | type | None = None, **overrides: Any):
     i18n.init_app(app)
     login_manager.init_app(app)
     auth.init_app(app)
+    from . import extranet
+    extranet.init_app(app)  # the Activité partielle extranet's public pages (sign-up, recovery R69/R70)
     security.init_app(app)
     statique.init_app(app)  # hashed static URLs cached a year, gzip (issue 19 §5)
 

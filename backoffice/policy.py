@@ -51,7 +51,7 @@ POLICY: dict[str, ViewPolicy] = {
     "calendrier_paiement": P({A, S, M, C}, create={A}, edit={A}),  # issue 13: each programme's payment days
     # a partner sees the establishments they are linked to; their main contact changes the referent (R64)
     "etablissement": P({A, S, M, C, SU, PA, UD}, create={A, S}, edit={A, S, PA}, export={A, S},
-                       actions={A, S, M, C, SU}),
+                       actions={A, S, M, C, SU}, hidden=IBAN_HIDDEN),
     # Comptes
     "compte": P({A, SU}, create={A}, edit={A}, export={A, SU}),
     # a link is created or removed, never edited: the main contact's never changes (R64)
@@ -91,6 +91,9 @@ POLICY: dict[str, ViewPolicy] = {
     "demande_indemnisation": P({A, S, M, C, PA, UD}, create={PA}, export={A, S, C, PA, UD},
                                actions={A, S, UD, PA}),
     "ligne_di": P({A, S, M, C, PA, UD}, create={PA}, edit={PA}, delete={PA}, actions={A, S}),
+    # R62, R63, R65: the employers' sign-ups from the public page, validated by the siège or the UD (its
+    # département); a partner never sees them
+    "demande_creation_compte": P({A, S, UD}, export={A, S}, actions={A, S, UD}),
     "piece_jointe": P({A, S, PA, UD}),  # attachments: downloaded within the role's scope
     "convention_nacre": P({A, S, M, C}, create={A, S}, edit={A, S}, export={A, C}),
     "poste_adulte_relais": P({A, S, M, C}, create={A, S}, edit={A, S}, export={A, C}),
@@ -114,6 +117,7 @@ POLICY: dict[str, ViewPolicy] = {
 MONEY_ROUTING: dict[str, frozenset] = {
     "compte_bancaire": frozenset({"iban", "bic", "titulaire"}),
     "cerfa": frozenset({"compte_bancaire", "compte_bancaire_id"}),
+    "etablissement": frozenset({"iban", "bic"}),  # where an AP allowance is paid (issue 14, R74)
 }
 
 
@@ -247,5 +251,7 @@ def ud_scope(model, user):
         return sa.false()
     dep = sa.select(departement(m.Structure.code_postal)).where(m.Structure.id == user.structure_id
                                                                 ).scalar_subquery()
+    if model is m.DemandeCreationCompte:  # a sign-up: by the postcode of the establishment it creates
+        return departement(model.code_postal) == dep
     etablissements = sa.select(m.Etablissement.id).where(departement(m.Etablissement.code_postal) == dep)
     return ap_scope(model, model_etablissements=etablissements)

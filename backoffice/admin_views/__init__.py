@@ -16,6 +16,9 @@ def create_admin(app):
         index_view=DashboardView(name="Accueil", url="/admin", endpoint="admin"),
     )
     register(admin)
+    from .activite_partielle import LienSuiviAP
+    admin.add_link(LienSuiviAP(name="Tableau de suivi", endpoint="demande_indemnisation.suivi",
+                               category="Activité partielle"))
     from . import menu
     menu.install(app)
     from .files import FilesView

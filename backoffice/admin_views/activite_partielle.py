@@ -10,6 +10,7 @@ from __future__ import annotations
 import sqlalchemy as sa
 from flask import abort, flash, request
 from flask_admin import expose
+from flask_admin.menu import MenuLink
 from flask_login import current_user
 from markupsafe import Markup
 from wtforms import FileField, StringField, TextAreaField
@@ -19,7 +20,7 @@ from .. import clock
 from .. import models as m
 from ..extensions import db
 from ..forms import entities
-from ..forms.fields import NirField, SiretField
+from ..forms.fields import BicField, IbanField, NirField, SiretField
 from ..models.enums import AutorisationStatut, DIStatut, Role
 from ..i18n import format_montant
 from ..workflows import activite_partielle as ap_wf
@@ -42,20 +43,49 @@ def _siret_libre(form, field):
         raise StopValidation(str(exc)) from None
 
 
-# what a partner's main contact may change in their establishment's record (R64)
-CHAMPS_PARTENAIRE = ("referent_nom",)
+# what a partner's main contact may change in their establishment's record (R64), and the account its
+# allowance is paid to (a money-routing change: the password of less than 15 minutes, policy.MONEY_ROUTING)
+CHAMPS_PARTENAIRE = ("referent_nom", "iban", "bic")
+
+
+class DemandeCreationCompteView(SecureModelView):
+    """The employers' sign-ups from the public page (R62, R63), validated or refused by the siège or the UD of
+    the département (INSCRIPTION workflow: row buttons, bulk on a filter); validation creates the establishment,
+    the main contact's account and sends the three mails (R65). The secret answer is never shown."""
+
+    can_create = False
+    can_edit = False
+    can_delete = False
+    column_list = ["id", "siret", "raison_sociale", "code_postal", "ville", "contact_nom", "contact_prenom",
+                   "statut", "deposee_at", "decision_at"]
+    column_details_list = ["id", "siret", "raison_sociale", "libelle_voie", "complement_adresse", "code_postal",
+                           "ville", "email_etablissement", "telephone_etablissement", "effectif", "contact_nom",
+                           "contact_prenom", "contact_email", "contact_telephone", "cgu_acceptees_at", "statut",
+                           "deposee_at", "decision_at", "motif_refus", "etablissement", "compte"]
+    column_export_list = ["id", "siret", "raison_sociale", "code_postal", "ville", "contact_nom", "contact_prenom",
+                          "contact_email", "statut", "deposee_at", "decision_at", "motif_refus"]
+    column_searchable_list = ["siret", "raison_sociale"]
+    column_filters = ["statut", "code_postal", "deposee_at"]
+    column_default_sort = ("id", True)
+    column_labels = {"contact_nom": "Nom du contact", "contact_prenom": "Prénom du contact",
+                     "contact_email": "E-mail du contact", "contact_telephone": "Téléphone du contact",
+                     "email_etablissement": "E-mail de l'établissement",
+                     "telephone_etablissement": "Téléphone de l'établissement",
+                     "cgu_acceptees_at": "CGU acceptées le", "deposee_at": "Déposée le"}
 
 
 class EtablissementView(SecureModelView):
     form_base_class = entities.EtablissementForm
     column_list = ["id", "siret", "raison_sociale", "code_postal", "ville", "effectif", "email", "referent_nom"]
     column_details_list = ["id", "siret", "raison_sociale", "libelle_voie", "complement_adresse", "code_postal",
-                           "ville", "email", "telephone", "effectif", "referent_nom", "created_at", "updated_at"]
+                           "ville", "email", "telephone", "effectif", "referent_nom", "iban", "bic", "created_at",
+                           "updated_at"]
     column_searchable_list = ["siret", "raison_sociale"]
     column_filters = ["code_postal", "ville", "effectif"]
     form_columns = ["siret", "raison_sociale", "libelle_voie", "complement_adresse", "code_postal", "ville",
-                    "email", "telephone", "effectif", "referent_nom"]
-    form_overrides = {"siret": SiretField}
+                    "email", "telephone", "effectif", "referent_nom", "iban", "bic"]
+    # the account its allowance is paid to (R74, issue 13): IBAN by schwifty with the French RIB key (R76)
+    form_overrides = {"siret": SiretField, "iban": IbanField, "bic": BicField}
     form_args = {
         "siret": {"validators": [_siret_libre]},
         # R63: the extranet's address lines
@@ -339,6 +369,15 @@ class DemandeIndemnisationView(SecureModelView):
         return self.render("admin/ap_suivi.html", autorisations=self.session.execute(auto_q).scalars().all(),
                            demandes=self.session.execute(di_q).scalars().all(), format_montant=format_montant,
                            statut_label=_statut_label)
+
+
+class LienSuiviAP(MenuLink):
+    """Menu entry « Activité partielle › Tableau de suivi » (/admin/demande_indemnisation/suivi): shown to the
+    roles that may open the claims (the employer first; the policy table decides)."""
+
+    def is_accessible(self):
+        from .. import policy
+        return policy.allows("demande_indemnisation", "view", current_user)
 
 
 def _statut_label(value) -> str:

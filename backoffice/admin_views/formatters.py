@@ -190,6 +190,8 @@ MAIL_TEMPLATE_LABELS = {
     "reversement_echeancier": "Reversement : échéancier accordé", "reversement_relance": "Reversement : relance d'échéance",
     "afas_transmise": "Afas : déclaration transmise", "afas_en_traitement": "Afas : déclaration en traitement",
     "afas_traitee": "Afas : déclaration traitée", "afas_renvoyee": "Afas : déclaration renvoyée",
+    "inscription_identifiant": "AP : identifiant du nouveau compte", "inscription_habilitation": "AP : habilitation créée",
+    "inscription_refusee": "AP : création de compte refusée",
 }
 
 

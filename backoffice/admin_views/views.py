@@ -34,6 +34,8 @@ GRIDS = [
     (partenaires.AnomalieView, m.Anomalie, "anomalie", "Anomalies", PARTENAIRES),
     (partenaires.HabilitationAfasView, m.HabilitationAfas, "habilitation_afas", "Habilitations Afas", PARTENAIRES),
     (ap.EtablissementView, m.Etablissement, "etablissement", "Établissements", AP),
+    (ap.DemandeCreationCompteView, m.DemandeCreationCompte, "demande_creation_compte", "Inscriptions des employeurs",
+     AP),
     (ap.AutorisationAPView, m.AutorisationAP, "autorisation_ap", "Autorisations", AP),
     (ap.SalarieView, m.Salarie, "salarie", "Salariés", AP),
     (ap.DemandeIndemnisationView, m.DemandeIndemnisation, "demande_indemnisation", "Demandes d'indemnisation", AP),

@@ -255,6 +255,7 @@ WORKFLOW_OF_VIEW = {
     "mail_outbox": "mail",
     "autorisation_ap": "autorisation_ap",  # issue 14: the UD decides
     "demande_indemnisation": "demande_indemnisation",  # the employer sends, the UD validates
+    "demande_creation_compte": "demande_creation_compte",  # R65: the siège or the UD validates a sign-up
     "declaration_partenaire": "declaration_afas",  # issue 15: the partner approves and sends, the Caf processes
     "inscription": "parcours",  # issue 17: renew, close, sanctions (R1, R2, R15, R37)
 }

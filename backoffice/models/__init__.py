@@ -8,6 +8,7 @@ from .base import Base, Money
 from .beneficiaires import Beneficiaire, CompteBancaire, Dispositif, Inscription, MotifSortie
 from .cerfa import Cerfa
 from .echeances import CalendrierPaiement, Echeance
+from .inscriptions import DefiCaptcha, DemandeCreationCompte
 from .comptes import Compte, CompteEtablissement, DemandeHabilitation, JetonCompte
 from .outbox import JobOutbox, MailOutbox
 from .paiements import LotPaiement, Paiement
@@ -19,7 +20,7 @@ from .structures import Etablissement, Structure
 __all__ = [
     "Allocation", "Anomalie", "AuditEvent", "AuditSceau", "AutorisationAP", "Base", "Beneficiaire", "BulkRun",
     "CalendrierPaiement", "Cerfa", "Compte", "CompteBancaire", "CompteEtablissement", "ContratServiceCivique",
-    "ConventionNacre", "DeclarationPartenaire", "DemandeHabilitation", "DemandeHorsDelai", "DemandeIndemnisation",
+    "ConventionNacre", "DeclarationPartenaire", "DefiCaptcha", "DemandeCreationCompte", "DemandeHabilitation", "DemandeHorsDelai", "DemandeIndemnisation",
     "Dispositif", "Echeance", "Etablissement", "Inscription", "JetonCompte", "HabilitationAfas", "JobOutbox",
     "LieuAccueil",
     "LigneActivite", "LigneDI", "LotPaiement", "MailOutbox", "Money", "MotifSortie", "Paiement",

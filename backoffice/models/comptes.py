@@ -39,6 +39,9 @@ class Compte(TimestampMixin, VersionMixin, Base):
     password_changed_at: Mapped[Optional[datetime]]
     # Bumped on logout/password change: every older session cookie is refused server-side.
     session_generation: Mapped[int] = mapped_column(default=0)
+    # R63, R69: a partner's secret question and its answer (argon2 digest only; set at sign-up)
+    question_secrete: Mapped[Optional[str]] = mapped_column(sa.String(120))
+    reponse_secrete_hash: Mapped[Optional[str]] = mapped_column(sa.String(255))
 
     structure: Mapped[Optional[Structure]] = relationship()
 

@@ -273,6 +273,15 @@ class RoleEtablissement(StrEnum):
     TIERS_DECLARANT = "tiers_declarant"
 
 
+class CreationCompteStatut(StrEnum):
+    """An employer's sign-up on the Activité partielle extranet, one per SIRET (R62, R63), validated by the
+    siège or the UD (R65)."""
+
+    DEPOSEE = "deposee"
+    VALIDEE = "validee"
+    REFUSEE = "refusee"
+
+
 class HabilitationStatut(StrEnum):
     """An added user of an establishment, requested by its main contact (R64)."""
 

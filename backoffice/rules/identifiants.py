@@ -191,6 +191,30 @@ def formater_siret(s: str | None) -> str:
     return stdnum_siret.format(verifier_siret(s))
 
 
+# --- Téléphone fixe (R63) -------------------------------------------------------------------------
+
+_TELEPHONE_SEPARATEURS = re.compile(r"[\s.\-()]")
+
+
+def verifier_telephone_fixe(s: str | None) -> str:
+    """Numéro de téléphone fixe français (R63 : « téléphone fixe »), rendu sur 10 chiffres : 01 à 05 ou 09
+    (fixe par une box) ; +33 ou 0033 acceptés ; un mobile (06, 07) ou un numéro spécial (08) est refusé."""
+    compact = _TELEPHONE_SEPARATEURS.sub("", s or "")
+    if compact.startswith("+33"):
+        compact = "0" + compact[3:]
+    elif compact.startswith("0033"):
+        compact = "0" + compact[4:]
+    if not compact:
+        raise IdentifiantInvalide("Numéro de téléphone manquant.")
+    if not compact.isdigit() or len(compact) != 10 or compact[0] != "0":
+        raise IdentifiantInvalide("Numéro de téléphone invalide : 10 chiffres, par exemple 03 20 12 34 56.")
+    if compact[1] in "67":
+        raise IdentifiantInvalide("Indiquez un numéro de téléphone fixe (01 à 05 ou 09), pas un mobile (R63).")
+    if compact[1] not in "123459":
+        raise IdentifiantInvalide("Indiquez un numéro de téléphone fixe (01 à 05 ou 09) (R63).")
+    return compact
+
+
 # --- Textes SEPA (R77) ---------------------------------------------------------------------------
 
 # R77: EPC restricted Latin character set

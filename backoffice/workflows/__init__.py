@@ -15,13 +15,15 @@ def registry() -> dict[str, Workflow]:
     from .echeances import ECHEANCE
     from .habilitations import HABILITATION
     from .hors_delai import HORS_DELAI
+    from .inscriptions import INSCRIPTION
     from .mail import MAIL
     from .paiements import LOT_PAIEMENT
     from .parcours import PARCOURS
     from .retours_banque import PAIEMENT
     from .reversements import REVERSEMENT
     return {w.name: w for w in (CERFA, ALLOCATION, HORS_DELAI, REVERSEMENT, COMPTE, LOT_PAIEMENT, MAIL,
-                                  ECHEANCE, HABILITATION, PAIEMENT, AUTORISATION, DI, DECLARATION, PARCOURS)}
+                                  ECHEANCE, HABILITATION, PAIEMENT, AUTORISATION, DI, DECLARATION, PARCOURS,
+                                  INSCRIPTION)}
 
 
 __all__ = ["Context", "Guard", "Param", "Report", "Selection", "Transition", "Workflow", "apply_chunk",

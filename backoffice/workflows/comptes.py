@@ -1,5 +1,6 @@
 """Account life cycle at login: actif <-> verrouille (R68), desactive; passwords (R66, R67); recovery
-by e-mailed link (R69, R70 without secret questions); the throttle log.
+by e-mailed link (R69, R70: for staff, the mailbox proves who asks; a partner answers their secret question
+first, workflows.inscriptions); the throttle log.
 
 Every status change here writes an audit event. Lockout and throttle state live in the database, so
 they hold whatever happens to Redis or to the web process. The support desk's unlock, deactivation
@@ -272,6 +273,8 @@ def demander_reinitialisation(session, login: str, *, now: datetime, ip: str | N
     compte = session.execute(sa.select(Compte).where(Compte.login == clean)).scalar_one_or_none()
     if compte is None or compte.statut == CompteStatut.DESACTIVE or not compte.email:
         return
+    if compte.role == Role.PARTENAIRE:  # R69: a partner proves it with the secret answer (extranet pages)
+        return
     _emettre_lien(session, compte, now=now)
     audit.record(session, entity="compte", entity_id=compte.id, action="reinitialisation_demandee",
                  actor_id=None, ip=ip)
@@ -287,7 +290,9 @@ def envoyer_identifiant(session, email: str, *, now: datetime, ip: str | None = 
             or limite_atteinte(session, cle, nombre=LIMITE_PAR_CIBLE, fenetre=FENETRE_CIBLE, now=now)):
         return
     compter_tentative(session, cle, fenetre=FENETRE_CIBLE, now=now)
+    # R70: a partner's login is sent after the secret answer (extranet pages), not from this page
     comptes = session.execute(sa.select(Compte).where(sa.func.lower(Compte.email) == email.lower(),
+                                                      Compte.role != Role.PARTENAIRE,
                                                       Compte.statut != CompteStatut.DESACTIVE)).scalars().all()
     for compte in comptes:
         queue_mail(session, cle=f"identifiant-{compte.id}-{now:%Y%m%d%H%M%S%f}", destinataire=compte.email,
