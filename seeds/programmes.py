@@ -37,6 +37,7 @@ def load_partenaires_et_programmes(session, rng, fake, structures) -> dict[str, 
     # the DAP filed (R73), decided by the UD or accepted by silence, the DI created with the mailed code (R71),
     # its lines computed (R74), sent, validated (issue 14)
     counts["demandes d'indemnisation"] += _activite_partielle(session, rng, fake)
+    _inscriptions_ap(session)
     # --- NACRE (R51: 25 % advance at the first contract), adultes-relais (R52), service civique (R55)
     for k in range(3):
         op = _structure(session, f"NACRE-{k + 1:02d}", f"Initiative {fake.city()}", TypeStructure.OPERATEUR_NACRE, rng)
@@ -137,6 +138,27 @@ def _afas(session, rng, fake) -> int:
 
 
 PDF_AVIS_CSE = b"%PDF-1.4\n% Avis du CSE (demo)\n1 0 obj << /Type /Catalog >> endobj\ntrailer << /Root 1 0 R >>\n%%EOF\n"
+
+
+def _inscriptions_ap(session) -> None:
+    """Two employers' sign-ups from the public page (R62, R63), waiting for the siège or the UD (R65); their own
+    generator, so the demo's other draws stay the same."""
+    from backoffice.workflows import inscriptions
+
+    r = random.Random("inscriptions-ap")
+    t0 = datetime(2025, 6, 16, 9, 0)  # the demo's "today" (seeds.demo.T0)
+    for k, (nom, prenom, ville, cp) in enumerate((("Lemaire", "Élodie", "Lille", "59000"),
+                                                  ("Carpentier", "Hugo", "Valenciennes", "59300"))):
+        email = f"{prenom[0].lower()}.{nom.lower()}@inscription{k}.example.fr"
+        inscriptions.deposer_inscription(
+            session, siret=siret(r), donnees={
+                "raison_sociale": f"Boulangerie {nom}", "libelle_voie": f"{k + 3} rue de la Gare",
+                "complement_adresse": None, "code_postal": cp, "ville": ville,
+                "email_etablissement": f"contact@inscription{k}.example.fr", "telephone_etablissement": "0320123456",
+                "effectif": 6 + k, "contact_nom": nom, "contact_prenom": prenom, "contact_email": email,
+                "contact_telephone": "0320654321", "question_secrete": inscriptions.QUESTIONS[k]},
+            email_etablissement_confirmation=f"contact@inscription{k}.example.fr", contact_email_confirmation=email,
+            reponse_secrete="Réponse de démonstration", now=t0 - timedelta(days=1 + k))
 
 
 def _activite_partielle(session, rng, fake) -> int:

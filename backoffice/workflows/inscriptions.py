@@ -68,9 +68,8 @@ FENETRE_REPONSE = timedelta(hours=1)
 
 def normaliser_reponse(reponse: str | None) -> str:
     """Case, accents and spaces do not count: « Médor » and « medor » are the same answer."""
-    texte = unicodedata.normalize("NFKD", reponse or "")
-    texte = "".join(c for c in texte if not unicodedata.combining(c))
-    return " ".join(texte.casefold().split())
+    texte = unicodedata.normalize("NFKD", (reponse or "").casefold())
+    return " ".join("".join(c for c in texte if not unicodedata.combining(c)).split())
 
 
 def hash_reponse(reponse: str) -> str:

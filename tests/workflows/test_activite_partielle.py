@@ -92,6 +92,26 @@ def test_R73_renewals_up_to_6_months_in_a_rolling_12_then_a_7th_month_is_refused
     assert deposer(s, e, c, date(2026, 1, 1), date(2026, 1, 31), engagements="Formation").id
 
 
+def test_R73_a_4th_month_in_a_rolling_year_is_refused_unless_filed_as_a_renewal(app, db, ref):
+    """Issue 14 « a 4th month in a rolling year refused »: one authorisation covers 3 months at most, so a 4th
+    month is refused in the same request, and, after 3 granted months, a 4th one is refused when it comes without
+    the renewal's employer commitments (AP used in the previous 36 months); as a renewal it is accepted, up to the
+    6th month of the rolling 12 (the 7th: test above)."""
+    s = db.session
+    e, c = make_employeur(s)
+    with pytest.raises(TransitionRefused, match=r"au plus 3 mois.*\(R73\)"):
+        deposer(s, e, c, date(2025, 1, 1), date(2025, 4, 30))
+    assert s.scalar(sa.select(sa.func.count()).select_from(m.AutorisationAP)
+                    .where(m.AutorisationAP.etablissement_id == e.id)) == 0  # nothing written
+    accorder(s, ref, deposer(s, e, c, date(2025, 1, 1), date(2025, 3, 31)))
+    with pytest.raises(TransitionRefused, match=r"engagements de l'employeur \(R73\)"):
+        deposer(s, e, c, date(2025, 4, 1), date(2025, 4, 30))
+    with pytest.raises(TransitionRefused, match=r"au plus 3 mois.*\(R73\)"):  # a renewal is 3 months at most too
+        deposer(s, e, c, date(2025, 4, 1), date(2025, 7, 31), engagements="Maintien dans l'emploi")
+    a = deposer(s, e, c, date(2025, 4, 1), date(2025, 4, 30), engagements="Maintien dans l'emploi")
+    assert a.statut == AutorisationStatut.DEPOSEE
+
+
 def test_R73_commitments_required_after_AP_in_the_previous_36_months(app, db, ref):
     s = db.session
     e, c = make_employeur(s)
