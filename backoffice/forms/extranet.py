@@ -40,6 +40,14 @@ class _Fixe:
                 raise ValidationError(exc.message) from None
 
 
+class _QuestionField(SelectField):
+    """The list of secret questions, refused in French when the value is not one of them."""
+
+    def pre_validate(self, form):
+        if self.data not in QUESTIONS:
+            raise ValidationError("Choisissez une question secrète dans la liste.")
+
+
 class CaptchaMixin:
     cle_captcha = HiddenField()
     captcha = StringField("Code de sécurité (6 chiffres de l'image ou de l'enregistrement audio)", filters=[nettoyer],
@@ -78,7 +86,7 @@ class InscriptionForm(FlaskForm):
     contact_email_confirmation = _email("Adresse e-mail de la personne à contacter (confirmation) *",
                                         render_kw=SANS_COLLER)
     contact_telephone = _texte("Téléphone fixe de la personne à contacter *", 20, validators=[_Fixe()])
-    question_secrete = SelectField("Question secrète *", choices=[("", "— choisissez —")] + [(q, q) for q in QUESTIONS],
+    question_secrete = _QuestionField("Question secrète *", choices=[("", "— choisissez —")] + [(q, q) for q in QUESTIONS],
                                    validators=[DataRequired("Choisissez une question secrète.")])
     reponse_secrete = PasswordField("Réponse à la question secrète *", validators=[
         DataRequired("Saisissez la réponse à la question secrète."),

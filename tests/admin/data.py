@@ -135,6 +135,13 @@ def make_everything(session, ref) -> Sample:
     demande = _add(session, m.DemandeHabilitation(etablissement_id=etab.id, demandeur_id=partner_user.id,
                                                   login=f"ajout{n}", nom="Ajouté", prenom="Paul",
                                                   email="ajout@example.fr"))
+    inscription = _add(session, m.DemandeCreationCompte(
+        siret="73282932000082", raison_sociale="Pâtisserie Roubaisienne", libelle_voie="3 rue du Moulin",
+        code_postal="59100", ville="Roubaix", email_etablissement="contact@patisserie.example.fr",
+        telephone_etablissement="0320123456", effectif=4, contact_nom="Lemaire", contact_prenom="Élodie",
+        contact_email="elodie@patisserie.example.fr", contact_telephone="0320654321",
+        question_secrete="Dans quelle rue avez-vous grandi ?", reponse_secrete_hash=hash_password("rue"),
+        cgu_acceptees_at=datetime(2025, 6, 1, 9, 0), deposee_at=datetime(2025, 6, 1, 9, 0)))
     mail = _add(session, m.MailOutbox(cle=f"mail-{n}", destinataire="jeune@example.fr", template="allocation_refusee",
                                       sujet="Votre allocation", statut=MailStatut.ECHEC, tentatives=3,
                                       derniere_erreur="SMTP 451"))
@@ -164,6 +171,7 @@ def make_everything(session, ref) -> Sample:
         "motif_sortie": (ref.dispositifs["CEJ"].motifs_sortie[0].id, ref.dispositifs["CEJ"].motifs_sortie[0].libelle),
         "compte": (ref.comptes["conseiller"].id, "conseiller"), "compte_etablissement": (habilitation.id, "partenaire"),
         "demande_habilitation": (demande.id, f"ajout{n}"),
+        "demande_creation_compte": (inscription.id, "73282932000082"),
         "mail_outbox": (mail.id, "jeune@example.fr"), "job_outbox": (job.id, "send_pending"),
         "audit_event": (audit.id, "valider"), "bulk_run": (bulk.id, "valider"),
         "calendrier_paiement": (calendrier.id, "R41 : le 1er ou le 15"),
