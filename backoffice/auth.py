@@ -16,7 +16,7 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from . import clock
 from .extensions import db
-from .models.enums import CompteStatut
+from .models.enums import CompteStatut, Role
 from .forms.auth import (IdentifiantOublieForm, LoginForm, MotDePasseOublieForm, PasswordChangeForm, ReauthForm,
                          ReinitialisationForm)
 from .passwords import verify_password
@@ -136,6 +136,9 @@ def password():
             login_user(compte)  # the cookie carries the new generation; every other session is revoked
             session["auth_at"] = clock.now().isoformat()
             flash("Votre mot de passe a été changé.", "success")
+            if compte.role == Role.PARTENAIRE and not compte.reponse_secrete_hash:
+                # R69: a partner without secrets (an added user) chooses them now, or only support can help
+                return redirect(url_for("extranet.choisir_secrets"))
             return redirect(url_for("admin.index"))
     return render_template("auth/password.html", form=form), (400 if form.errors else 200)
 

@@ -19,6 +19,7 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from . import clock
 from .extensions import db
+from .models.enums import Role
 from .forms.extranet import (IdentifiantRecuperationForm, InscriptionForm, InscriptionSiretForm, RecuperationForm,
                              ReponseSecreteForm, siret_saisi)
 from .workflows import captcha
@@ -236,6 +237,30 @@ def question_secrete():
     return render_template("extranet/question.html", form=form, question=question), (400 if form.errors else 200)
 
 
+@bp.route("/secrets", methods=["GET", "POST"])
+def choisir_secrets():
+    """R69: a partner without a secret question (an added user) chooses one, after the first password change."""
+    from flask_login import current_user
+
+    from .forms.extranet import ChoixSecretForm
+    compte = current_user._get_current_object()
+    if getattr(compte, "role", None) != Role.PARTENAIRE:
+        abort(404)
+    form = ChoixSecretForm()
+    if form.validate_on_submit():
+        try:
+            wf.choisir_secrets(db.session, compte, form.question_secrete.data, form.reponse_secrete.data)
+            db.session.commit()
+        except TransitionRefused as exc:
+            db.session.rollback()
+            flash(str(exc), "danger")
+        else:
+            flash("Votre question secrète est enregistrée : elle vous sera demandée pour retrouver votre mot de passe "
+                  "ou votre identifiant.", "success")
+            return redirect(url_for("admin.index"))
+    return render_template("extranet/secrets.html", form=form), (400 if form.errors else 200)
+
+
 PUBLIQUES = ("captcha_image", "captcha_audio", "cgu", "inscription", "inscription_formulaire",
              "mot_de_passe_oublie", "identifiant_oublie", "question_secrete")
 
@@ -245,3 +270,4 @@ def init_app(app) -> None:
     app.register_blueprint(bp)
     for nom in PUBLIQUES:
         security.declarer_route(f"extranet.{nom}", "public")
+    security.declarer_route("extranet.choisir_secrets", "authentifie")

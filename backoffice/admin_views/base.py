@@ -553,7 +553,7 @@ class SecureModelView(FastGridMixin, ModelView):
         state = sa.inspect(model)
         diff = {}
         for attr in state.mapper.column_attrs:
-            if attr.key in ("version", "updated_at", "created_at", "password_hash"):
+            if attr.key in ("version", "updated_at", "created_at", "password_hash", "reponse_secrete_hash"):
                 continue
             hist = state.attrs[attr.key].history
             if hist.has_changes():

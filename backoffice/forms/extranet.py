@@ -124,3 +124,14 @@ class ReponseSecreteForm(FlaskForm):
 
 def siret_saisi(texte: str | None) -> str:
     return re.sub(r"[\s.]", "", texte or "")
+
+
+class ChoixSecretForm(FlaskForm):
+    """R69 (S004 2.9): a partner without secrets (an added user) chooses them after the first password change."""
+
+    question_secrete = _QuestionField("Question secrète", choices=[("", "— choisissez —")] + [(q, q) for q in QUESTIONS],
+                                      validators=[DataRequired("Choisissez une question secrète.")])
+    reponse_secrete = PasswordField("Réponse", validators=[
+        DataRequired("Saisissez la réponse à la question secrète."),
+        Length(min=REPONSE_MIN, max=REPONSE_MAX, message=f"Réponse : {REPONSE_MIN} à {REPONSE_MAX} caractères.")],
+        render_kw={"autocomplete": "off"})

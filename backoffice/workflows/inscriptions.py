@@ -358,3 +358,15 @@ def identifiant_par_reponse(session, email: str, reponse: str, *, now: datetime,
                    template="identifiant_oublie", contexte={"prenom": c.prenom, "login": c.login})
         audit.record(session, entity="compte", entity_id=c.id, action="identifiant_par_reponse", actor_id=None, ip=ip)
     return True, MSG_IDENTIFIANT_ENVOYE
+
+
+def choisir_secrets(session, compte: Compte, question: str, reponse: str) -> None:
+    """R69: a partner's own secret question and answer (an added user has none until they choose them)."""
+    if compte.role != R.PARTENAIRE:
+        raise TransitionRefused("Seul un compte employeur (extranet) a une question secrète.")
+    if question not in QUESTIONS:
+        raise TransitionRefused("Choisissez une question secrète dans la liste.")
+    if not REPONSE_MIN <= len(normaliser_reponse(reponse)) <= REPONSE_MAX:
+        raise TransitionRefused(f"Réponse secrète : {REPONSE_MIN} à {REPONSE_MAX} caractères.")
+    compte.question_secrete, compte.reponse_secrete_hash = question, hash_reponse(reponse)
+    audit.record(session, entity="compte", entity_id=compte.id, action="secrets_choisis", actor_id=compte.id)

@@ -13,6 +13,7 @@ import pytest
 import sqlalchemy as sa
 
 from backoffice import models as m
+from backoffice.models.enums import Role
 from backoffice.workflows import captcha
 from backoffice.workflows.inscriptions import (MSG_IDENTIFIANT_ENVOYE, MSG_JAMAIS_CONNECTE, MSG_LIEN_ENVOYE,
                                                MSG_REPONSE_INCORRECTE, QUESTIONS, hash_reponse)
@@ -169,3 +170,32 @@ def test_R70_forgotten_login_e_mail_captcha_secret_answer_then_the_login_mailed(
     assert repondre(client, "x").headers["Location"].endswith("/extranet/identifiant")
     assert db.session.scalar(sa.select(sa.func.count()).select_from(m.MailOutbox)
                              .where(m.MailOutbox.template == "identifiant_oublie")) == 1
+
+
+def test_R69_an_added_user_chooses_their_secrets_after_the_first_password_change_then_can_recover(app, db, employeur):
+    from backoffice.passwords import hash_password
+    compte = m.Compte(login="ajout.user", email="ajout@menuiserie.example.fr", nom="Ajout", prenom="Anne",
+                      role=Role.PARTENAIRE, password_hash=hash_password("Provisoire-1!"),
+                      must_change_password=True)
+    db.session.add(compte)
+    db.session.commit()
+    client = app.test_client()
+    assert post_form(client, "/login", {"username": "ajout.user", "password": "Provisoire-1!"}).status_code == 302
+    resp = post_form(client, "/password", {"current_password": "Provisoire-1!", "new_password": NEW,
+                                           "confirm_password": NEW})
+    assert resp.status_code == 302 and resp.headers["Location"].endswith("/extranet/secrets")
+    resp = post_form(client, "/extranet/secrets", {"question_secrete": "Pas dans la liste", "reponse_secrete": "abc"})
+    assert resp.status_code == 400 and "Choisissez une question secrète dans la liste" in unescape(
+        resp.get_data(as_text=True))
+    resp = post_form(client, "/extranet/secrets", {"question_secrete": QUESTIONS[4], "reponse_secrete": "Twingo"})
+    assert resp.status_code == 302
+    db.session.expire_all()
+    compte = db.session.scalars(sa.select(m.Compte).where(m.Compte.login == "ajout.user")).one()
+    assert compte.question_secrete == QUESTIONS[4] and compte.reponse_secrete_hash.startswith("$argon2id$")
+    anonyme = app.test_client()
+    assert etape1(anonyme, "/extranet/mot-de-passe", "username", "ajout.user").status_code == 302
+    assert repondre(anonyme, "twingo").headers["Location"].endswith("/login")
+    # a staff account has no secret question page
+    staff = app.test_client()
+    post_form(staff, "/login", {"username": "conseiller", "password": DEMO_PASSWORD})
+    assert staff.get("/extranet/secrets").status_code == 404
