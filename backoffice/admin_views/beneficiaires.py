@@ -90,6 +90,20 @@ class CompteBancaireView(SecureModelView):
                 motif=f"RIB n° {model.id} modifié ({', '.join(sorted(columns))}) : nouvelle validation du siège.")
 
 
+def _actions(model):
+    """The enrolment's actions (R8, R11, R12), one line each, with their count and hours."""
+    from markupsafe import escape
+    if not model.actions:
+        return "—"
+    heures = sum(a.heures or 0 for a in model.actions)
+    lignes = Markup("<br>").join(
+        escape(f"{a} — {a.type_evenement or ''}{f' — {a.heures} h' if a.heures else ''}"
+               f"{f' — {a.domaine}' if a.domaine else ''}{f' — {a.libelle}' if a.libelle else ''}")
+        for a in model.actions)
+    total = f"{len(model.actions)} action(s)" + (f", {heures} h" if heures else "")
+    return Markup("{}<br><small class=\"text-muted\">{}</small>").format(lignes, total)
+
+
 class InscriptionView(SecureModelView):
     """Parcours. Opened by the form after the entry checks (workflows/parcours.py); renewed, closed and
     sanctioned by the row buttons of the PARCOURS workflow (issue 17), never by typing a status or an end."""
@@ -102,7 +116,8 @@ class InscriptionView(SecureModelView):
                            "statut", "motif_sortie", "sortie_positive", "motif_cloture", "nb_renouvellements",
                            "signalement_france_travail", "dernier_contact", "niveau_cep", "nb_manquements",
                            "sanction_1_mois", "sanction_1_motif", "sanction_2_mois", "sanction_2_motif",
-                           "precedente", "created_at", "updated_at"]
+                           "justification_delai", "parrain", "date_acceptation_parrainage", "eligibilite_attestee",
+                           "actions", "bilan_france_travail", "precedente", "created_at", "updated_at"]
     column_searchable_list = ["numero", "beneficiaire.nom_recherche", "beneficiaire.identifiant_imilo"]
     column_filters = ["statut", dispositif_filter(m.Inscription.dispositif_id), antenne_filter(m.Inscription.antenne_id),
                       "date_debut", "date_fin_prevue", "date_fin_reelle", "sortie_positive",
@@ -114,10 +129,16 @@ class InscriptionView(SecureModelView):
                      "dernier_contact": "Dernier entretien (R16)", "niveau_cep": "Niveau CEP (R18)",
                      "nb_manquements": "Manquements (R37)", "date_premier_entretien": "Premier entretien (R7)",
                      "sanction_1_mois": "1re sanction : mois (-25 %)", "sanction_1_motif": "1re sanction : motif",
-                     "sanction_2_mois": "2e sanction : mois (supprimé)", "sanction_2_motif": "2e sanction : motif"}
+                     "sanction_2_mois": "2e sanction : mois (supprimé)", "sanction_2_motif": "2e sanction : motif",
+                     "justification_delai": "Justification du délai (R7)", "parrain": "Parrain ou marraine (R8)",
+                     "date_acceptation_parrainage": "Acceptation conjointe (R8)",
+                     "eligibilite_attestee": "Lycéen professionnel en dernière année, sans poursuite d'études (R11)",
+                     "actions": "Actions (R8, R11, R12)", "bilan_france_travail": "Bilan à France Travail (R11)"}
+    column_formatters_detail = {"actions": lambda v, c, model, n: _actions(model)}
     # the end, the exit reason and the positive exit are set by « Clôturer » (R2, R3), never typed
     form_columns = ["numero", "beneficiaire", "dispositif", "referent", "prescripteur", "pilote",
-                    "date_premier_entretien", "date_debut", "date_fin_prevue", "precedente"]
+                    "date_premier_entretien", "justification_delai", "parrain", "date_acceptation_parrainage",
+                    "eligibilite_attestee", "date_debut", "date_fin_prevue", "precedente"]
     form_ajax_refs = {"beneficiaire": refs.beneficiaire(), "referent": refs.compte(),
                       "precedente": refs.inscription()}
     form_args = {"dispositif": {"query_factory": refs.scoped(m.Dispositif, where=lambda d: d.actif,
@@ -125,7 +146,14 @@ class InscriptionView(SecureModelView):
                  "date_fin_prevue": {"validators": [Optional()]}}
     column_descriptions = {"date_fin_prevue": "Vide : la durée maximale du dispositif, bornée par la limite "
                                               "d'âge (CEJ : 26 ans) et, au PACEA, par la fin du titre de séjour (R17).",
-                           "date_premier_entretien": "Le parcours se contractualise dans les 3 mois (R7)."}
+                           "date_premier_entretien": "L'entretien individuel auquel le parcours est rattaché (R3) ; "
+                                                     "le parcours se contractualise dans le mois, 3 au plus avec "
+                                                     "une justification (R7).",
+                           "justification_delai": "Obligatoire au-delà d'un mois après le premier entretien (R7).",
+                           "parrain": "Parrainage : le parrain ou la marraine bénévole (R8).",
+                           "date_acceptation_parrainage": "Parrainage : il débute après l'acceptation du jeune et "
+                                                          "du parrain (R8).",
+                           "eligibilite_attestee": "Avenir Pro : à cocher pour ouvrir (R11)."}
     editable_statuts = frozenset({InscriptionStatut.OUVERT, InscriptionStatut.RENOUVELE})
     editable_message = "Un parcours clôturé ne se modifie plus."
 
