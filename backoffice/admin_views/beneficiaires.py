@@ -157,6 +157,71 @@ class InscriptionView(SecureModelView):
     editable_statuts = frozenset({InscriptionStatut.OUVERT, InscriptionStatut.RENOUVELE})
     editable_message = "Un parcours clôturé ne se modifie plus."
 
+    # ---- R31: the control of self-employed income on its proof ------------------------------------------
+    CONTROLEURS = (Role.COMPTABLE, Role.MANAGER)
+
+    def extra_row_buttons(self, model):
+        if getattr(current_user, "role", None) in self.CONTROLEURS and self._allowed("view"):
+            return Markup('<a class="btn btn-outline-secondary btn-sm" data-action="controle-r31" href="{}">'
+                          'Contrôle des revenus (R31)</a>').format(self.get_url(".controle_r31", ident=model.id))
+        return Markup("")
+
+    @expose("/controle-r31/<int:ident>", methods=["GET", "POST"])
+    def controle_r31(self, ident):
+        from flask import abort, flash
+        from flask_wtf import FlaskForm
+        from wtforms import DateField, StringField
+        from wtforms.validators import DataRequired
+
+        from .. import clock
+        from ..i18n import format_montant
+        from ..workflows.controle_r31 import controler_revenus_independant
+        from ..workflows.errors import WorkflowError
+        if current_user.role not in self.CONTROLEURS or not self._allowed("view"):
+            abort(403)
+        inscription = self.get_one(ident)  # scoped: out of scope is a 404
+        if inscription is None:
+            abort(404)
+
+        def montant(form, field):
+            from decimal import Decimal, InvalidOperation
+            raw = (field.data or "").strip().replace("\u202f", "").replace(" ", "").replace(",", ".")
+            field.decimal = None
+            if raw:
+                try:
+                    value = Decimal(raw)
+                except InvalidOperation:
+                    raise ValidationError("Montant invalide : chiffres et virgule, par exemple 1 250,00.") from None
+                if not value.is_finite() or value < 0 or value > Decimal("999999.99") \
+                        or value != value.quantize(Decimal("0.01")):
+                    raise ValidationError("Montant invalide : positif, deux décimales au plus.")
+                field.decimal = value
+
+        form = type("ControleR31Form", (FlaskForm,), {
+            "debut": DateField("Premier mois contrôlé (un jour du mois)", format="%Y-%m-%d",
+                               validators=[DataRequired("« Premier mois » est obligatoire.")]),
+            "fin": DateField("Dernier mois contrôlé (un jour du mois)", format="%Y-%m-%d",
+                             validators=[DataRequired("« Dernier mois » est obligatoire.")]),
+            "revenu_justifie": StringField("Revenu justifié sur la période (vide : aucun justificatif)",
+                                           validators=[Optional(), montant]),
+        })()
+        resultat = None
+        if form.validate_on_submit():
+            try:
+                resultat = controler_revenus_independant(
+                    self.session, inscription_id=inscription.id, debut=form.debut.data, fin=form.fin.data,
+                    revenu_justifie=getattr(form.revenu_justifie, "decimal", None), actor=current_user,
+                    now=clock.now())
+                self.session.commit()
+            except WorkflowError as exc:
+                self.session.rollback()
+                flash(str(exc), "error")
+            else:
+                flash(f"Contrôle enregistré : {format_montant(resultat['indu'])} à reverser (R31).", "success")
+        return self.render("admin/controle_r31.html", form=form, inscription=inscription, resultat=resultat,
+                           beneficiaire=inscription.beneficiaire, format_montant=format_montant,
+                           list_url=self.get_url(".index_view"))
+
     def on_model_change(self, form, model, is_created):
         # the entry checks (ages, France Travail R10/R13, AGDREF R14, R7, durations, R17, R20) and the
         # operating antenne, the youth's (denormalised for scope and filters)
