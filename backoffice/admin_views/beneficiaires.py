@@ -121,7 +121,7 @@ class InscriptionView(SecureModelView):
     column_searchable_list = ["numero", "beneficiaire.nom_recherche", "beneficiaire.identifiant_imilo"]
     column_filters = ["statut", dispositif_filter(m.Inscription.dispositif_id), antenne_filter(m.Inscription.antenne_id),
                       "date_debut", "date_fin_prevue", "date_fin_reelle", "sortie_positive",
-                      "signalement_france_travail", "dernier_contact"]
+                      "signalement_france_travail", "dernier_contact", "bilan_france_travail"]
     column_labels = {"beneficiaire.nom_recherche": "Nom du jeune",
                      "beneficiaire.identifiant_imilo": "Identifiant i-milo",
                      "nb_renouvellements": "Renouvellements", "motif_cloture": "Motif de clôture",

@@ -85,11 +85,10 @@ def test_pacea_of_a_non_eea_youth_ends_on_the_permits_last_day_R14_R17_and_is_ce
                             date_fin_titre_sejour=date(2025, 9, 30))
     insc = ouvrir(db, ref, b, "PACEA")
     assert insc.date_fin_prevue == date(2025, 9, 30) and insc.niveau_cep == 2
-    # R14: outside the EEA, the AGDREF number and the permit's end are mandatory
-    sans_agdref = f.make_beneficiaire(db.session, ref.nord, ressortissant_eee=False, date_fin_titre_sejour=date(2026, 1, 31))
-    db.session.commit()
-    with pytest.raises(TransitionRefused, match=r"n° AGDREF et date de fin du titre de séjour obligatoires \(R14\)"):
-        ouvrir(db, ref, sans_agdref, "CEJ")
+    # R14: outside the EEA, the AGDREF number and the permit's end are mandatory (the youth's CHECK too,
+    # before any opening checks them again)
+    with pytest.raises(sa.exc.IntegrityError, match="agdref_hors_eee"):
+        f.make_beneficiaire(db.session, ref.nord, ressortissant_eee=False, date_fin_titre_sejour=date(2026, 1, 31))
     db.session.rollback()
 
 

@@ -231,3 +231,15 @@ def test_parrainage_opened_in_the_grid_then_an_action_from_its_row_button_shown_
     assert "1 ligne(s) modifiées" in done.get_data(as_text=True)
     detail = c.get(f"/admin/inscription/details/?id={insc.id}").get_data(as_text=True)
     assert "Action de parrainage (R8) du 20/03/2025" in detail and "Visite d&#39;entreprise" in detail
+
+
+def test_the_catalogue_says_which_actions_a_dispositif_records_and_the_admin_edits_it(db, ref, login_as):
+    d = ref.dispositifs["DECLIC"]
+    assert (d.nature_action, d.actions_max, d.heures_par_action, d.france_travail_requis) == (
+        "journee_declic", 6, 7, True)
+    assert (ref.dispositifs["PARRAINAGE"].actions_min, ref.dispositifs["AVENIR_PRO"].actions_max) == (2, 4)
+    c = login_as("admin")
+    page = c.get(f"/admin/dispositif/edit/?id={ref.dispositifs['AVENIR_PRO'].id}")
+    assert page.status_code == 200 and "Actions au plus (R11)" in page.get_data(as_text=True)
+    form = c.get(f"/admin/dispositif/edit/?id={ref.dispositifs['CEJ'].id}").get_data(as_text=True)
+    assert "Actions enregistrées" in form
