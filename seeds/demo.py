@@ -123,12 +123,22 @@ def load(session, seed: int = 2026) -> dict[str, int]:
         insc = Inscription(numero=f"P{2025_000_000 + k}", beneficiaire_id=b.id, dispositif_id=d.id,
                            antenne_id=b.antenne_id, referent_id=conseiller_of[b.antenne_id].id, date_debut=debut,
                            date_fin_prevue=fin, pilote=d.pilote_code, prescripteur="France Travail" if rng.random() < .3 else None)
+        if code == "PARRAINAGE":  # R8: it starts after the joint acceptance of the youth and the mentor
+            insc.parrain = ("Michel Lefebvre", "Anne Dubois", "Karim Benali")[k % 3]
+            insc.date_acceptation_parrainage = debut - timedelta(days=3)
+        elif code == "AVENIR_PRO":  # R11: a final-year vocational student, no further study planned
+            insc.eligibilite_attestee = True
         cloture = None
         if code not in ("CEJ", "PACEA") and rng.random() < 0.3:  # some closed paths, with their exit reason
             fin_reelle = min(AUJOURDHUI, debut + timedelta(days=rng.randrange(10, 80)))
             cloture = (rng.choice(d.motifs_sortie), fin_reelle)
         session.add(insc)
         session.flush()
+        if code == "PARRAINAGE":  # R8: validated with 2 professional parrainage actions at least
+            for jours in (1, 8):
+                run(session, PARCOURS, "action", Selection.of_ids([insc.id]), conseiller_of[b.antenne_id],
+                    params={"nature": "parrainage", "domaine": "professionnel", "date_action": debut + timedelta(days=jours),
+                            "libelle": "Rencontre avec le parrain : préparation d'entretien d'embauche"}, now=T0)
         if cloture is not None:  # through the close transition (R2, R3: the reason's positive-exit flag)
             run(session, PARCOURS, "cloturer", Selection.of_ids([insc.id]), conseiller_of[b.antenne_id],
                 params={"motif_sortie_id": cloture[0].id, "date_fin": cloture[1]}, now=T0)

@@ -35,8 +35,12 @@ DISPOSITIFS = [
     ("PAO", "Parcours d'appui et d'orientation", None, None, False, 0, None, False, None, False, False,
      None, 16, 25),  # R10
     ("AVENIR_PRO", "Avenir Pro", None, None, False, 0, None, False, None, False, False, None, 15, 25),
-    ("DECLIC", "Déclic pour l'action", None, None, False, 0, None, False, None, False, False, None, 18, 25),
+    ("DECLIC", "Déclic pour l'action", None, None, False, 0, None, False, None, True, False, None, 18, 25),  # R12
 ]
+# the actions a dispositif records: nature, minimum to validate, maximum, hours counted per action
+ACTIONS = {"PARRAINAGE": ("parrainage", 2, None, None),  # R8: validated with 2 parrainage actions at least
+           "AVENIR_PRO": ("atelier", None, 4, None),  # R11: a cycle of 4 workshops
+           "DECLIC": ("journee_declic", None, 6, 7)}  # R12: up to 6 days, 7 h each, not workshops
 
 
 def load_catalogue(session) -> dict[str, Dispositif]:
@@ -50,6 +54,7 @@ def load_catalogue(session) -> dict[str, Dispositif]:
                        allocation_autorisee=alloc, longueur_max_titulaire=titulaire,
                        france_travail_requis=ft, sortie_positive=positive, pilote_code=pilote,
                        age_min=age_min, age_max=age_max)
+        d.nature_action, d.actions_min, d.actions_max, d.heures_par_action = ACTIONS.get(code, (None,) * 4)
         motifs = MOTIFS_RELATION_ENTREPRISE if code == "RE" else MOTIFS_PARCOURS
         d.motifs_sortie = [MotifSortie(libelle=lib, sortie_positive=pos) for lib, pos in motifs]
         session.add(d)

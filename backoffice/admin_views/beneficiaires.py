@@ -90,6 +90,20 @@ class CompteBancaireView(SecureModelView):
                 motif=f"RIB n° {model.id} modifié ({', '.join(sorted(columns))}) : nouvelle validation du siège.")
 
 
+def _actions(model):
+    """The enrolment's actions (R8, R11, R12), one line each, with their count and hours."""
+    from markupsafe import escape
+    if not model.actions:
+        return "—"
+    heures = sum(a.heures or 0 for a in model.actions)
+    lignes = Markup("<br>").join(
+        escape(f"{a} — {a.type_evenement or ''}{f' — {a.heures} h' if a.heures else ''}"
+               f"{f' — {a.domaine}' if a.domaine else ''}{f' — {a.libelle}' if a.libelle else ''}")
+        for a in model.actions)
+    total = f"{len(model.actions)} action(s)" + (f", {heures} h" if heures else "")
+    return Markup("{}<br><small class=\"text-muted\">{}</small>").format(lignes, total)
+
+
 class InscriptionView(SecureModelView):
     """Parcours. Opened by the form after the entry checks (workflows/parcours.py); renewed, closed and
     sanctioned by the row buttons of the PARCOURS workflow (issue 17), never by typing a status or an end."""
@@ -102,11 +116,12 @@ class InscriptionView(SecureModelView):
                            "statut", "motif_sortie", "sortie_positive", "motif_cloture", "nb_renouvellements",
                            "signalement_france_travail", "dernier_contact", "niveau_cep", "nb_manquements",
                            "sanction_1_mois", "sanction_1_motif", "sanction_2_mois", "sanction_2_motif",
-                           "precedente", "created_at", "updated_at"]
+                           "justification_delai", "parrain", "date_acceptation_parrainage", "eligibilite_attestee",
+                           "actions", "bilan_france_travail", "precedente", "created_at", "updated_at"]
     column_searchable_list = ["numero", "beneficiaire.nom_recherche", "beneficiaire.identifiant_imilo"]
     column_filters = ["statut", dispositif_filter(m.Inscription.dispositif_id), antenne_filter(m.Inscription.antenne_id),
                       "date_debut", "date_fin_prevue", "date_fin_reelle", "sortie_positive",
-                      "signalement_france_travail", "dernier_contact"]
+                      "signalement_france_travail", "dernier_contact", "bilan_france_travail"]
     column_labels = {"beneficiaire.nom_recherche": "Nom du jeune",
                      "beneficiaire.identifiant_imilo": "Identifiant i-milo",
                      "nb_renouvellements": "Renouvellements", "motif_cloture": "Motif de clôture",
@@ -114,10 +129,16 @@ class InscriptionView(SecureModelView):
                      "dernier_contact": "Dernier entretien (R16)", "niveau_cep": "Niveau CEP (R18)",
                      "nb_manquements": "Manquements (R37)", "date_premier_entretien": "Premier entretien (R7)",
                      "sanction_1_mois": "1re sanction : mois (-25 %)", "sanction_1_motif": "1re sanction : motif",
-                     "sanction_2_mois": "2e sanction : mois (supprimé)", "sanction_2_motif": "2e sanction : motif"}
+                     "sanction_2_mois": "2e sanction : mois (supprimé)", "sanction_2_motif": "2e sanction : motif",
+                     "justification_delai": "Justification du délai (R7)", "parrain": "Parrain ou marraine (R8)",
+                     "date_acceptation_parrainage": "Acceptation conjointe (R8)",
+                     "eligibilite_attestee": "Lycéen professionnel en dernière année, sans poursuite d'études (R11)",
+                     "actions": "Actions (R8, R11, R12)", "bilan_france_travail": "Bilan à France Travail (R11)"}
+    column_formatters_detail = {"actions": lambda v, c, model, n: _actions(model)}
     # the end, the exit reason and the positive exit are set by « Clôturer » (R2, R3), never typed
     form_columns = ["numero", "beneficiaire", "dispositif", "referent", "prescripteur", "pilote",
-                    "date_premier_entretien", "date_debut", "date_fin_prevue", "precedente"]
+                    "date_premier_entretien", "justification_delai", "parrain", "date_acceptation_parrainage",
+                    "eligibilite_attestee", "date_debut", "date_fin_prevue", "precedente"]
     form_ajax_refs = {"beneficiaire": refs.beneficiaire(), "referent": refs.compte(),
                       "precedente": refs.inscription()}
     form_args = {"dispositif": {"query_factory": refs.scoped(m.Dispositif, where=lambda d: d.actif,
@@ -125,9 +146,81 @@ class InscriptionView(SecureModelView):
                  "date_fin_prevue": {"validators": [Optional()]}}
     column_descriptions = {"date_fin_prevue": "Vide : la durée maximale du dispositif, bornée par la limite "
                                               "d'âge (CEJ : 26 ans) et, au PACEA, par la fin du titre de séjour (R17).",
-                           "date_premier_entretien": "Le parcours se contractualise dans les 3 mois (R7)."}
+                           "date_premier_entretien": "L'entretien individuel auquel le parcours est rattaché (R3) ; "
+                                                     "le parcours se contractualise dans le mois, 3 au plus avec "
+                                                     "une justification (R7).",
+                           "justification_delai": "Obligatoire au-delà d'un mois après le premier entretien (R7).",
+                           "parrain": "Parrainage : le parrain ou la marraine bénévole (R8).",
+                           "date_acceptation_parrainage": "Parrainage : il débute après l'acceptation du jeune et "
+                                                          "du parrain (R8).",
+                           "eligibilite_attestee": "Avenir Pro : à cocher pour ouvrir (R11)."}
     editable_statuts = frozenset({InscriptionStatut.OUVERT, InscriptionStatut.RENOUVELE})
     editable_message = "Un parcours clôturé ne se modifie plus."
+
+    # ---- R31: the control of self-employed income on its proof ------------------------------------------
+    CONTROLEURS = (Role.COMPTABLE, Role.MANAGER)
+
+    def extra_row_buttons(self, model):
+        if getattr(current_user, "role", None) in self.CONTROLEURS and self._allowed("view"):
+            return Markup('<a class="btn btn-outline-secondary btn-sm" data-action="controle-r31" href="{}">'
+                          'Contrôle des revenus (R31)</a>').format(self.get_url(".controle_r31", ident=model.id))
+        return Markup("")
+
+    @expose("/controle-r31/<int:ident>", methods=["GET", "POST"])
+    def controle_r31(self, ident):
+        from flask import abort, flash
+        from flask_wtf import FlaskForm
+        from wtforms import DateField, StringField
+        from wtforms.validators import DataRequired
+
+        from .. import clock
+        from ..i18n import format_montant
+        from ..workflows.controle_r31 import controler_revenus_independant
+        from ..workflows.errors import WorkflowError
+        if current_user.role not in self.CONTROLEURS or not self._allowed("view"):
+            abort(403)
+        inscription = self.get_one(ident)  # scoped: out of scope is a 404
+        if inscription is None:
+            abort(404)
+
+        def montant(form, field):
+            from decimal import Decimal, InvalidOperation
+            raw = (field.data or "").strip().replace("\u202f", "").replace(" ", "").replace(",", ".")
+            field.decimal = None
+            if raw:
+                try:
+                    value = Decimal(raw)
+                except InvalidOperation:
+                    raise ValidationError("Montant invalide : chiffres et virgule, par exemple 1 250,00.") from None
+                if not value.is_finite() or value < 0 or value > Decimal("999999.99") \
+                        or value != value.quantize(Decimal("0.01")):
+                    raise ValidationError("Montant invalide : positif, deux décimales au plus.")
+                field.decimal = value
+
+        form = type("ControleR31Form", (FlaskForm,), {
+            "debut": DateField("Premier mois contrôlé (un jour du mois)", format="%Y-%m-%d",
+                               validators=[DataRequired("« Premier mois » est obligatoire.")]),
+            "fin": DateField("Dernier mois contrôlé (un jour du mois)", format="%Y-%m-%d",
+                             validators=[DataRequired("« Dernier mois » est obligatoire.")]),
+            "revenu_justifie": StringField("Revenu justifié sur la période (vide : aucun justificatif)",
+                                           validators=[Optional(), montant]),
+        })()
+        resultat = None
+        if form.validate_on_submit():
+            try:
+                resultat = controler_revenus_independant(
+                    self.session, inscription_id=inscription.id, debut=form.debut.data, fin=form.fin.data,
+                    revenu_justifie=getattr(form.revenu_justifie, "decimal", None), actor=current_user,
+                    now=clock.now())
+                self.session.commit()
+            except WorkflowError as exc:
+                self.session.rollback()
+                flash(str(exc), "error")
+            else:
+                flash(f"Contrôle enregistré : {format_montant(resultat['indu'])} à reverser (R31).", "success")
+        return self.render("admin/controle_r31.html", form=form, inscription=inscription, resultat=resultat,
+                           beneficiaire=inscription.beneficiaire, format_montant=format_montant,
+                           list_url=self.get_url(".index_view"))
 
     def on_model_change(self, form, model, is_created):
         # the entry checks (ages, France Travail R10/R13, AGDREF R14, R7, durations, R17, R20) and the

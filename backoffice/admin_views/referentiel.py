@@ -26,12 +26,19 @@ class DispositifView(SecureModelView):
     column_details_list = ["id", "code", "libelle", "duree_min_jours", "duree_max_mois", "renouvelable",
                            "nb_renouvellements_max", "duree_renouvellement_mois", "allocation_autorisee",
                            "longueur_max_titulaire", "france_travail_requis", "sortie_positive", "pilote_code",
-                           "age_min", "age_max", "actif", "created_at", "updated_at"]
+                           "age_min", "age_max", "nature_action", "actions_min", "actions_max", "heures_par_action",
+                           "actif", "created_at", "updated_at"]
     column_searchable_list = ["code", "libelle"]
     column_filters = ["actif", "allocation_autorisee", "renouvelable", "france_travail_requis"]
     form_columns = ["code", "libelle", "duree_min_jours", "duree_max_mois", "renouvelable", "nb_renouvellements_max",
                     "duree_renouvellement_mois", "allocation_autorisee", "longueur_max_titulaire",
-                    "france_travail_requis", "sortie_positive", "pilote_code", "age_min", "age_max", "actif"]
+                    "france_travail_requis", "sortie_positive", "pilote_code", "age_min", "age_max",
+                    "nature_action", "actions_min", "actions_max", "heures_par_action", "actif"]
+    # issue 17: the actions an enrolment records (R8 parrainage, R11 Avenir Pro workshops, R12 Déclic days)
+    form_choices = {"nature_action": [("", "— aucune —")] + [(k, v) for k, v in m.beneficiaires.NATURES_ACTION.items()]}
+    form_args = {"nature_action": {"coerce": lambda v: v or None}}
+    column_labels = {"nature_action": "Actions enregistrées", "actions_min": "Actions minimum pour valider (R8)",
+                     "actions_max": "Actions au plus (R11)", "heures_par_action": "Heures par action (R12)"}
 
 
 class MotifSortieView(SecureModelView):

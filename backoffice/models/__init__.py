@@ -5,7 +5,7 @@ from .afas import Anomalie, DeclarationPartenaire, HabilitationAfas, LieuAccueil
 from .allocations import Allocation, DemandeHorsDelai, Ressource
 from .audit import AuditEvent, AuditSceau, BulkRun
 from .base import Base, Money
-from .beneficiaires import Beneficiaire, CompteBancaire, Dispositif, Inscription, MotifSortie
+from .beneficiaires import ActionParcours, Beneficiaire, CompteBancaire, Dispositif, Inscription, MotifSortie
 from .cerfa import Cerfa
 from .echeances import CalendrierPaiement, Echeance
 from .inscriptions import DefiCaptcha, DemandeCreationCompte
@@ -18,7 +18,7 @@ from .reversements import Compensation, EcheancierLigne, Remboursement, RemiseRe
 from .structures import Etablissement, Structure
 
 __all__ = [
-    "Allocation", "Anomalie", "AuditEvent", "AuditSceau", "AutorisationAP", "Base", "Beneficiaire", "BulkRun",
+    "ActionParcours", "Allocation", "Anomalie", "AuditEvent", "AuditSceau", "AutorisationAP", "Base", "Beneficiaire", "BulkRun",
     "CalendrierPaiement", "Cerfa", "Compte", "CompteBancaire", "CompteEtablissement", "ContratServiceCivique",
     "ConventionNacre", "DeclarationPartenaire", "DefiCaptcha", "DemandeCreationCompte", "DemandeHabilitation", "DemandeHorsDelai", "DemandeIndemnisation",
     "Dispositif", "Echeance", "Etablissement", "Inscription", "JetonCompte", "HabilitationAfas", "JobOutbox",

@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import date, datetime
 from typing import Optional
 
 import sqlalchemy as sa
 import sqlalchemy.dialects.postgresql  # noqa: F401  (JSONB variant)
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from .base import Base, TimestampMixin, VersionMixin, enum_column
+from .base import Base, TimestampMixin, VersionMixin, enum_column, utcnow
 from .comptes import Compte
 from .enums import InscriptionStatut, ProtectionJuridique, TrancheFiscale, TypeCompteBancaire
 from .structures import Structure
@@ -126,12 +126,19 @@ class Dispositif(TimestampMixin, Base):
     age_min: Mapped[Optional[int]]
     age_max: Mapped[Optional[int]]
     actif: Mapped[bool] = mapped_column(default=True)
+    # issue 17: the actions a dispositif records (R8 parrainage, R11 Avenir Pro workshops, R12 Déclic days)
+    nature_action: Mapped[Optional[str]] = mapped_column(sa.String(20))  # one of NATURES_ACTION
+    actions_min: Mapped[Optional[int]]  # R8: a Parrainage is validated with 2 actions at least
+    actions_max: Mapped[Optional[int]]  # R11: a cycle of 4 workshops; Déclic: 6 days
+    heures_par_action: Mapped[Optional[int]]  # R12: a Déclic day counts 7 h
 
     motifs_sortie: Mapped[list["MotifSortie"]] = relationship(back_populates="dispositif")
 
     __table_args__ = (
         sa.CheckConstraint("nb_renouvellements_max >= 0", name="renouvellements_positif"),
         sa.CheckConstraint("renouvelable OR nb_renouvellements_max = 0", name="renouvellement_coherent"),
+        sa.CheckConstraint("actions_min IS NULL OR actions_max IS NULL OR actions_min <= actions_max",
+                           name="actions_bornes"),
     )
 
     def __str__(self) -> str:
@@ -192,6 +199,15 @@ class Inscription(TimestampMixin, VersionMixin, Base):
     sanction_1_motif: Mapped[Optional[str]] = mapped_column(sa.String(500))
     sanction_2_mois: Mapped[Optional[date]]
     sanction_2_motif: Mapped[Optional[str]] = mapped_column(sa.String(500))
+    # R7: contracted more than 1 month after the first interview (3 at most): the justification
+    justification_delai: Mapped[Optional[str]] = mapped_column(sa.String(500))
+    # R8: a Parrainage starts after both the youth and the mentor accept
+    parrain: Mapped[Optional[str]] = mapped_column(sa.String(120))
+    date_acceptation_parrainage: Mapped[Optional[date]]
+    # R11: Avenir Pro, for final-year vocational students with no further study planned (attested at
+    # entry); at the end of the cycle the ML hands France Travail a bilan
+    eligibilite_attestee: Mapped[bool] = mapped_column(default=False)
+    bilan_france_travail: Mapped[bool] = mapped_column(default=False)
 
     beneficiaire: Mapped[Beneficiaire] = relationship(back_populates="inscriptions")
     dispositif: Mapped[Dispositif] = relationship()
@@ -199,6 +215,8 @@ class Inscription(TimestampMixin, VersionMixin, Base):
     referent: Mapped[Optional[Compte]] = relationship()
     motif_sortie: Mapped[Optional[MotifSortie]] = relationship()
     precedente: Mapped[Optional["Inscription"]] = relationship(remote_side=[id])
+    actions: Mapped[list["ActionParcours"]] = relationship(back_populates="inscription",
+                                                           order_by="ActionParcours.date_action")
 
     __table_args__ = (
         sa.CheckConstraint("date_fin_prevue >= date_debut", name="dates_ordonnees"),
@@ -215,3 +233,40 @@ class Inscription(TimestampMixin, VersionMixin, Base):
 
     def __str__(self) -> str:
         return self.numero
+
+
+# issue 17: the kinds of action an enrolment records, each for the dispositif whose catalogue names it
+NATURES_ACTION = {"parrainage": "Action de parrainage (R8)", "atelier": "Atelier (R11)",
+                  "journee_declic": "Journée « situation non professionnelle » + mesure Déclic (R12)"}
+DOMAINES_ACTION = {"professionnel": "Professionnel", "social": "Social", "sante": "Santé", "logement": "Logement"}
+
+
+class ActionParcours(Base):
+    """An action recorded on an enrolment (one per kind and day): a parrainage action (R8, professional only),
+    an Avenir Pro workshop (R11), a Déclic pour l'action day (R12: 7 h, an interne + administratif event,
+    not a workshop). Written only by the PARCOURS transition « Action » (workflows/parcours.py)."""
+
+    __tablename__ = "action_parcours"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    inscription_id: Mapped[int] = mapped_column(sa.ForeignKey("inscription.id"), index=True)
+    nature: Mapped[str] = mapped_column(sa.String(20))
+    date_action: Mapped[date]
+    domaine: Mapped[Optional[str]] = mapped_column(sa.String(20))
+    heures: Mapped[Optional[int]]
+    type_evenement: Mapped[Optional[str]] = mapped_column(sa.String(40))
+    libelle: Mapped[Optional[str]] = mapped_column(sa.String(200))
+    saisi_par_id: Mapped[Optional[int]] = mapped_column(sa.ForeignKey("compte.id"))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow, server_default=sa.func.now())
+
+    inscription: Mapped[Inscription] = relationship(back_populates="actions")
+
+    __table_args__ = (
+        sa.UniqueConstraint("inscription_id", "nature", "date_action"),  # one per kind and day: a replay adds nothing
+        sa.CheckConstraint("nature IN ('parrainage', 'atelier', 'journee_declic')", name="nature_connue"),
+        # R8: parrainage actions are professional only
+        sa.CheckConstraint("nature <> 'parrainage' OR domaine = 'professionnel'", name="parrainage_professionnel"),
+    )
+
+    def __str__(self) -> str:
+        return f"{NATURES_ACTION.get(self.nature, self.nature)} du {self.date_action:%d/%m/%Y}"

@@ -15,9 +15,11 @@ from decimal import Decimal
 from . import params
 
 PACEA, CEJ, PAO, DIAG, RE, PARRAINAGE = "PACEA", "CEJ", "PAO", "DIAG", "RE", "PARRAINAGE"
+QPV, AVENIR_PRO, DECLIC = "QPV", "AVENIR_PRO", "DECLIC"
 # R13: the Loi pour le plein emploi: PACEA entries from this day need France Travail registration
 DEBUT_OBLIGATION_FRANCE_TRAVAIL = date(2025, 1, 1)
-# R7: a path is contracted within 1 month of the first interview, never beyond 3 months
+# R7: a path is contracted within 1 month of the first interview; later if justified, never beyond 3 months
+DELAI_CONTRACTUALISATION_MOIS = 1
 DELAI_CONTRACTUALISATION_MAX_MOIS = 3
 # rules.md 2.3 / W33: the CEJ ends at the 26th birthday (the 30th with a RQTH: 29 révolus)
 FIN_CEJ_AGE, FIN_CEJ_AGE_RQTH = params.CEJ_AGE_MAX + 1, params.CEJ_AGE_MAX_RQTH + 1
@@ -114,8 +116,55 @@ def fin_prevue(cat: Catalogue, jeune: Jeune, debut: date, demandee: date | None 
     return borne if borne is not None else ajouter_mois(debut, 12) - timedelta(days=1)
 
 
+@dataclass(frozen=True)
+class Saisie:
+    """What the adviser typed on the enrolment beyond its dates (R7, R8, R9, R11)."""
+
+    premier_entretien: date | None = None  # R7; the attached individual interview (R3, R9)
+    justification_delai: str | None = None  # R7: contracted more than 1 month after the first interview
+    prescripteur: str | None = None
+    referent: bool = False  # a référent is named
+    pilote: str | None = None
+    pilote_catalogue: str | None = None
+    parrain: str | None = None  # R8
+    acceptation_parrainage: date | None = None  # R8: joint acceptance of the youth and the mentor
+    eligibilite_attestee: bool = False  # R11
+
+
+def refus_saisie(cat: Catalogue, debut: date, saisie: Saisie) -> list[str]:
+    """R7, R8, R9, R11: what an opening needs beyond ages and dates."""
+    refus = []
+    p = saisie.premier_entretien
+    if p is not None:
+        if debut < p:
+            refus.append("Le parcours ne peut pas commencer avant le premier entretien (R7).")
+        elif debut > ajouter_mois(p, DELAI_CONTRACTUALISATION_MAX_MOIS):
+            refus.append("Parcours contractualisé plus de 3 mois après le premier entretien (R7).")
+        elif debut > ajouter_mois(p, DELAI_CONTRACTUALISATION_MOIS) and not (saisie.justification_delai or "").strip():
+            refus.append("Parcours contractualisé plus d'un mois après le premier entretien : justifiez le délai "
+                         "(besoins particuliers ou situation du jeune ; 3 mois au plus) (R7).")
+    if cat.code == QPV:
+        if saisie.prescripteur or saisie.referent:
+            refus.append("QPV : ni prescripteur ni référent (R9).")
+        if p is not None and p != debut:
+            refus.append("QPV : la date de l'entretien et celle de l'entrée sont celles du premier accueil ou du "
+                         "déménagement : les mêmes (R9).")
+    if saisie.pilote_catalogue and saisie.pilote and saisie.pilote != saisie.pilote_catalogue:
+        refus.append(f"{cat.code} : pilote {saisie.pilote_catalogue} (R9).")
+    if cat.code == PARRAINAGE:
+        if not (saisie.parrain or "").strip() or saisie.acceptation_parrainage is None:
+            refus.append("Parrainage : le parrain (ou la marraine) et la date de l'acceptation conjointe du jeune "
+                         "et du parrain sont obligatoires (R8).")
+        elif debut < saisie.acceptation_parrainage:
+            refus.append("Parrainage : il débute après l'acceptation conjointe du jeune et du parrain (R8).")
+    if cat.code == AVENIR_PRO and not saisie.eligibilite_attestee:
+        refus.append("Avenir Pro : pour les lycéens professionnels en dernière année qui n'envisagent pas de "
+                     "poursuite d'études ; attestez-le (R11).")
+    return refus
+
+
 def refus_ouverture(cat: Catalogue, jeune: Jeune, debut: date, fin: date | None = None, *,
-                    premier_entretien: date | None = None) -> list[str]:
+                    premier_entretien: date | None = None, saisie: Saisie | None = None) -> list[str]:
     """Les raisons (en français, avec la règle) pour lesquelles ce parcours ne peut pas s'ouvrir ; [] s'il le peut."""
     refus = []
     a = age(jeune.naissance, debut)
@@ -132,6 +181,9 @@ def refus_ouverture(cat: Catalogue, jeune: Jeune, debut: date, fin: date | None 
                      "ou un CEJ (R10).")
     elif cat.code == PACEA and debut >= DEBUT_OBLIGATION_FRANCE_TRAVAIL and not jeune.inscrit_france_travail:
         refus.append("PACEA : inscription à France Travail requise depuis le 01/01/2025 (R13).")
+    elif cat.code == DECLIC and not jeune.inscrit_france_travail:
+        refus.append("Déclic pour l'action : pour les demandeurs d'emploi de 18 à 25 ans, inscrits à France "
+                     "Travail (R12).")
     elif cat.france_travail_requis and not jeune.inscrit_france_travail and cat.code != PAO:
         refus.append(f"{cat.code} : inscription à France Travail requise (R13).")
     if not jeune.ressortissant_eee and (not jeune.numero_agdref or jeune.fin_titre_sejour is None):
@@ -139,11 +191,9 @@ def refus_ouverture(cat: Catalogue, jeune: Jeune, debut: date, fin: date | None 
     if (cat.code == PACEA and not jeune.ressortissant_eee and jeune.fin_titre_sejour is not None
             and jeune.fin_titre_sejour < debut):
         refus.append("PACEA : le titre de séjour a pris fin avant l'entrée (R17).")
-    if premier_entretien is not None:
-        if debut < premier_entretien:
-            refus.append("Le parcours ne peut pas commencer avant le premier entretien (R7).")
-        elif debut > ajouter_mois(premier_entretien, DELAI_CONTRACTUALISATION_MAX_MOIS):
-            refus.append("Parcours contractualisé plus de 3 mois après le premier entretien (R7).")
+    if saisie is None:
+        saisie = Saisie(premier_entretien=premier_entretien)
+    refus += refus_saisie(cat, debut, saisie)
     if fin is not None:
         if fin < debut:
             refus.append("La fin prévue précède le début du parcours.")

@@ -22,7 +22,8 @@ from sqlalchemy.orm import aliased
 from sqlalchemy.sql.functions import FunctionElement
 
 from .. import policy
-from ..models import Allocation, Beneficiaire, Dispositif, Inscription, MotifSortie
+from ..models import ActionParcours, Allocation, Beneficiaire, Dispositif, Inscription, MotifSortie
+from ..models.beneficiaires import DOMAINES_ACTION, NATURES_ACTION
 from ..models.enums import InscriptionStatut as S, Role as R
 from ..rules import parcours as regles
 from . import audit
@@ -103,8 +104,18 @@ def controler_inscription(session, insc: Inscription, *, is_created: bool, today
         insc.date_fin_prevue = regles.fin_prevue(cat, j, insc.date_debut, insc.date_fin_prevue)
         if d.code == regles.PACEA and insc.niveau_cep is None:
             insc.niveau_cep = 2  # R18: PACEA accompaniment is recorded as CEP level 2
-    refus = regles.refus_ouverture(cat, j, insc.date_debut, insc.date_fin_prevue,
-                                   premier_entretien=insc.date_premier_entretien) if is_created else []
+        if d.code in (regles.QPV, regles.RE) and insc.date_premier_entretien is None:
+            # R9: the first reception's (or the move's) date; R3: the CRE opens the Relation entreprise at
+            # the individual interview it is attached to, their first
+            insc.date_premier_entretien = insc.date_debut
+    refus_r3 = _referent_r3(session, insc, d) if is_created else []
+    saisie = regles.Saisie(premier_entretien=insc.date_premier_entretien, justification_delai=insc.justification_delai,
+                           prescripteur=insc.prescripteur, referent=insc.referent_id is not None or insc.referent is not None,
+                           pilote=insc.pilote, pilote_catalogue=d.pilote_code, parrain=insc.parrain,
+                           acceptation_parrainage=insc.date_acceptation_parrainage,
+                           eligibilite_attestee=bool(insc.eligibilite_attestee))
+    refus = refus_r3 + (regles.refus_ouverture(cat, j, insc.date_debut, insc.date_fin_prevue, saisie=saisie)
+                        if is_created else [])
     if not is_created:  # an edit keeps the enrolment inside its bounds (duration with its renewals, R17)
         borne = regles.bornes(cat, j, insc.date_debut, insc.nb_renouvellements or 0)
         if borne is not None and insc.date_fin_prevue > borne:
@@ -124,16 +135,45 @@ def controler_inscription(session, insc: Inscription, *, is_created: bool, today
         raise TransitionRefused(" ".join(refus))
 
 
+def _referent_r3(session, insc: Inscription, d: Dispositif) -> list[str]:
+    """R3: a Relation entreprise leaves the youth's file in the name of their adviser (CIP), the referent of
+    their enrolment in progress; the CRE supports. Fills the referent, refuses another one."""
+    if d.code != regles.RE:
+        return []
+    with session.no_autoflush:
+        cip = session.execute(
+            sa.select(Inscription.referent_id).join(Dispositif, Dispositif.id == Inscription.dispositif_id)
+            .where(Inscription.beneficiaire_id == insc.beneficiaire_id, Inscription.statut.in_(EN_COURS),
+                   Inscription.referent_id.is_not(None), Dispositif.code.not_in((regles.RE, regles.QPV)),
+                   Inscription.id != (insc.id or 0))
+            .order_by(Inscription.date_debut.desc()).limit(1)).scalar()
+    if cip is None:
+        return []
+    choisi = insc.referent_id if insc.referent_id is not None else getattr(insc.referent, "id", None)
+    if choisi is None:
+        from ..models import Compte
+        insc.referent = session.get(Compte, cip)  # the relationship too: the grid's form set it to None
+        insc.referent_id = cip
+        return []
+    if choisi != cip:
+        return ["Relation entreprise : le dossier du jeune reste au nom de son conseiller référent, celui de son "
+                "parcours en cours ; le CRE l'accompagne en soutien (R3)."]
+    return []
+
+
 def ouvrir_inscription(session, *, numero: str, beneficiaire_id: int, dispositif_id: int, date_debut: date,
                        actor, date_fin_prevue: date | None = None, referent_id: int | None = None,
                        prescripteur: str | None = None, precedente_id: int | None = None,
-                       date_premier_entretien: date | None = None, now: datetime | None = None) -> Inscription:
-    """Open an enrolment (state « ouvert ») after the entry checks; audited. Does not commit."""
+                       date_premier_entretien: date | None = None, now: datetime | None = None,
+                       **saisie) -> Inscription:
+    """Open an enrolment (state « ouvert ») after the entry checks; audited. Does not commit. `saisie`: the
+    other typed fields (justification_delai R7, parrain and date_acceptation_parrainage R8,
+    eligibilite_attestee R11, pilote)."""
     from ..models.base import utcnow
     insc = Inscription(numero=numero, beneficiaire_id=beneficiaire_id, dispositif_id=dispositif_id,
                        date_debut=date_debut, date_fin_prevue=date_fin_prevue, referent_id=referent_id,
                        prescripteur=prescripteur, precedente_id=precedente_id, statut=S.OUVERT,
-                       date_premier_entretien=date_premier_entretien)
+                       date_premier_entretien=date_premier_entretien, **saisie)
     with session.no_autoflush:
         insc.beneficiaire = session.get(Beneficiaire, beneficiaire_id)
         insc.dispositif = session.get(Dispositif, dispositif_id)
@@ -313,6 +353,63 @@ MOIS_HEURES = Guard("R5", "mois hors du parcours ou à venir", _mois_dans_parcou
 HEURES = Guard("R5", "heures hebdomadaires : un nombre de 0 à 60 (une décimale au plus)", _heures_valides)
 
 
+# ---- actions: parrainage (R8), Avenir Pro workshops (R11), Déclic days (R12) -------------------------
+def _nb_actions(insc=Inscription):
+    return (sa.select(sa.func.count(ActionParcours.id)).where(ActionParcours.inscription_id == insc.id)
+            .correlate(insc).scalar_subquery())
+
+
+def _action_du_dispositif(ctx):
+    # the dispositif records actions at all (its catalogue names their kind)
+    return _dispositif(Dispositif.nature_action.is_not(None))
+
+
+def _nature_attendue(code, nature):
+    def predicate(ctx):
+        saisie = ctx.params.get("nature")
+        if saisie in (None, ""):
+            return sa.true()  # the preview, before the form
+        return sa.or_(_dispositif(Dispositif.code != code), sa.literal(saisie == nature))
+    return predicate
+
+
+def _domaine_professionnel(ctx):
+    # R8: parrainage actions are professional only (also a CHECK of action_parcours)
+    if ctx.params.get("nature") in (None, ""):
+        return sa.true()
+    return sa.literal(ctx.params.get("nature") != "parrainage" or ctx.params.get("domaine") == "professionnel")
+
+
+def _actions_restantes(ctx):
+    # R11: a cycle of 4 Avenir Pro workshops; Déclic pour l'action: 6 days (the catalogue's maximum)
+    return sa.or_(_dispositif(Dispositif.actions_max.is_(None)),
+                  _dispositif(_nb_actions() < Dispositif.actions_max))
+
+
+def _valide_avec_actions(ctx):
+    # R8: a Parrainage is validated (a positive exit) only with 2 parrainage actions at least
+    if ctx.params.get("motif_sortie_id") in (None, ""):
+        return sa.true()
+    positif = sa.exists().where(MotifSortie.id == (_param_int(ctx, "motif_sortie_id") or -1),
+                                MotifSortie.sortie_positive.is_(True))
+    return sa.or_(sa.not_(positif), _dispositif(Dispositif.actions_min.is_(None)),
+                  _dispositif(_nb_actions() >= Dispositif.actions_min))
+
+
+ACTION_DISPOSITIF = Guard("actions", "ce dispositif n'enregistre pas d'actions (Parrainage, Avenir Pro, Déclic pour "
+                                     "l'action seulement)", _action_du_dispositif)
+R8_NATURE = Guard("R8", "un parrainage enregistre des actions de parrainage", _nature_attendue(regles.PARRAINAGE, "parrainage"))
+R8_DOMAINE = Guard("R8", "les actions de parrainage touchent le seul domaine professionnel", _domaine_professionnel)
+R11_NATURE = Guard("R11", "Avenir Pro : un cycle d'ateliers", _nature_attendue(regles.AVENIR_PRO, "atelier"))
+R12_NATURE = Guard("R12", "Déclic pour l'action : une journée « situation non professionnelle » + mesure, pas un atelier",
+                   _nature_attendue(regles.DECLIC, "journee_declic"))
+R11_MAX = Guard("R11", "nombre d'actions du dispositif atteint (Avenir Pro : cycle de 4 ateliers ; Déclic pour "
+                       "l'action : 6 journées)", _actions_restantes)
+ACTION_DATE = Guard("dates", "date de l'action hors du parcours ou dans le futur", _date_dans_parcours("date_action"))
+R8_VALIDATION = Guard("R8", "un parrainage n'est validé (sortie positive) qu'avec au moins 2 actions de parrainage",
+                      _valide_avec_actions)
+
+
 PAS_PACEA = Guard("R15", "le PACEA ne se renouvelle pas : ouvrez un second PACEA le mois suivant sa clôture",
                   _pas_pacea)
 RENOUVELLEMENTS = Guard("R1", "nombre maximal de renouvellements atteint pour ce dispositif "
@@ -343,6 +440,9 @@ def _valeurs_cloture(ctx):
             # R16: a PACEA closed without a positive exit (no job, no training): France Travail is told and
             # de-registers the youth
             "signalement_france_travail": sa.and_(pacea, sa.not_(sa.func.coalesce(motif, False))),
+            # R11: at the end of an Avenir Pro cycle the ML hands France Travail its bilan
+            "bilan_france_travail": sa.or_(Inscription.bilan_france_travail,
+                                           _dispositif(Dispositif.code == regles.AVENIR_PRO)),
             "motif_cloture": ctx.params.get("commentaire") or None}
 
 
@@ -425,6 +525,26 @@ def _effet_heures(session, ids, ctx):
     session.flush()
 
 
+def _effet_action(session, ids, ctx):
+    """R8/R11/R12: one action row per moved enrolment, set-based (INSERT … SELECT); the same kind on the same
+    day is recorded once (a replay adds nothing: NOT EXISTS here, a unique key in the table). A Déclic day
+    counts the catalogue's hours (7 h) and is an interne + administratif event, not a workshop (R12)."""
+    nature, jour = ctx.params["nature"], _param_date(ctx, "date_action")
+    deja = sa.exists().where(ActionParcours.inscription_id == Inscription.id, ActionParcours.nature == nature,
+                             ActionParcours.date_action == jour)
+    evenement = {"journee_declic": "Interne + administratif", "atelier": "Atelier",
+                 "parrainage": "Action de parrainage"}[nature]
+    select = (sa.select(Inscription.id, sa.literal(nature), sa.literal(jour, sa.Date),
+                        sa.literal(ctx.params.get("domaine") or None, sa.String), Dispositif.heures_par_action,
+                        sa.literal(evenement), sa.literal(ctx.params.get("libelle") or None, sa.String),
+                        sa.literal(ctx.actor_id, sa.Integer), sa.literal(ctx.now, sa.DateTime))
+              .join(Dispositif, Dispositif.id == Inscription.dispositif_id)
+              .where(id_in(session, Inscription.id, ids), sa.not_(deja)))
+    session.execute(sa.insert(ActionParcours).from_select(
+        ["inscription_id", "nature", "date_action", "domaine", "heures", "type_evenement", "libelle", "saisi_par_id",
+         "created_at"], select))
+
+
 def _motifs(session):
     rows = session.execute(sa.select(MotifSortie.id, Dispositif.code, MotifSortie.libelle, MotifSortie.sortie_positive)
                            .join(Dispositif, Dispositif.id == MotifSortie.dispositif_id)
@@ -444,6 +564,14 @@ _HEURES = dict(guards=[CEJ_HEURES, MOIS_HEURES, HEURES],
                params=[Param("mois", "Mois (un jour du mois)", kind="date"),
                        Param("heures", "Heures d'activité par semaine (15 à 20 h attendues)", max_length=5)],
                effects=[_effet_heures], style="secondary")
+_ACTION = dict(guards=[ACTION_DISPOSITIF, ACTION_DATE, R8_NATURE, R8_DOMAINE, R11_NATURE, R12_NATURE, R11_MAX],
+               params=[Param("nature", "Nature de l'action", kind="select",
+                             choices=lambda session: list(NATURES_ACTION.items())),
+                       Param("date_action", "Date de l'action", kind="date"),
+                       Param("domaine", "Domaine (parrainage : professionnel seulement, R8)", kind="select",
+                             required=False, choices=lambda session: list(DOMAINES_ACTION.items())),
+                       Param("libelle", "Libellé", required=False, max_length=200)],
+               effects=[_effet_action], style="secondary")
 _SANCTION = dict(guards=[CEJ_SEUL, MANQUEMENTS, NOTIFICATION], params=[NOTIFIEE, MOTIF_SANCTION],
                  values=_valeurs_sanction, effects=[_effet_troisieme_manquement], style="danger")
 
@@ -453,7 +581,7 @@ PARCOURS = Workflow("parcours", Inscription, [
       guards=[PAS_PACEA, RENOUVELLEMENTS, PAS_ECHU, AGE, R20_PROLONGE],
       values=_valeurs_renouvellement, effects=[_effet_prolonger]),
     T("cloturer", "Clôturer", EN_COURS, S.CLOTURE, {R.CONSEILLER},
-      guards=[MOTIF_DISPOSITIF, FIN_APRES_DEBUT, FIN_PASSEE, FIN_TITRE, R19],
+      guards=[MOTIF_DISPOSITIF, FIN_APRES_DEBUT, FIN_PASSEE, FIN_TITRE, R19, R8_VALIDATION],
       params=[MOTIF_SORTIE, DATE_FIN, COMMENTAIRE], values=_valeurs_cloture, style="danger"),
     # follow-up, one transition per source state so the status stays what it was: R16 (PACEA: an individual
     # interview a month), R5 (CEJ: 15-20 h of activity a week, recorded per month)
@@ -461,6 +589,10 @@ PARCOURS = Workflow("parcours", Inscription, [
     T("entretien_renouvele", "Entretien (R16)", {S.RENOUVELE}, S.RENOUVELE, {R.CONSEILLER}, **_ENTRETIEN),
     T("heures", "Heures d'activité (R5)", {S.OUVERT}, S.OUVERT, {R.CONSEILLER}, **_HEURES),
     T("heures_renouvele", "Heures d'activité (R5)", {S.RENOUVELE}, S.RENOUVELE, {R.CONSEILLER}, **_HEURES),
+    # R8 parrainage actions, R11 Avenir Pro workshops, R12 Déclic days
+    T("action", "Action (parrainage, atelier, Déclic)", {S.OUVERT}, S.OUVERT, {R.CONSEILLER}, **_ACTION),
+    T("action_renouvele", "Action (parrainage, atelier, Déclic)", {S.RENOUVELE}, S.RENOUVELE, {R.CONSEILLER},
+      **_ACTION),
     # R37: a manager's decision; one transition per source state, so the status stays what it was
     T("sanctionner", "Sanction CEJ (R37)", {S.OUVERT}, S.OUVERT, {R.MANAGER}, **_SANCTION),
     T("sanctionner_renouvele", "Sanction CEJ (R37)", {S.RENOUVELE}, S.RENOUVELE, {R.MANAGER}, **_SANCTION),
@@ -484,11 +616,19 @@ def cloturer_parcours_echus(session, *, now: datetime, bulk_run_id: int | None =
     report_titre = run(session, PARCOURS, "cloturer_terme", Selection.of_query(echus_titre), None, now=now,
                        system=True, bulk_run_id=bulk_run_id,
                        params={"motif": "Fin du titre de séjour (R17)", "motif_catalogue": "Fin du titre de séjour"})
+    # R4: a Relation entreprise at its term without a job: the CRE ends it and the youth goes back to the CIP
+    # (the youth's file never left the CIP's name, R3)
+    echus_re = (sa.select(Inscription.id).join(Dispositif, Dispositif.id == Inscription.dispositif_id)
+                .where(Inscription.statut.in_(EN_COURS), Inscription.date_fin_prevue < today, Dispositif.code == regles.RE))
+    report_re = run(session, PARCOURS, "cloturer_terme", Selection.of_query(echus_re), None, now=now, system=True,
+                    bulk_run_id=bulk_run_id,
+                    params={"motif": "Terme de la relation entreprise : retour vers le conseiller référent (R4)",
+                            "motif_catalogue": "Sans solution en fin de programme"})
     echus = sa.select(Inscription.id).where(Inscription.statut.in_(EN_COURS), Inscription.date_fin_prevue < today)
     report = run(session, PARCOURS, "cloturer_terme", Selection.of_query(echus), None, now=now, system=True,
                  bulk_run_id=bulk_run_id,
                  params={"motif": "Terme atteint : durée maximale du dispositif ou limite d'âge"})
-    return {"titre_de_sejour": report_titre.changed, "terme": report.changed}
+    return {"titre_de_sejour": report_titre.changed, "terme": report.changed + report_re.changed}
 
 
 # ---- follow-up queries (the adviser's home, R16, R19, R5) ------------------------------------------------

@@ -17,7 +17,8 @@ from ..models import Allocation, Beneficiaire, Cerfa, Dispositif, Inscription, R
 from ..models.enums import AllocationNature as N, AllocationStatut as S, CerfaStatut, CerfaType
 from ..rules import params as regles
 from ..rules.calendrier import age_revolu, derniere_date_envoi, est_hors_delai
-from ..rules.montants import ResultatAllocation, age_eligible_cej, calculer_allocation, categorie_ressource
+from ..rules.montants import (ResultatAllocation, TypeRessource, age_eligible_cej, calculer_allocation,
+                              categorie_ressource)
 from . import audit
 from .allocations import CORRIGEABLES, deja_verse_expr
 from .errors import TransitionRefused
@@ -179,6 +180,18 @@ def enregistrer_allocation(session, *, inscription_id: int, mois: date, lignes: 
     return a
 
 
+def verifier_rappel_formation(avant, lignes) -> None:
+    """R30: back-paid training pay is recorded in full in the month it is actually received; the months it
+    covers are never computed again. A correction that raises a past month's training pay is refused."""
+    formation = str(TypeRessource.REMUNERATION_FORMATION)
+    deja = sum((r.montant for r in avant if str(r.type_ressource) == formation), Decimal("0"))
+    apres = sum((Decimal(m) for t, m in lignes if str(t) == formation), Decimal("0"))
+    if apres > deja:
+        raise TransitionRefused(
+            "Un rappel de rémunération de formation se déclare en entier dans le mois où il est perçu : saisissez-le "
+            "sur l'allocation de ce mois ; les mois antérieurs ne sont pas recalculés (R30).")
+
+
 def corriger_allocation(session, allocation_id: int, *, lignes: Iterable[tuple[str, Decimal]] | None = None,
                         ressources_differentielles: Decimal = Decimal("0"), actor,
                         expected_version: int | None = None) -> Allocation:
@@ -194,6 +207,7 @@ def corriger_allocation(session, allocation_id: int, *, lignes: Iterable[tuple[s
         raise TransitionRefused("Cette allocation a déjà une version corrective.")
     # The corrected version starts from the declared resources of the version it corrects
     lignes = [(r.type_ressource, r.montant) for r in old.ressources] if lignes is None else list(lignes)
+    verifier_rappel_formation(old.ressources, lignes)
     result = calculer(session, old.inscription, old.mois, lignes,
                       ressources_differentielles=ressources_differentielles, cerfa=old.cerfa,
                       montant_demande=old.montant)

@@ -85,27 +85,44 @@ def test_pacea_of_a_non_eea_youth_ends_on_the_permits_last_day_R14_R17_and_is_ce
                             date_fin_titre_sejour=date(2025, 9, 30))
     insc = ouvrir(db, ref, b, "PACEA")
     assert insc.date_fin_prevue == date(2025, 9, 30) and insc.niveau_cep == 2
+    # R14: outside the EEA, the AGDREF number and the permit's end are mandatory (the youth's CHECK too,
+    # before any opening checks them again)
+    with pytest.raises(sa.exc.IntegrityError, match="agdref_hors_eee"):
+        f.make_beneficiaire(db.session, ref.nord, ressortissant_eee=False, date_fin_titre_sejour=date(2026, 1, 31))
+    db.session.rollback()
 
 
 def test_path_contracted_more_than_3_months_after_the_first_interview_is_refused_R7(db, ref):
     b = f.make_beneficiaire(db.session, ref.nord)
     db.session.commit()
-    with pytest.raises(TransitionRefused, match=r"\(R7\)"):
-        ouvrir(db, ref, b, "CEJ", date_premier_entretien=date(2024, 11, 4))
+    with pytest.raises(TransitionRefused, match=r"\(R7\)"):  # even justified: never beyond 3 months
+        ouvrir(db, ref, b, "CEJ", date_premier_entretien=date(2024, 11, 4), justification_delai="Hospitalisation")
     db.session.rollback()
-    assert ouvrir(db, ref, b, "CEJ", date_premier_entretien=date(2025, 1, 6)).statut == S.OUVERT
+    # 2 months after the first interview: only with a justification (R7: 1 month, longer if justified)
+    with pytest.raises(TransitionRefused, match=r"justifiez le délai .*\(R7\)"):
+        ouvrir(db, ref, b, "CEJ", date_premier_entretien=date(2025, 1, 6))
+    db.session.rollback()
+    insc = ouvrir(db, ref, b, "CEJ", date_premier_entretien=date(2025, 1, 6),
+                  justification_delai="Jeune hospitalisé en février : entrée différée")
+    assert insc.statut == S.OUVERT and insc.justification_delai.startswith("Jeune hospitalisé")
+
+
+def test_path_contracted_within_a_month_needs_no_justification_R7(db, ref):
+    b = f.make_beneficiaire(db.session, ref.nord)
+    assert ouvrir(db, ref, b, "CEJ", date_premier_entretien=date(2025, 2, 10)).justification_delai is None
 
 
 def test_parrainage_lasts_6_weeks_to_6_months_R8(db, ref):
     b = f.make_beneficiaire(db.session, ref.nord)
     db.session.commit()
-    with pytest.raises(TransitionRefused, match=r"\(R8"):
-        ouvrir(db, ref, b, "PARRAINAGE", date_fin_prevue=date(2025, 3, 31))
+    accord = dict(parrain="Anne Dubois", date_acceptation_parrainage=date(2025, 2, 28))
+    with pytest.raises(TransitionRefused, match=r"minimum du dispositif : 42 jours \(R8"):
+        ouvrir(db, ref, b, "PARRAINAGE", date_fin_prevue=date(2025, 3, 31), **accord)
     db.session.rollback()
-    with pytest.raises(TransitionRefused, match=r"\(R8\)"):
-        ouvrir(db, ref, b, "PARRAINAGE", date_fin_prevue=date(2025, 10, 1))
+    with pytest.raises(TransitionRefused, match=r"maximum du dispositif : 6 mois \(R8\)"):
+        ouvrir(db, ref, b, "PARRAINAGE", date_fin_prevue=date(2025, 10, 1), **accord)
     db.session.rollback()
-    assert ouvrir(db, ref, b, "PARRAINAGE", date_fin_prevue=date(2025, 5, 30)).statut == S.OUVERT
+    assert ouvrir(db, ref, b, "PARRAINAGE", date_fin_prevue=date(2025, 5, 30), **accord).statut == S.OUVERT
 
 
 # ---- R20 --------------------------------------------------------------------------------------------------
