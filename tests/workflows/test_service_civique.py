@@ -154,9 +154,8 @@ def test_R55_monthly_run_dry_run_confirmation_replay_and_SEPA_batch(db, ref, hot
     s.expire_all()
     lot = s.get(m.LotPaiement, lots[0].id)
     assert lot.statut == LotStatut.EMISE
-    xml = lot.fichier_sepa if hasattr(lot, "fichier_sepa") else None
-    if xml is not None:
-        assert IBAN_BE in (xml.decode() if isinstance(xml, bytes) else xml)
+    xml = lot.fichier_sepa.decode()
+    assert IBAN_BE in xml and "<NbOfTxs>5</NbOfTxs>" in xml  # 3 volunteers + 2 subsidies
 
 
 def test_R55_liquidation_refuses_a_month_of_a_volunteer_without_valid_IBAN(db, ref, hotes):
