@@ -98,7 +98,8 @@ POLICY: dict[str, ViewPolicy] = {
     # Service civique (issue 16, R55): the ASP creates the contracts (R55 checks) and computes the months; the
     # host (Elisa: a partner whose account belongs to its structure) sees its contracts, their months and
     # payments, and uploads supporting documents
-    "contrat_service_civique": P({A, S, M, C, PA}, create={A, S}, export={A, C}, actions={A, S, PA}),
+    "contrat_service_civique": P({A, S, M, C, PA}, create={A, S}, export={A, C}, actions={A, S},
+                                 hidden={PA: ("iban", "bic")}),  # the volunteer's account is not the host's business
     "mois_service_civique": P({A, S, M, C, PA}, export={A, S, C}, actions={A, S, M, C}),
     "agrement_service_civique": P({A, S, M, C}, create={A, S}, export={A, C}, actions={A, S}),
     # ESAT extranet (issue 16, R53, R54): each actor by its habilitation — the ESAT/EA files its declarations
