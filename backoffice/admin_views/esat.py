@@ -140,7 +140,7 @@ def _versements(view, context, model, name):
                                 .order_by(m.VersementDGF.rang)).scalars().all()
     lignes = [Markup("<tr><td>{}</td><td>{:%m/%Y}</td><td class=\"text-right\">{}</td><td>{}</td></tr>").format(
         r.rang, r.periode, format_montant(r.montant), STATUT_LABELS.get(r.statut.value, r.statut.value)) for r in rows]
-    return Markup('<table class="table table-sm" id="versements-dgf"><thead><tr><th>N°</th><th>Mois</th>'
+    return Markup('<table class="table table-sm" id="versements-dgf"><thead><tr><th>Versement</th><th>Mois</th>'
                   '<th class="text-right">Montant</th><th>Statut</th></tr></thead><tbody>{}</tbody></table>').format(
         Markup("").join(lignes))
 
@@ -182,6 +182,6 @@ class VersementDGFView(ReadOnlyModelView):
     column_details_list = column_list + ["created_at", "updated_at"]
     column_sortable_list = ["id", "periode", "montant", "statut"]
     column_filters = ["periode", "statut", "dotation.esat.nom", "dotation.exercice"]
-    column_labels = {"dotation": "DGF", "dotation.esat": "ESAT", "dotation.esat.nom": "ESAT", "rang": "N°",
+    column_labels = {"dotation": "DGF", "dotation.esat": "ESAT", "dotation.esat.nom": "ESAT", "rang": "Versement n°",
                      "periode": "Mois", "dotation.exercice": "Exercice"}
     column_formatters = {"periode": _mois}
