@@ -101,6 +101,14 @@ def test_an_esat_sees_only_its_declarations_and_cannot_file_for_another(app, db,
     assert ea2.nom not in _text(RoleClient(app, "ea").get("/admin/declaration_ea/"))
 
 
+def test_the_partners_and_the_ars_home_pages_and_menus(app, db, demo):
+    for login, menu in (("accueil", "Contrats de service civique"), ("esat", "Garantie de rémunération (GRTH)"),
+                        ("ea", "Aide au poste (EA)"), ("ars", "Dotations globales (DGF)")):
+        page = RoleClient(app, login).get("/admin/")
+        assert page.status_code == 200, login
+        assert menu in _text(page), login
+
+
 def test_the_ars_sees_its_region_only(app, db, demo):
     rouen = _structure(db, "ESAT-03")
     client = RoleClient(app, "ars")
