@@ -17,6 +17,7 @@ A, S, M, SU, C, CO = Role.ADMIN, Role.SIEGE, Role.MANAGER, Role.SUPPORT, Role.CO
 PA = Role.PARTENAIRE  # a partner's user (extranet): only their own establishments, never a staff grid
 UD = Role.UD  # activité partielle's unité départementale: the establishments of its département (ud_scope)
 CAF = Role.CAF  # Afas (issue 15): the Caf's agent processes the partners' declarations, all of them
+ARS = Role.ARS  # ESAT (issue 16, R53): the ARS agent sets the DGF, sees its région's ESATs and EAs (ars_scope)
 STAFF = frozenset({A, S, M, SU, C, CO})
 NONE: frozenset = frozenset()
 
@@ -97,7 +98,20 @@ POLICY: dict[str, ViewPolicy] = {
     "piece_jointe": P({A, S, PA, UD}),  # attachments: downloaded within the role's scope
     "convention_nacre": P({A, S, M, C}, create={A, S}, edit={A, S}, export={A, C}),
     "poste_adulte_relais": P({A, S, M, C}, create={A, S}, edit={A, S}, export={A, C}),
-    "contrat_service_civique": P({A, S, M, C}, create={A, S}, edit={A, S}, export={A, C}),
+    # Service civique (issue 16, R55): the ASP creates the contracts (R55 checks) and computes the months; the
+    # host (Elisa: a partner whose account belongs to its structure) sees its contracts, their months and
+    # payments, and uploads supporting documents
+    "contrat_service_civique": P({A, S, M, C, PA}, create={A, S}, export={A, C}, actions={A, S},
+                                 hidden={PA: ("iban", "bic")}),  # the volunteer's account is not the host's business
+    "mois_service_civique": P({A, S, M, C, PA}, export={A, S, C}, actions={A, S, M, C}),
+    "agrement_service_civique": P({A, S, M, C}, create={A, S}, export={A, C}, actions={A, S}),
+    # ESAT extranet (issue 16, R53, R54): each actor by its habilitation — the ESAT/EA files its declarations
+    # (its own), the ARS sets the DGF (its région), the ASP validates and pays
+    "agrement_esat": P({A, S, M, C, ARS}, create={A, S}, export={A, C}, actions={A, S}),
+    "declaration_garantie": P({A, S, M, C, PA, ARS}, create={PA}, export={A, S, C, ARS}, actions={A, S, C, ARS}),
+    "declaration_ea": P({A, S, M, C, PA, ARS}, create={PA}, export={A, S, C, ARS}, actions={A, S, C}),
+    "dotation_dgf": P({A, S, M, C, PA, ARS}, create={ARS}, export={A, C, ARS}, actions={A, ARS}),
+    "versement_dgf": P({A, S, M, C, PA, ARS}, export={A, C, ARS}, actions={A, S, C}),
     # Suivi
     "mail_outbox": P({A, SU}, export={A}),
     "job_outbox": P({A}),
@@ -118,6 +132,10 @@ MONEY_ROUTING: dict[str, frozenset] = {
     "compte_bancaire": frozenset({"iban", "bic", "titulaire"}),
     "cerfa": frozenset({"compte_bancaire", "compte_bancaire_id"}),
     "etablissement": frozenset({"iban", "bic"}),  # where an AP allowance is paid (issue 14, R74)
+    # issue 16: the volunteer's, the associative host's and the ESAT's/EA's accounts
+    "contrat_service_civique": frozenset({"iban", "bic"}),
+    "agrement_service_civique": frozenset({"iban", "bic"}),
+    "agrement_esat": frozenset({"iban", "bic"}),
 }
 
 
@@ -156,6 +174,8 @@ def row_scope(model, user):
         return partner_scope(model, user)
     if user.role == Role.UD:
         return ud_scope(model, user)
+    if user.role == Role.ARS:
+        return ars_scope(model, user)
     if user.role != Role.CONSEILLER:
         return None
     antenne_id = user.structure_id
@@ -194,10 +214,77 @@ def partner_scope(model, user):
         return sa.or_(model.compte_id == user.id, model.etablissement_id.in_(main))
     if model is m.Compte:
         return model.id == user.id
+    programme = structure_scope(model, user.structure_id)
+    if programme is not None:
+        return programme
     afas = afas_scope(model, user)
     if afas is not None:
         return afas
     return ap_scope(model, model_etablissements=links)
+
+
+def structure_scope(model, structure_id):
+    """Service civique, ESAT and EA rows (issue 16) of one structure: a host's, an ESAT's or an EA's user sees
+    its own structure's records and payments; None when `model` is not one of them."""
+    from . import models as m
+
+    if structure_id is None and model is m.Structure:
+        return None  # an Afas partner's services (afas_scope)
+    sid = structure_id if structure_id is not None else -1
+    return _programme_rows(model, lambda col: col == sid, m.Structure.id == sid)
+
+
+def _programme_rows(model, within, structure_clause):
+    """`within(structure id column)` applied to each service civique / ESAT / EA model; None for the others."""
+    from . import models as m
+
+    if model is m.Structure:
+        return structure_clause
+    if model is m.ContratServiceCivique:
+        return within(model.organisme_id)
+    if model is m.AgrementServiceCivique:
+        return within(model.organisme_id)
+    if model in (m.MoisServiceCivique, m.PieceServiceCivique):
+        return model.contrat.has(within(m.ContratServiceCivique.organisme_id))
+    if model is m.AgrementEsat:
+        return within(model.structure_id)
+    if model in (m.DeclarationGarantie, m.DotationDGF):
+        return within(model.esat_id)
+    if model is m.DeclarationEA:
+        return within(model.ea_id)
+    if model is m.VersementDGF:
+        return model.dotation.has(within(m.DotationDGF.esat_id))
+    return None
+
+
+def region(code_postal):
+    """SQL: the région (2016) of a postcode, for the ARS (rules.esat.REGIONS)."""
+    from .rules.esat import REGIONS
+
+    dep = departement(code_postal)
+    return sa.case(*[(dep.in_(deps), code) for code, deps in REGIONS.items()], else_=sa.null())
+
+
+def ars_scope(model, user):
+    """An ARS agent (issue 16, R53) sees the ESATs and EAs of its région (its structure's postcode, type « ars »)
+    and their records; service civique is not its business; without a structure, nothing."""
+    from . import models as m
+    from .models.enums import TypeStructure
+
+    if model is m.Compte:
+        return model.id == user.id
+    if user.structure_id is None:
+        return sa.false()
+    sa_struct = sa.orm.aliased(m.Structure)
+    sa_ars = sa.orm.aliased(m.Structure)
+    sa_reg = sa.select(region(sa_ars.code_postal)).where(sa_ars.id == user.structure_id).scalar_subquery()
+    ids = sa.select(sa_struct.id).where(sa_struct.type.in_([TypeStructure.ESAT, TypeStructure.EA]),
+                                        region(sa_struct.code_postal) == sa_reg)
+    if model in (m.ContratServiceCivique, m.AgrementServiceCivique, m.MoisServiceCivique, m.PieceServiceCivique):
+        return sa.false()
+    clause = _programme_rows(model, lambda col: col.in_(ids),
+                             sa.or_(m.Structure.id.in_(ids), m.Structure.id == user.structure_id))
+    return clause if clause is not None else sa.false()
 
 
 def afas_scope(model, user):

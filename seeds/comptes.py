@@ -23,6 +23,8 @@ DEMO_ACCOUNTS = [
     ("ud", Role.UD, "Ulysse", "Agent UD", "UD-59"),
     # Afas (issue 15): the Caf's agent, processes the Espaces de rencontre's declarations
     ("caf", Role.CAF, "Carole", "Agent Caf", "ML-SIEGE"),
+    # ESAT (issue 16, R53): the ARS agent of Hauts-de-France, sets the DGF of the ESATs of its région
+    ("ars", Role.ARS, "Arsène", "Agent ARS", "ARS-HDF"),
 ]
 
 
@@ -39,9 +41,23 @@ def _structure_ud(session, structures: dict):
         structures["UD-59"] = ud
 
 
+def _structure_ars(session, structures: dict):
+    from backoffice.models import Structure
+    from backoffice.models.enums import TypeStructure
+    if "ARS-HDF" not in structures:
+        ars = session.scalars(sa.select(Structure).where(Structure.code == "ARS-HDF")).first()
+        if ars is None:
+            ars = Structure(code="ARS-HDF", nom="Agence régionale de santé Hauts-de-France", type=TypeStructure.ARS,
+                            code_postal="59000", ville="Lille", email="ars-hdf@ars.example.fr")
+            session.add(ars)
+            session.flush()
+        structures["ARS-HDF"] = ars
+
+
 def load_demo_accounts(session, structures: dict, *, password: str = DEMO_PASSWORD) -> dict[str, Compte]:
     existing = {c.login: c for c in session.scalars(sa.select(Compte))}
     _structure_ud(session, structures)
+    _structure_ars(session, structures)
     password_hash = hash_password(password)  # one hash for all: argon2 is slow on purpose
     for login, role, prenom, nom, code in DEMO_ACCOUNTS:
         if login in existing:

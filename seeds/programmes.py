@@ -52,18 +52,11 @@ def load_partenaires_et_programmes(session, rng, fake, structures) -> dict[str, 
                                       salarie_date_naissance=date(1975 + k * 3, 3, 1), date_debut=date(2024, 1, 1),
                                       date_fin=date(2026, 12, 31), aide_annuelle=Decimal("22810.61"),
                                       aide_mensuelle=Decimal("1900.88")))
-    accueil = _structure(session, "SC-01", "Ligue de l'enseignement du Nord", TypeStructure.ORGANISME_ACCUEIL, rng)
-    for k in range(6):
-        debut = date(2024, 9 + k % 4, 1)
-        session.add(ContratServiceCivique(numero=f"SC-2024-{k + 1:05d}", organisme_id=accueil.id,
-                                          volontaire_nom=fake.last_name(), volontaire_prenom=fake.first_name(),
-                                          volontaire_date_naissance=date(2003, 1 + k, 10), date_debut=debut,
-                                          date_fin=debut + timedelta(days=30 * (6 + k)), majoration_sociale=k % 3 == 0,
-                                          indemnite_mensuelle=Decimal("504.98"), prestation_accueil=Decimal("114.85"),
-                                          statut=ConventionStatut.TERMINEE if k == 0 else ConventionStatut.EN_COURS))
+    # --- Service civique (R55) and ESAT / entreprises adaptées (R53, R54), through their workflows (issue 16)
+    counts.update(_service_civique(session, rng, fake))
+    counts.update(_esat(session, rng, fake))
     session.flush()
-    counts.update({"établissements (activité partielle)": 8, "conventions NACRE": 3, "postes adultes-relais": 4,
-                   "contrats de service civique": 6})
+    counts.update({"établissements (activité partielle)": 8, "conventions NACRE": 3, "postes adultes-relais": 4})
     return counts
 
 
@@ -223,3 +216,155 @@ def _activite_partielle(session, rng, fake) -> int:
                 run(session, ap.DI, "valider", Selection.of_ids([di.id]), ud, now=t0 + timedelta(hours=1))
             n_di += 1
     return n_di
+
+
+def _partenaire(session, login, structure, prenom, nom):
+    """A partner's user attached to its structure (Elisa, the ESAT extranet): it sees that structure's records."""
+    from backoffice.models.enums import Role
+    from backoffice.passwords import hash_password
+
+    from .comptes import DEMO_PASSWORD
+    c = Compte(login=login, role=Role.PARTENAIRE, prenom=prenom, nom=nom, email=f"{login}@partenaire.example.fr",
+               structure_id=structure.id, password_hash=hash_password(DEMO_PASSWORD), must_change_password=False)
+    session.add(c)
+    session.flush()
+    return c
+
+
+def _service_civique(session, rng, fake) -> dict[str, int]:
+    """Issue 16 (R55): two hosts (an association, with the subsidy; a town, without), their volunteers' contracts
+    created with the R55 checks (one starts on the 15th, some with the social increase, one paid abroad), each
+    month computed from the barème and liquidated into the programme's SEPA batches by the ASP; the current
+    month computed and left to liquidate in the grid; the host's user « accueil » (Elisa) sees its own."""
+    from backoffice.models import LotPaiement, Paiement, Echeance, MoisServiceCivique
+    from backoffice.models.enums import LotStatut, MoisProgrammeStatut
+    from backoffice.workflows import Selection, run
+    from backoffice.workflows import pieces
+    from backoffice.workflows import service_civique as sc
+    from backoffice.workflows.paiements import emettre_lot
+
+    t0 = datetime(2025, 6, 16, 9, 0)  # the demo's "today" (seeds.demo.T0)
+    siege = session.scalars(sa.select(Compte).where(Compte.login == "siege")).one()
+    comptable = session.scalars(sa.select(Compte).where(Compte.login == "comptable")).one()
+    ligue = _structure(session, "SC-01", "Ligue de l'enseignement du Nord", TypeStructure.ORGANISME_ACCUEIL, rng)
+    mairie = _structure(session, "SC-02", "Ville de Tourcoing", TypeStructure.ORGANISME_ACCUEIL, rng,
+                        ville="Tourcoing")
+    sc.enregistrer_agrement(session, actor=siege, organisme_id=ligue.id, numero="NA-059-23-00012-00",
+                            associatif=True, iban=iban_fr(random.Random("sc-ligue")))
+    sc.enregistrer_agrement(session, actor=siege, organisme_id=mairie.id, numero="NA-059-22-00044-00",
+                            associatif=False, iban=None)
+    _partenaire(session, "accueil", ligue, "Élise", "Accueil")
+    _partenaire(session, "accueil2", mairie, "Thomas", "Mairie")
+    # (host, start, months, social increase, IBAN): the 4th volunteer is paid in Belgium (SEPA, R76)
+    plan = [(ligue, date(2024, 11, 15), 8, False, None), (ligue, date(2025, 1, 1), 6, True, None),
+            (ligue, date(2025, 2, 1), 10, False, None), (ligue, date(2025, 3, 15), 9, True, "BE68539007547034"),
+            (mairie, date(2025, 1, 1), 12, False, None), (mairie, date(2024, 10, 1), 7, True, None)]
+    contrats = []
+    for k, (org, debut, mois, majoration, iban) in enumerate(plan):
+        from backoffice.rules.service_civique import _ajouter_mois
+        fin = _ajouter_mois(debut, mois) - timedelta(days=1)
+        contrats.append(sc.creer_contrat(
+            session, actor=siege, organisme_id=org.id, numero=f"SC-059-{debut.year}-{k + 1:05d}",
+            nom=fake.last_name(), prenom=fake.first_name(), naissance=date(2001 + k, 1 + k, 10), debut=debut,
+            fin=fin, majoration_sociale=majoration, iban=iban or iban_fr(random.Random(f"volontaire-{k}")),
+            now=datetime.combine(debut, datetime.min.time()) - timedelta(days=10)))
+    # the mission of the 6th ended in April: closed by the siège
+    run(session, sc.CONTRAT, "terminer", Selection.of_ids([contrats[5].id]), siege, now=datetime(2025, 5, 2, 9))
+    for m in range(1, 6):  # January to May 2025: computed, liquidated, the batch emitted
+        periode = date(2025, m, 1)
+        now = datetime(2025, m, 24, 10)
+        calcul = sc.calculer_mois(session, actor=siege, periode=periode, now=now)
+        run(session, sc.MOIS, "liquider", Selection.of_ids(calcul.ids), comptable, now=now + timedelta(hours=1))
+        for lot_id in session.execute(sa.select(sa.distinct(Paiement.lot_id)).join(
+                Echeance, Echeance.id == Paiement.echeance_id).join(LotPaiement, LotPaiement.id == Paiement.lot_id)
+                .where(Echeance.source_id.in_(calcul.ids), LotPaiement.statut == LotStatut.PREPAREE)).scalars():
+            emettre_lot(session, lot_id, now=now + timedelta(days=6), actor=comptable)
+    sc.calculer_mois(session, actor=siege, periode=date(2025, 6, 1), now=t0)  # June: to liquidate in the grid
+    sc.deposer_piece(session, actor=session.scalars(sa.select(Compte).where(Compte.login == "accueil")).one(),
+                     contrat_id=contrats[0].id, contenu=PDF_AVIS_CSE.replace(b"Avis du CSE", b"Attestation"),
+                     nom_fichier="attestation-presence.pdf", objet="Attestation de présence de mai 2025")
+    session.flush()
+    n_mois = session.execute(sa.select(sa.func.count()).select_from(MoisServiceCivique)).scalar_one()
+    liquides = session.execute(sa.select(sa.func.count()).select_from(MoisServiceCivique).where(
+        MoisServiceCivique.statut == MoisProgrammeStatut.LIQUIDE)).scalar_one()
+    return {"contrats de service civique": len(contrats), "mois de service civique": n_mois,
+            "mois de service civique payés": liquides}
+
+
+def _esat(session, rng, fake) -> dict[str, int]:
+    """Issue 16 (R53, R54): three ESATs (two in Hauts-de-France, the ARS agent's région; one in Normandie) and two
+    EAs, each with its account and its extranet user; monthly GRTH declarations filed by the ESAT, validated and
+    liquidated by the ASP; the 2025 DGF set by the ARS, its instalments due paid; the EAs' declarations, one of
+    them under 80 % handicapped workers, refused (R54)."""
+    from backoffice.models import DeclarationEA, DeclarationGarantie, LotPaiement, Paiement, VersementDGF
+    from backoffice.models.enums import LotStatut
+    from backoffice.workflows import Selection, run
+    from backoffice.workflows import esat as wf
+    from backoffice.workflows.paiements import emettre_lot
+
+    siege = session.scalars(sa.select(Compte).where(Compte.login == "siege")).one()
+    comptable = session.scalars(sa.select(Compte).where(Compte.login == "comptable")).one()
+    ars = session.scalars(sa.select(Compte).where(Compte.login == "ars")).first()
+    admin = session.scalars(sa.select(Compte).where(Compte.login == "admin")).one()
+    esats = []
+    for k, (ville, cp) in enumerate((("Lille", "59000"), ("Amiens", "80000"), ("Rouen", "76000"))):
+        s = _structure(session, f"ESAT-{k + 1:02d}", f"ESAT Les Ateliers de {ville}", TypeStructure.ESAT, rng, ville=ville)
+        s.code_postal = cp
+        wf.enregistrer_agrement(session, actor=siege, structure_id=s.id, numero=f"{cp[:2]}0{k + 1:06d}",
+                                places=60 + 20 * k, iban=iban_fr(random.Random(f"esat-{k}")))
+        esats.append(s)
+    eas = []
+    for k, ville in enumerate(("Roubaix", "Valenciennes")):
+        s = _structure(session, f"EA-{k + 1:02d}", f"Entreprise adaptée {fake.company()}"[:120], TypeStructure.EA, rng,
+                       ville=ville)
+        wf.enregistrer_agrement(session, actor=siege, structure_id=s.id, numero=f"EA-59-{k + 1:04d}", places=0,
+                                iban=iban_fr(random.Random(f"ea-{k}")))
+        eas.append(s)
+    u_esat = _partenaire(session, "esat", esats[0], "Estelle", "ESAT Lille")
+    u_esat2 = _partenaire(session, "esat2", esats[1], "Paul", "ESAT Amiens")
+    u_ea = _partenaire(session, "ea", eas[0], "Emma", "EA Roubaix")
+    u_ea2 = _partenaire(session, "ea2", eas[1], "Hugo", "EA Valenciennes")
+    for e, fixer_par in zip(esats, (ars, ars, admin)):  # the ARS sets its région's; the admin the other one
+        wf.fixer_dgf(session, actor=fixer_par, esat_id=e.id, exercice=2025, montant=Decimal(rng.choice(
+            [480_000, 612_000, 750_000])), now=datetime(2024, 12, 15, 10))
+    users = {esats[0].id: u_esat, esats[1].id: u_esat2}
+    for m in range(1, 6):
+        now = datetime(2025, m, 25, 10)
+        periode = date(2025, m, 1)
+        g_ids = []
+        for e in esats[:2]:
+            etp = Decimal(rng.randrange(40, 70))
+            d = wf.deposer_garantie(session, actor=users[e.id], esat_id=e.id, periode=periode,
+                                    nb_travailleurs=int(etp) + 5, etp=etp,
+                                    cotisations_obligatoires=(etp * Decimal("95.40")).quantize(Decimal("0.01")),
+                                    prevoyance=Decimal("180.00"), formation=Decimal("95.00") if m % 2 else Decimal("0"),
+                                    now=now)
+            g_ids.append(d.id)
+        ea_ids = [wf.deposer_ea(session, actor=u_ea, ea_id=eas[0].id, periode=periode, effectif_total=25,
+                                effectif_th=22, postes_etp=Decimal("20.5"), now=now).id]
+        if m == 3:  # R54: 15 handicapped workers out of 20 (75 %): the validation refuses it, then the ASP refuses
+            low = wf.deposer_ea(session, actor=u_ea2, ea_id=eas[1].id, periode=periode, effectif_total=20,
+                                effectif_th=15, postes_etp=Decimal("12"), now=now)
+            run(session, wf.EA, "valider", Selection.of_ids([low.id]), siege, now=now + timedelta(days=2))
+            run(session, wf.EA, "refuser", Selection.of_ids([low.id]), siege, now=now + timedelta(days=2),
+                params={"motif": "Moins de 80 % de travailleurs handicapés dans l'effectif déclaré (R54)."})
+        if m == 5:
+            continue  # May: filed, to validate and liquidate in the grids
+        run(session, wf.GARANTIE, "valider", Selection.of_ids(g_ids), siege, now=now + timedelta(days=2))
+        run(session, wf.EA, "valider", Selection.of_ids(ea_ids), siege, now=now + timedelta(days=2))
+        run(session, wf.GARANTIE, "liquider", Selection.of_ids(g_ids), comptable, now=now + timedelta(days=3))
+        run(session, wf.EA, "liquider", Selection.of_ids(ea_ids), comptable, now=now + timedelta(days=3))
+        dgf = session.execute(sa.select(VersementDGF.id).where(VersementDGF.periode == periode)).scalars().all()
+        run(session, wf.VERSEMENT_DGF, "liquider", Selection.of_ids(dgf), comptable, now=now + timedelta(days=3))
+        for lot_id in session.execute(sa.select(LotPaiement.id).where(LotPaiement.statut == LotStatut.PREPAREE,
+                                                                      LotPaiement.dispositif.has(code="ESAT"))
+                                      .union(sa.select(LotPaiement.id).where(
+                                          LotPaiement.statut == LotStatut.PREPAREE,
+                                          LotPaiement.dispositif.has(code="EA")))).scalars().all():
+            emettre_lot(session, lot_id, now=now + timedelta(days=4), actor=comptable)
+    session.flush()
+    return {"ESAT et entreprises adaptées": len(esats) + len(eas),
+            "déclarations de garantie (GRTH)": session.execute(sa.select(sa.func.count()).select_from(
+                DeclarationGarantie)).scalar_one(),
+            "déclarations d'aide au poste (EA)": session.execute(sa.select(sa.func.count()).select_from(
+                DeclarationEA)).scalar_one()}

@@ -1,4 +1,4 @@
-"""Programmes: NACRE conventions (R51), adultes-relais posts (R52), service-civique contracts (R55)."""
+"""Programmes: NACRE conventions (R51), adultes-relais posts (R52); service civique: admin_views/service_civique.py."""
 
 from __future__ import annotations
 
@@ -41,18 +41,3 @@ class PosteAdulteRelaisView(SecureModelView):
                  "quotite": {"description": "Pourcentage d'un temps plein, de 1 à 100.",
                              "minimum": Decimal("1"), "maximum": Decimal("100")}}
 
-
-class ContratServiceCiviqueView(SecureModelView):
-    form_base_class = entities.PersonneDateeForm
-    column_list = ["id", "numero", "organisme", "volontaire_nom", "volontaire_prenom", "date_debut", "date_fin",
-                   "majoration_sociale", "indemnite_mensuelle", "statut"]
-    column_details_list = ["id", "numero", "organisme", "volontaire_nom", "volontaire_prenom",
-                           "volontaire_date_naissance", "date_debut", "date_fin", "majoration_sociale",
-                           "indemnite_mensuelle", "prestation_accueil", "statut", "created_at", "updated_at"]
-    column_searchable_list = ["numero", "volontaire_nom"]
-    column_filters = ["statut", structure_filter(m.ContratServiceCivique.organisme_id, "Organisme d'accueil",
-                                                 [TypeStructure.ORGANISME_ACCUEIL]),
-                      "majoration_sociale", "date_debut", "date_fin"]
-    form_columns = ["numero", "organisme", "volontaire_nom", "volontaire_prenom", "volontaire_date_naissance",
-                    "date_debut", "date_fin", "majoration_sociale", "indemnite_mensuelle", "prestation_accueil"]
-    form_args = {"organisme": {"query_factory": refs.structures(TypeStructure.ORGANISME_ACCUEIL)}}

@@ -6,11 +6,12 @@ The endpoint is the policy key (policy.POLICY) and the URL: /admin/<endpoint>/.
 from __future__ import annotations
 
 from .. import models as m
-from . import (activite_partielle as ap, allocations, beneficiaires, comptes, echeances, paiements, partenaires,
-               programmes, referentiel, reversements, suivi)
+from . import (activite_partielle as ap, allocations, beneficiaires, comptes, echeances, esat, paiements,
+               partenaires, programmes, referentiel, reversements, service_civique, suivi)
 
 JEUNES, ALLOCATIONS, PAIEMENTS = "Jeunes", "Allocations", "Paiements"
 PARTENAIRES, AP, PROGRAMMES = "Partenaires", "Activité partielle", "Programmes"
+SC, ESAT = "Service civique", "ESAT et entreprises adaptées"  # issue 16
 REFERENTIEL, ADMINISTRATION, SUIVI = "Référentiel", "Administration", "Suivi"
 
 # (view class, model, endpoint, French name, menu category)
@@ -43,8 +44,18 @@ GRIDS = [
     (programmes.ConventionNacreView, m.ConventionNacre, "convention_nacre", "Conventions NACRE", PROGRAMMES),
     (programmes.PosteAdulteRelaisView, m.PosteAdulteRelais, "poste_adulte_relais", "Postes adultes-relais",
      PROGRAMMES),
-    (programmes.ContratServiceCiviqueView, m.ContratServiceCivique, "contrat_service_civique", "Service civique",
-     PROGRAMMES),
+    # issue 16: service civique (Elisa) and the ESAT extranet
+    (service_civique.ContratServiceCiviqueView, m.ContratServiceCivique, "contrat_service_civique",
+     "Contrats de service civique", SC),
+    (service_civique.MoisServiceCiviqueView, m.MoisServiceCivique, "mois_service_civique", "Mois et paiements", SC),
+    (service_civique.AgrementServiceCiviqueView, m.AgrementServiceCivique, "agrement_service_civique",
+     "Agréments des organismes", SC),
+    (esat.DeclarationGarantieView, m.DeclarationGarantie, "declaration_garantie", "Garantie de rémunération (GRTH)",
+     ESAT),
+    (esat.DotationDGFView, m.DotationDGF, "dotation_dgf", "Dotations globales (DGF)", ESAT),
+    (esat.VersementDGFView, m.VersementDGF, "versement_dgf", "Versements de DGF", ESAT),
+    (esat.DeclarationEAView, m.DeclarationEA, "declaration_ea", "Aide au poste (EA)", ESAT),
+    (esat.AgrementEsatView, m.AgrementEsat, "agrement_esat", "Agréments ESAT et EA", ESAT),
     (referentiel.StructureView, m.Structure, "structure", "Structures", REFERENTIEL),
     (referentiel.DispositifView, m.Dispositif, "dispositif", "Dispositifs", REFERENTIEL),
     (referentiel.MotifSortieView, m.MotifSortie, "motif_sortie", "Motifs de sortie", REFERENTIEL),

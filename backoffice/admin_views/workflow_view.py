@@ -258,6 +258,12 @@ WORKFLOW_OF_VIEW = {
     "demande_creation_compte": "demande_creation_compte",  # R65: the siège or the UD validates a sign-up
     "declaration_partenaire": "declaration_afas",  # issue 15: the partner approves and sends, the Caf processes
     "inscription": "parcours",  # issue 17: renew, close, sanctions (R1, R2, R15, R37)
+    # issue 16: service civique (R55), ESAT and EA (R53, R54): liquidated in bulk on the grid's filter
+    "contrat_service_civique": "contrat_service_civique",
+    "mois_service_civique": "mois_service_civique",
+    "declaration_garantie": "declaration_garantie",
+    "declaration_ea": "declaration_ea",
+    "versement_dgf": "versement_dgf",
 }
 
 

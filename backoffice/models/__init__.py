@@ -9,11 +9,13 @@ from .beneficiaires import ActionParcours, Beneficiaire, CompteBancaire, Disposi
 from .cerfa import Cerfa
 from .echeances import CalendrierPaiement, Echeance
 from .inscriptions import DefiCaptcha, DemandeCreationCompte
+from .esat import AgrementEsat, DeclarationEA, DeclarationGarantie, DotationDGF, VersementDGF
 from .comptes import Compte, CompteEtablissement, DemandeHabilitation, JetonCompte
 from .outbox import JobOutbox, MailOutbox
 from .paiements import LotPaiement, Paiement
 from .programmes import ContratServiceCivique, ConventionNacre, PosteAdulteRelais
 from .retours import RetourBancaire
+from .service_civique import AgrementServiceCivique, MoisServiceCivique, PieceServiceCivique
 from .reversements import Compensation, EcheancierLigne, Remboursement, RemiseReversement, Reversement
 from .structures import Etablissement, Structure
 
@@ -26,4 +28,7 @@ __all__ = [
     "LigneActivite", "LigneDI", "LotPaiement", "MailOutbox", "Money", "MotifSortie", "Paiement",
     "PieceJointe", "PosteAdulteRelais", "Remboursement", "RetourBancaire", "Ressource", "Reversement", "Salarie",
     "Structure", "Compensation", "EcheancierLigne", "RemiseReversement",
+    # issue 16: service civique, ESAT and entreprises adaptées
+    "AgrementEsat", "AgrementServiceCivique", "DeclarationEA", "DeclarationGarantie", "DotationDGF",
+    "MoisServiceCivique", "PieceServiceCivique", "VersementDGF",
 ]

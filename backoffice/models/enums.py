@@ -13,6 +13,7 @@ class Role(StrEnum):
     PARTENAIRE = "partenaire"
     UD = "ud"  # unité départementale (activité partielle): decides DAP, checks DI, in its département
     CAF = "caf"  # agent of the Caf (Afas, issue 15): processes the partners' declarations, pays the PS
+    ARS = "ars"  # agent of the Agence régionale de santé (issue 16, R53): sets the ESATs' DGF, in its région
 
 
 ROLE_LABELS = {
@@ -25,6 +26,7 @@ ROLE_LABELS = {
     Role.PARTENAIRE: "Partenaire (extranet)",
     Role.UD: "Agent de l'UD (activité partielle)",
     Role.CAF: "Agent de la Caf (Afas)",
+    Role.ARS: "Agent de l'ARS (ESAT)",
 }
 
 
@@ -36,6 +38,9 @@ class TypeStructure(StrEnum):
     OPERATEUR_NACRE = "operateur_nacre"
     EMPLOYEUR = "employeur"
     UD = "ud"  # unité départementale: its code_postal gives the département its agents see
+    ESAT = "esat"  # établissement et service d'aide par le travail (R53)
+    EA = "ea"  # entreprise adaptée (R54)
+    ARS = "ars"  # agence régionale de santé: its code_postal gives the région its agents see (R53)
 
 
 class CompteStatut(StrEnum):
@@ -142,7 +147,11 @@ class SourceEcheance(StrEnum):
     NACRE_AVANCE = "nacre_avance"  # R51
     NACRE_MENSUALITE = "nacre_mensualite"
     ADULTE_RELAIS_MOIS = "adulte_relais_mois"  # R52
-    SERVICE_CIVIQUE_MOIS = "service_civique_mois"  # R55
+    SERVICE_CIVIQUE_MOIS = "service_civique_mois"  # R55: the volunteer's month (indemnity + social increase)
+    SC_SUBVENTION = "sc_subvention"  # R55: the month's subsidy to an associative host
+    ESAT_GARANTIE = "esat_garantie"  # R53: reimbursement of a monthly pay-guarantee declaration (GRTH)
+    ESAT_DGF = "esat_dgf"  # R53: an instalment of the DGF set by the ARS
+    EA_AIDE_POSTE = "ea_aide_poste"  # R54: the EA's aid per post for a declared month
 
 
 class TypeBeneficiairePaiement(StrEnum):
@@ -152,6 +161,7 @@ class TypeBeneficiairePaiement(StrEnum):
     PARTENAIRE = "partenaire"
     STRUCTURE_ACCUEIL = "structure_accueil"
     VOLONTAIRE = "volontaire"
+    ESAT = "esat"  # an ESAT or an EA (structure id, R53, R54)
 
 
 class EcheanceStatut(StrEnum):
@@ -291,6 +301,23 @@ class HabilitationStatut(StrEnum):
     ANNULEE = "annulee"
 
 
+class MoisProgrammeStatut(StrEnum):
+    """A programme's monthly line (a service civique month, a DGF instalment): computed, then paid."""
+
+    CALCULE = "calcule"
+    LIQUIDE = "liquide"  # its payables are created and sent to payment
+    ANNULE = "annule"
+
+
+class DeclarationEsatStatut(StrEnum):
+    """An ESAT's pay-guarantee declaration (R53) or an EA's aid-per-post declaration (R54)."""
+
+    DEPOSEE = "deposee"
+    VALIDEE = "validee"
+    LIQUIDEE = "liquidee"  # its payable is created and sent to payment
+    REFUSEE = "refusee"
+
+
 STATUT_LABELS: dict[str, str] = {
     "actif": "Actif", "verrouille": "Verrouillé", "desactive": "Désactivé",
     "ouvert": "Ouvert", "renouvele": "Renouvelé", "cloture": "Clôturé",
@@ -315,6 +342,7 @@ STATUT_LABELS: dict[str, str] = {
     "demandee": "Demandée",
     "reduction": "Réduction de l'horaire", "fermeture": "Fermeture totale",
     "a_payer": "À payer", "en_lot": "En lot", "rejetee": "À repayer (rejetée)",
+    "calcule": "Calculé", "liquide": "Liquidé (envoyé en paiement)", "liquidee": "Liquidée (envoyée en paiement)",
 }
 
 STATUT_COLORS: dict[str, str] = {
@@ -331,4 +359,5 @@ STATUT_COLORS: dict[str, str] = {
     "remise_a_valider": "warning", "compense": "info",
     "renvoyee": "danger", "traitee": "success", "controlee": "info", "en_traitement": "primary",
     "a_payer": "info", "en_lot": "primary", "rejetee": "danger",
+    "calcule": "info", "liquide": "success", "liquidee": "success", "deposee": "warning",
 }

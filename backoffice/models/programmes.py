@@ -84,9 +84,13 @@ class ContratServiceCivique(TimestampMixin, VersionMixin, Base):
     volontaire_date_naissance: Mapped[date]
     date_debut: Mapped[date]
     date_fin: Mapped[date]
-    majoration_sociale: Mapped[bool] = mapped_column(default=False)
-    indemnite_mensuelle: Mapped[Decimal] = mapped_column(Money)  # R55
-    prestation_accueil: Mapped[Decimal] = mapped_column(Money)
+    majoration_sociale: Mapped[bool] = mapped_column(default=False)  # R55: RSA household or grant levels 5-7
+    # R55: a full month's State indemnity (+ social increase), from the dated barème at the start (issue 16)
+    indemnite_mensuelle: Mapped[Decimal] = mapped_column(Money)
+    prestation_accueil: Mapped[Decimal] = mapped_column(Money)  # R55: owed by the host, ≥ 7,43 %
+    # the volunteer's account (issue 16: the indemnity is paid to them, also abroad: any SEPA country, R76)
+    iban: Mapped[Optional[str]] = mapped_column(sa.String(34))
+    bic: Mapped[Optional[str]] = mapped_column(sa.String(11))
     statut: Mapped[ConventionStatut] = mapped_column(
         enum_column(ConventionStatut, "convention_statut"), default=ConventionStatut.EN_COURS
     )

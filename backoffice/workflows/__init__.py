@@ -13,6 +13,7 @@ def registry() -> dict[str, Workflow]:
     from .cerfa import CERFA
     from .compte_transitions import COMPTE
     from .echeances import ECHEANCE
+    from .esat import EA, GARANTIE, VERSEMENT_DGF
     from .habilitations import HABILITATION
     from .hors_delai import HORS_DELAI
     from .inscriptions import INSCRIPTION
@@ -21,9 +22,10 @@ def registry() -> dict[str, Workflow]:
     from .parcours import PARCOURS
     from .retours_banque import PAIEMENT
     from .reversements import REVERSEMENT
+    from .service_civique import CONTRAT as CONTRAT_SC, MOIS as MOIS_SC
     return {w.name: w for w in (CERFA, ALLOCATION, HORS_DELAI, REVERSEMENT, COMPTE, LOT_PAIEMENT, MAIL,
                                   ECHEANCE, HABILITATION, PAIEMENT, AUTORISATION, DI, DECLARATION, PARCOURS,
-                                  INSCRIPTION)}
+                                  INSCRIPTION, CONTRAT_SC, MOIS_SC, GARANTIE, EA, VERSEMENT_DGF)}
 
 
 __all__ = ["Context", "Guard", "Param", "Report", "Selection", "Transition", "Workflow", "apply_chunk",

@@ -20,9 +20,9 @@ from decimal import Decimal
 
 import sqlalchemy as sa
 
-from ..models import (AutorisationAP, CalendrierPaiement, CompteBancaire, ContratServiceCivique,
-                      DemandeIndemnisation, Dispositif, Echeance, Paiement)
-from ..models.enums import (AutorisationStatut, ConventionStatut, DIStatut, EcheanceStatut as E,
+from ..models import (AutorisationAP, CalendrierPaiement, CompteBancaire, DemandeIndemnisation, Dispositif, Echeance,
+                      Paiement)
+from ..models.enums import (AutorisationStatut, DIStatut, EcheanceStatut as E,
                             PaiementStatut as PS, Role as R, SourceEcheance as SE, TypeBeneficiairePaiement as TB)
 from .engine import Guard, Param, T, Workflow, id_in
 from .guards import iban_valide
@@ -36,11 +36,15 @@ PROGRAMMES = {
     "NACRE": ("Nouvel accompagnement pour la création ou la reprise d'entreprise (NACRE)", "1,15", False),
     "AR": ("Adultes-relais", "1", True),
     "SC": ("Service civique", "1", True),
+    # issue 16 [derived, as above]: the GRTH reimbursements and the DGF instalments of the ESATs, the EA aid
+    "ESAT": ("Garantie de rémunération et DGF des ESAT", "1,15", False),
+    "EA": ("Aide au poste en entreprise adaptée", "1,15", False),
 }
 CALENDRIER_R41 = {"CEJ": ("1,15", False), "PACEA": ("1", True)}  # R41, also written as data by migration 0012
 PROGRAMME_DE_SOURCE = {
     SE.DI_ACTIVITE_PARTIELLE: "AP", SE.AFAS_ACOMPTE: "AFAS", SE.AFAS_SOLDE: "AFAS", SE.NACRE_AVANCE: "NACRE",
     SE.NACRE_MENSUALITE: "NACRE", SE.ADULTE_RELAIS_MOIS: "AR", SE.SERVICE_CIVIQUE_MOIS: "SC",
+    SE.SC_SUBVENTION: "SC", SE.ESAT_GARANTIE: "ESAT", SE.ESAT_DGF: "ESAT", SE.EA_AIDE_POSTE: "EA",
 }
 
 
@@ -175,12 +179,9 @@ def controles_sources(select, echeance=Echeance):
     [(condition, French reason)]: the payee is eligible and the amount is within what the source allows."""
     di = sa.orm.aliased(DemandeIndemnisation)
     ap = sa.orm.aliased(AutorisationAP)
-    sc = sa.orm.aliased(ContratServiceCivique)
     is_di = echeance.source_type == SE.DI_ACTIVITE_PARTIELLE
-    is_sc = echeance.source_type == SE.SERVICE_CIVIQUE_MOIS
     select = (select.outerjoin(di, sa.and_(is_di, di.id == echeance.source_id))
-              .outerjoin(ap, ap.id == di.autorisation_id)
-              .outerjoin(sc, sa.and_(is_sc, sc.id == echeance.source_id)))
+              .outerjoin(ap, ap.id == di.autorisation_id))
     arms = [
         (sa.and_(is_di, sa.func.coalesce(di.statut, "") != DIStatut.VALIDEE.value),
          "demande d'indemnisation non validée"),
@@ -188,11 +189,13 @@ def controles_sources(select, echeance=Echeance):
                                                                   AutorisationStatut.ACCORD_IMPLICITE]), sa.false()))),
          "autorisation d'activité partielle non accordée (R71)"),
         (sa.and_(is_di, echeance.montant > di.montant_allocation), "montant supérieur à l'allocation de la demande (R74)"),
-        (sa.and_(is_sc, sa.func.coalesce(sc.statut, "") != ConventionStatut.EN_COURS.value),
-         "contrat de service civique non en cours"),
-        (sa.and_(is_sc, echeance.periode > sc.date_fin), "mois après la fin du contrat (R55)"),
-        (sa.and_(is_sc, echeance.montant > sc.indemnite_mensuelle), "montant supérieur à l'indemnité du contrat (R55)"),
     ]
+    # issue 16: a service civique month (R55), an ESAT declaration or DGF instalment (R53), an EA declaration (R54)
+    from .esat import controles_sources_esat
+    from .service_civique import controles_sources_sc
+    for controles in (controles_sources_sc, controles_sources_esat):
+        select, more = controles(select, echeance)
+        arms += more
     return select, arms
 
 

@@ -127,6 +127,28 @@ def make_everything(session, ref) -> Sample:
                                                date_debut=date(2025, 2, 1), date_fin=date(2025, 9, 30),
                                                indemnite_mensuelle=Decimal("504.98"),
                                                prestation_accueil=Decimal("114.85")))
+    # issue 16: service civique (R55), ESAT and EA (R53, R54)
+    agrement_sc = _add(session, m.AgrementServiceCivique(organisme_id=accueil.id, numero=f"AG-{n}", associatif=True,
+                                                         iban="FR1420041010050500013M02606"))
+    mois_sc = _add(session, m.MoisServiceCivique(contrat_id=sc.id, periode=date(2025, 3, 1), fraction=Decimal("1"),
+                                                 indemnite=Decimal("504.98"), majoration=Decimal("0.00"),
+                                                 prestation_due=Decimal("114.85"), subvention=Decimal("100.00"),
+                                                 bareme_du=date(2024, 1, 1)))
+    esat = _add(session, m.Structure(code=f"ESAT-{n}", nom="ESAT du Ponant", type=TypeStructure.ESAT,
+                                     code_postal="59000"))
+    ea = _add(session, m.Structure(code=f"EA-{n}", nom="EA des Flandres", type=TypeStructure.EA, code_postal="59000"))
+    agrement_esat = _add(session, m.AgrementEsat(structure_id=esat.id, numero=f"FIN-{n}", places=40,
+                                                 iban="FR1420041010050500013M02606"))
+    garantie = _add(session, m.DeclarationGarantie(esat_id=esat.id, periode=date(2025, 3, 1), nb_travailleurs=12,
+                                                   etp=Decimal("10"), aide_au_poste=Decimal("9135.13"),
+                                                   cotisations_obligatoires=Decimal("850.00"), prevoyance=Decimal("0"),
+                                                   formation=Decimal("0"), montant=Decimal("9985.13")))
+    dgf = _add(session, m.DotationDGF(esat_id=esat.id, exercice=2025, montant=Decimal("120000.00"), nb_versements=12,
+                                      fixee_at=datetime(2024, 12, 15, 9, 0)))
+    versement = _add(session, m.VersementDGF(dotation_id=dgf.id, rang=1, periode=date(2025, 1, 1),
+                                             montant=Decimal("10000.00")))
+    decl_ea = _add(session, m.DeclarationEA(ea_id=ea.id, periode=date(2025, 3, 1), effectif_total=20, effectif_th=17,
+                                            postes_etp=Decimal("15"), montant=Decimal("21621.60")))
     partner_user = _add(session, m.Compte(login=f"partenaire{n}", email="p@example.fr", nom="Part", prenom="Ner",
                                           role=Role.PARTENAIRE, password_hash=hash_password("x"),
                                           must_change_password=False))
@@ -167,6 +189,10 @@ def make_everything(session, ref) -> Sample:
         "salarie": (salarie.id, "Lefebvre"), "demande_indemnisation": (di.id, auto.numero),
         "ligne_di": (ligne_di.id, "LEFEBVRE"), "convention_nacre": (conv.id, conv.numero),
         "poste_adulte_relais": (poste.id, poste.numero_convention), "contrat_service_civique": (sc.id, sc.numero),
+        "agrement_service_civique": (agrement_sc.id, f"AG-{n}"), "mois_service_civique": (mois_sc.id, sc.numero),
+        "agrement_esat": (agrement_esat.id, f"FIN-{n}"), "declaration_garantie": (garantie.id, "ESAT du Ponant"),
+        "dotation_dgf": (dgf.id, "ESAT du Ponant"), "versement_dgf": (versement.id, "ESAT du Ponant"),
+        "declaration_ea": (decl_ea.id, "EA des Flandres"),
         "structure": (ref.nord.id, ref.nord.nom), "dispositif": (ref.dispositifs["CEJ"].id, "CEJ"),
         "motif_sortie": (ref.dispositifs["CEJ"].motifs_sortie[0].id, ref.dispositifs["CEJ"].motifs_sortie[0].libelle),
         "compte": (ref.comptes["conseiller"].id, "conseiller"), "compte_etablissement": (habilitation.id, "partenaire"),

@@ -10,7 +10,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0025_parcours_regles"
-down_revision = "0012_echeances"
+down_revision = "0022_ap_inscription"
 branch_labels = None
 depends_on = None
 

@@ -1,0 +1,187 @@
+"""The ESAT extranet (R53, R54, issue 16): agréments, monthly pay-guarantee declarations (GRTH), the DGF set by the
+ARS and its instalments, the EAs' aid-per-post declarations. Each actor sees what its habilitation allows
+(policy: the ESAT or EA its own, the ARS its région, the ASP all); the declarations are filed through
+workflows.esat (computed at once), validated, refused and liquidated by the workflows' buttons and bulk actions."""
+
+from __future__ import annotations
+
+import sqlalchemy as sa
+from flask import abort, flash, request
+from flask_login import current_user
+from markupsafe import Markup
+from wtforms import StringField
+
+from .. import clock, security
+from .. import models as m
+from ..forms.fields import parse_mois
+from ..i18n import format_montant
+from ..models.enums import STATUT_LABELS, TypeStructure
+from ..workflows import esat as wf
+from ..workflows.errors import WorkflowError
+from . import refs
+from .base import ReadOnlyModelView, SecureModelView
+from .formatters import iban_groupes
+
+
+def _mois(view, context, model, name):
+    return f"{model.periode:%m/%Y}"
+
+
+def _mois_saisi(form):
+    return parse_mois(form.mois.data or "")
+
+
+MOIS_FIELD = {"mois": StringField("Mois déclaré (MM/AAAA)")}
+
+
+class _DepotView(SecureModelView):
+    """A declaration is filed through the workflow (computed at once); it is never edited, only refused."""
+
+    def _deposer(self, form):
+        raise NotImplementedError
+
+    def create_model(self, form):
+        try:
+            model = self._deposer(form)
+            self.session.commit()
+        except (WorkflowError, ValueError) as exc:
+            self.session.rollback()
+            flash(str(exc), "error")
+            return False
+        except TypeError:
+            self.session.rollback()
+            flash("Tous les champs chiffrés sont obligatoires.", "error")
+            return False
+        return model
+
+    def update_model(self, form, model):
+        flash("Une déclaration déposée ne se modifie pas : l'ASP la refuse, déposez-la de nouveau.", "error")
+        return False
+
+
+class AgrementEsatView(SecureModelView):
+    column_list = ["id", "numero", "structure", "places", "iban", "created_at"]
+    column_details_list = ["id", "numero", "structure", "places", "iban", "bic", "created_at", "updated_at"]
+    column_searchable_list = ["numero"]
+    column_labels = {"structure": "ESAT ou entreprise adaptée", "numero": "N° FINESS ou d'agrément"}
+    column_formatters = {"iban": iban_groupes}
+    form_columns = ["structure", "numero", "places", "iban", "bic"]
+    form_args = {"structure": {"query_factory": refs.structures(TypeStructure.ESAT, TypeStructure.EA)}}
+
+    def create_model(self, form):
+        stale = security.fresh_auth_redirect(next_url=request.full_path.rstrip("?"))
+        if stale is not None:
+            abort(stale)
+        try:
+            model = wf.enregistrer_agrement(self.session, actor=current_user,
+                                            structure_id=getattr(form.structure.data, "id", None),
+                                            numero=form.numero.data or "", places=form.places.data or 0,
+                                            iban=form.iban.data or "", bic=form.bic.data)
+            self.session.commit()
+        except WorkflowError as exc:
+            self.session.rollback()
+            flash(str(exc), "error")
+            return False
+        return model
+
+    def update_model(self, form, model):
+        flash("Un agrément ne se modifie pas ici.", "error")
+        return False
+
+
+class DeclarationGarantieView(_DepotView):
+    column_list = ["id", "esat", "periode", "nb_travailleurs", "etp", "aide_au_poste", "cotisations_obligatoires",
+                   "prevoyance", "formation", "montant", "statut"]
+    column_details_list = column_list + ["motif", "created_at", "updated_at"]
+    column_export_list = column_list
+    column_sortable_list = ["id", "periode", "montant", "statut"]
+    column_filters = ["periode", "statut", "esat.nom", "montant"]
+    column_labels = {"esat": "ESAT", "esat.nom": "ESAT", "periode": "Mois", "etp": "Équivalents temps plein",
+                     "aide_au_poste": "Garantie (aide au poste, R53)", "cotisations_obligatoires":
+                     "Cotisations obligatoires", "prevoyance": "Prévoyance (facultative)",
+                     "formation": "Formation (facultative)", "montant": "Remboursement"}
+    column_formatters = {"periode": _mois}
+    form_columns = ["esat", "mois", "nb_travailleurs", "etp", "cotisations_obligatoires", "prevoyance", "formation"]
+    form_extra_fields = MOIS_FIELD
+    form_args = {"esat": {"query_factory": refs.structures(TypeStructure.ESAT)}}
+
+    def _deposer(self, form):
+        return wf.deposer_garantie(self.session, actor=current_user, esat_id=getattr(form.esat.data, "id", None),
+                                   periode=_mois_saisi(form), nb_travailleurs=form.nb_travailleurs.data,
+                                   etp=form.etp.data, cotisations_obligatoires=form.cotisations_obligatoires.data,
+                                   prevoyance=form.prevoyance.data or 0, formation=form.formation.data or 0,
+                                   now=clock.now())
+
+
+class DeclarationEAView(_DepotView):
+    column_list = ["id", "ea", "periode", "effectif_total", "effectif_th", "part_th", "postes_etp", "montant",
+                   "statut"]
+    column_details_list = column_list + ["motif", "created_at", "updated_at"]
+    column_export_list = ["id", "ea", "periode", "effectif_total", "effectif_th", "postes_etp", "montant", "statut"]
+    column_sortable_list = ["id", "periode", "montant", "statut"]
+    column_filters = ["periode", "statut", "ea.nom", "montant"]
+    column_labels = {"ea": "Entreprise adaptée", "ea.nom": "Entreprise adaptée", "periode": "Mois",
+                     "effectif_th": "Dont travailleurs handicapés", "part_th": "Part (R54 : 80 % au moins)",
+                     "postes_etp": "Postes aidés (ETP)", "montant": "Aide au poste (R54)"}
+    column_formatters = {"periode": _mois, "part_th": lambda v, c, mo, n: (
+        f"{(mo.effectif_th * 100 / mo.effectif_total):.1f} %".replace(".", ",") if mo.effectif_total else "")}
+    form_columns = ["ea", "mois", "effectif_total", "effectif_th", "postes_etp"]
+    form_extra_fields = MOIS_FIELD
+    form_args = {"ea": {"query_factory": refs.structures(TypeStructure.EA)}}
+
+    def _deposer(self, form):
+        return wf.deposer_ea(self.session, actor=current_user, ea_id=getattr(form.ea.data, "id", None),
+                             periode=_mois_saisi(form), effectif_total=form.effectif_total.data,
+                             effectif_th=form.effectif_th.data, postes_etp=form.postes_etp.data, now=clock.now())
+
+
+def _versements(view, context, model, name):
+    rows = view.session.execute(sa.select(m.VersementDGF).where(m.VersementDGF.dotation_id == model.id)
+                                .order_by(m.VersementDGF.rang)).scalars().all()
+    lignes = [Markup("<tr><td>{}</td><td>{:%m/%Y}</td><td class=\"text-right\">{}</td><td>{}</td></tr>").format(
+        r.rang, r.periode, format_montant(r.montant), STATUT_LABELS.get(r.statut.value, r.statut.value)) for r in rows]
+    return Markup('<table class="table table-sm" id="versements-dgf"><thead><tr><th>Versement</th><th>Mois</th>'
+                  '<th class="text-right">Montant</th><th>Statut</th></tr></thead><tbody>{}</tbody></table>').format(
+        Markup("").join(lignes))
+
+
+class DotationDGFView(SecureModelView):
+    column_list = ["id", "esat", "exercice", "montant", "nb_versements", "fixee_at"]
+    column_details_list = ["id", "esat", "exercice", "montant", "nb_versements", "fixee_at", "versements"]
+    column_filters = ["exercice", "esat.nom"]
+    column_labels = {"esat": "ESAT", "esat.nom": "ESAT", "montant": "DGF fixée par l'ARS (R53)",
+                     "nb_versements": "Versements", "fixee_at": "Fixée le", "versements": "Échéancier"}
+    column_formatters = {"versements": _versements}
+    form_columns = ["esat", "exercice", "montant", "nb_versements"]
+    form_args = {"esat": {"query_factory": refs.structures(TypeStructure.ESAT)},
+                 "nb_versements": {"description": "12 (mensuels), 4 (trimestriels)…"}}
+
+    def create_model(self, form):
+        try:
+            model = wf.fixer_dgf(self.session, actor=current_user, esat_id=getattr(form.esat.data, "id", None),
+                                 exercice=form.exercice.data, montant=form.montant.data,
+                                 nb_versements=form.nb_versements.data or 12, now=clock.now())
+            self.session.commit()
+        except WorkflowError as exc:
+            self.session.rollback()
+            flash(str(exc), "error")
+            return False
+        except TypeError:
+            self.session.rollback()
+            flash("Exercice et montant obligatoires.", "error")
+            return False
+        return model
+
+    def update_model(self, form, model):
+        flash("Une DGF fixée ne se modifie pas ici.", "error")
+        return False
+
+
+class VersementDGFView(ReadOnlyModelView):
+    column_list = ["id", "dotation", "dotation.esat", "rang", "periode", "montant", "statut"]
+    column_details_list = column_list + ["created_at", "updated_at"]
+    column_sortable_list = ["id", "periode", "montant", "statut"]
+    column_filters = ["periode", "statut", "dotation.esat.nom", "dotation.exercice"]
+    column_labels = {"dotation": "DGF", "dotation.esat": "ESAT", "dotation.esat.nom": "ESAT", "rang": "Versement n°",
+                     "periode": "Mois", "dotation.exercice": "Exercice"}
+    column_formatters = {"periode": _mois}
