@@ -20,7 +20,32 @@ CATALOGUE = {"PARRAINAGE": ("parrainage", 2, None, None, None),  # R8
              "DECLIC": ("journee_declic", None, 6, 7, True)}  # R12; for jobseekers (demandeurs d'emploi)
 
 
+def _triggers_r20_sqlite():
+    """SQLite's batch mode rebuilds `dispositif` and `inscription` (copy, drop, rename): the R20 triggers of
+    migration 0015 on `inscription`, which read `dispositif`, must be dropped first and made again after."""
+    import importlib.util
+    from pathlib import Path
+    spec = importlib.util.spec_from_file_location("_m0015", Path(__file__).with_name("0015_parcours.py"))
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module.SQLITE_TRIGGERS
+
+
+def _sans_triggers_sqlite():
+    if op.get_bind().dialect.name != "sqlite":
+        return None
+    for event in ("insert", "update"):
+        op.execute(f"DROP TRIGGER IF EXISTS inscription_r20_{event}")
+    return _triggers_r20_sqlite()
+
+
+def _remettre_triggers(statements):
+    for statement in statements or ():
+        op.execute(statement)
+
+
 def upgrade():
+    triggers = _sans_triggers_sqlite()
     with op.batch_alter_table("dispositif") as batch:
         batch.add_column(sa.Column("nature_action", sa.String(20), nullable=True))
         batch.add_column(sa.Column("actions_min", sa.Integer(), nullable=True))
@@ -66,8 +91,11 @@ def upgrade():
             values["france_travail_requis"] = ft
         op.execute(dispositif.update().where(dispositif.c.code == code).values(**values))
 
+    _remettre_triggers(triggers)
+
 
 def downgrade():
+    triggers = _sans_triggers_sqlite()
     op.drop_index(op.f("ix_action_parcours_inscription_id"), table_name="action_parcours")
     op.drop_table("action_parcours")
     with op.batch_alter_table("inscription") as batch:
@@ -78,3 +106,4 @@ def downgrade():
         batch.drop_constraint(op.f("ck_dispositif_actions_bornes"), type_="check")
         for column in ("heures_par_action", "actions_max", "actions_min", "nature_action"):
             batch.drop_column(column)
+    _remettre_triggers(triggers)
