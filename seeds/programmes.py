@@ -81,6 +81,10 @@ def _afas(session, rng, fake) -> int:
     modes = [ModeLieu.MONO_LIEU, ModeLieu.ITINERANCE, ModeLieu.ANTENNE]
     for k, mode in enumerate(modes):
         p = _structure(session, f"ER-{k + 1:02d}", f"Espace de rencontre {fake.city()}", TypeStructure.PARTENAIRE_AFAS, rng)
+        # the account the acomptes and balance are paid to (R79, R76); not drawn from rng: the rest of the demo
+        # keeps its values
+        from schwifty import IBAN
+        p.iban = str(IBAN.generate("FR", bank_code="42559", branch_code="10000", account_code=f"{k + 1:011d}"))
         lieux = [afas.creer_lieu(session, actor=caf, partenaire_id=p.id, nom=f"{p.nom} — lieu {j + 1}", mode=mode,
                                  commune=fake.city(), ouvert_le=date(2020, 1, 1))
                  for j in range(1 if mode == ModeLieu.MONO_LIEU else 3)]

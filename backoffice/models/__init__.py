@@ -1,7 +1,8 @@
 """SQLAlchemy 2 typed models, one module per aggregate. Importing this package registers them all."""
 
 from .activite_partielle import AutorisationAP, DemandeIndemnisation, LigneDI, PieceJointe, Salarie
-from .afas import Anomalie, DeclarationPartenaire, HabilitationAfas, LieuAccueil, LigneActivite
+from .afas import (Anomalie, DeclarationPartenaire, HabilitationAfas, ItemAnnuelAfas, LieuAccueil, LigneActivite,
+                   ValeurItemAfas)
 from .allocations import Allocation, DemandeHorsDelai, Ressource
 from .audit import AuditEvent, AuditSceau, BulkRun
 from .base import Base, Money
@@ -24,5 +25,5 @@ __all__ = [
     "LieuAccueil",
     "LigneActivite", "LigneDI", "LotPaiement", "MailOutbox", "Money", "MotifSortie", "Paiement",
     "PieceJointe", "PosteAdulteRelais", "Remboursement", "RetourBancaire", "Ressource", "Reversement", "Salarie",
-    "Structure", "Compensation", "EcheancierLigne", "RemiseReversement",
+    "Structure", "Compensation", "EcheancierLigne", "RemiseReversement", "ItemAnnuelAfas", "ValeurItemAfas",
 ]

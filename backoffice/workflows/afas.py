@@ -13,7 +13,8 @@ justifications, the estimate, the life cycle and what it makes payable.
   checked again). Every move audited by the engine; mails to the partner through the outbox.
 - R79: the transmission of a forecast makes its 1st acompte payable, the processing of an actual of N-1 the
   2nd acompte of N (70 % limit when a gap over 10 % is not justified) and the balance of N-1 (negative: a
-  reversement), through the hook `_creer_echeance_afas` (wired at merge to the payment chain).
+  reversement), as payables of the AFAS programme paid to the partner's IBAN (workflows.afas_paiements; the
+  steps that make something payable are refused while the service has no valid IBAN, R76).
 """
 
 from __future__ import annotations
@@ -29,6 +30,7 @@ from ..models.enums import (DeclarationStatut as S, DeclarationType, Habilitatio
                             Role as R)
 from ..rules import afas as regles
 from . import audit
+from .afas_paiements import IBAN_PREVISIONNELLE, IBAN_REELLE
 from .engine import Guard, Param, T, Workflow
 from .errors import RoleRefused, TransitionRefused
 
@@ -352,18 +354,11 @@ def _mail(template):
 # ---- R79: acomptes and balance ----------------------------------------------------------------------------------
 
 def _creer_echeance_afas(session, declaration_ids, kind, ctx) -> None:
-    """HOOK (issue 15 §6), wired at merge by the lead to the payment chain (helper `payables`).
-
-    Called once per kind with the declarations whose amount was just written on them:
-    - kind "acompte_1" / "acompte_2": ids of forecast declarations (R79); montant = Decl.acompte_1 /
-      Decl.acompte_2; source_type "afas_acompte", source_id = the declaration id, periode = first day of the
-      acompte's month (ctx.now), payee = the declaration's partner structure (Decl.partenaire_id);
-    - kind "solde": ids of actual declarations; montant = Decl.solde (> 0); source_type "afas_solde",
-      periode = date(exercice, 1, 1);
-    - kind "reversement": ids of actual declarations whose balance is negative: -Decl.solde to recover from
-      the partner (R79 [derived]).
-    Until then this does nothing: the amounts wait on the declarations (tableau de suivi)."""
-    return None
+    """R79, issue 15 §6: what a step made payable goes to the payment chain (workflows.afas_paiements):
+    kind "acompte_1" / "acompte_2" (forecasts) and "solde" (actuals) become payables of the AFAS programme, paid to
+    the partner structure's IBAN; "reversement" (actuals with a negative balance) an ordre de reversement."""
+    from .afas_paiements import creer_echeances_afas
+    creer_echeances_afas(session, declaration_ids, kind, ctx)
 
 
 def _echeance(session, ids, kind, ctx) -> None:
@@ -473,14 +468,15 @@ DECLARATION = Workflow("declaration_afas", Decl, [
     T("approuver", "Approuver", {S.CONTROLEE}, S.APPROUVEE, PARTENAIRE, guards=[APPROBATEUR, PAS_REMPLISSEUR],
       values=_approbation, style="success"),
     T("transmettre", "Transmettre à la Caf", {S.APPROUVEE}, S.TRANSMISE, PARTENAIRE,
-      guards=[APPROBATEUR, PAS_BLOQUANTE, JUSTIFIEES], values=lambda ctx: {"transmise_at": ctx.now},
+      guards=[APPROBATEUR, PAS_BLOQUANTE, JUSTIFIEES, IBAN_PREVISIONNELLE],
+      values=lambda ctx: {"transmise_at": ctx.now},
       effects=[_effect_acompte_1, _mail("transmise")]),
     T("prendre_en_traitement", "Prendre en traitement", {S.TRANSMISE}, S.EN_TRAITEMENT, {R.CAF},
       effects=[_mail("en_traitement")]),
     T("traiter", "Traiter (droit retenu)", {S.EN_TRAITEMENT}, S.TRAITEE, {R.CAF},
       params=[Param("droit_retenu", "Droit retenu (vide : l'estimation)", kind="money", required=False),
               Param("motif_droit", "Motif d'un droit différent de l'estimation", kind="textarea", required=False)],
-      guards=[MOTIF_DROIT], values=_valeurs_traitement, effects=[_effect_apres_traitement, _mail("traitee")],
+      guards=[MOTIF_DROIT, IBAN_REELLE], values=_valeurs_traitement, effects=[_effect_apres_traitement, _mail("traitee")],
       style="success"),
     T("renvoyer", "Renvoyer au partenaire", {S.TRANSMISE, S.EN_TRAITEMENT}, S.RENVOYEE, {R.CAF},
       params=[Param("motif_renvoi", "Motif du renvoi", kind="textarea")],

@@ -193,7 +193,9 @@ def controles_sources(select, echeance=Echeance):
         (sa.and_(is_sc, echeance.periode > sc.date_fin), "mois après la fin du contrat (R55)"),
         (sa.and_(is_sc, echeance.montant > sc.indemnite_mensuelle), "montant supérieur à l'indemnité du contrat (R55)"),
     ]
-    return select, arms
+    from .afas_paiements import controles_afas  # issue 15: the Afas acomptes and balance (R79)
+    select, afas = controles_afas(select, echeance)
+    return select, arms + afas
 
 
 # ---- the life cycle --------------------------------------------------------------------------------------------

@@ -21,18 +21,19 @@ from seeds.comptes import DEMO_PASSWORD
 pytestmark = pytest.mark.populated
 
 T0 = datetime(2025, 6, 16, 9, 0)
+IBAN_ER = "FR7630006000011234567890189"  # the service's account (R76: valid RIB key), paid the acomptes (R79)
 _n = iter(range(1, 10_000))
 
 
 class Service:
     """A test Espace de rencontre: one venue, its three habilitated users, the Caf agent."""
 
-    def __init__(self, s, ref, *, mode=ModeLieu.MONO_LIEU):
+    def __init__(self, s, ref, *, mode=ModeLieu.MONO_LIEU, iban=IBAN_ER):
         k = next(_n)
         self.s = s
         self.caf = ref.comptes["caf"]
         self.p = m.Structure(code=f"ER-T{k}", nom=f"Espace de rencontre test {k}", type=TypeStructure.PARTENAIRE_AFAS,
-                             email=f"er-t{k}@partenaire.example.fr")
+                             email=f"er-t{k}@partenaire.example.fr", iban=iban)
         s.add(self.p)
         s.flush()
         self.lieu = afas.creer_lieu(s, actor=self.caf, partenaire_id=self.p.id, nom=f"Lieu {k}", mode=mode)
