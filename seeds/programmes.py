@@ -72,6 +72,7 @@ def _afas(session, rng, fake) -> int:
     from backoffice.passwords import hash_password
     from backoffice.workflows import Selection, run
     from backoffice.workflows import afas
+    from backoffice.workflows.afas_items import saisir_items
 
     from .comptes import DEMO_PASSWORD
 
@@ -122,6 +123,10 @@ def _afas(session, rng, fake) -> int:
             charges = (heures * Decimal(rng.randrange(28, 40))).quantize(Decimal("1"))  # about the ceiling
             d.budget = d.charges = d.produits = charges  # a balanced budget (R59)
             afas.enregistrer(session, [d.id], actor=fin, now=t, part=afas.PART_FINANCES)
+            if type_ == DeclarationType.REELLE:  # R57: the yearly items, each by the provider of its part (R60)
+                for part, actor in (("activite", act), ("finances", fin)):
+                    saisir_items(session, actor=actor, declaration_id=d.id, saisie=items_exemple(session, part),
+                                 now=t)
             if jusqu == "en_saisie":
                 continue
             for a in session.scalars(sa.select(Anomalie).where(Anomalie.declaration_id == d.id)):  # R59
@@ -138,6 +143,25 @@ def _afas(session, rng, fake) -> int:
                     params={"motif_renvoi": "Le compte de résultat ne correspond pas au bilan transmis : à corriger."})
     session.flush()
     return n
+
+
+def items_exemple(session, part: str | None = None) -> dict[str, str]:
+    """A plausible answer to each active yearly item (R57) of `part`, within its bounds, as typed in a form."""
+    from backoffice.workflows.afas_items import items_actifs
+    out = {}
+    for it in items_actifs(session):
+        if part is not None and it.part.value != part:
+            continue
+        kind = it.type.value
+        if kind == "texte":
+            out[it.code] = "Ouverture d'un second créneau le mercredi."
+        elif kind == "oui_non":
+            out[it.code] = "oui"
+        else:
+            low, high = it.minimum or Decimal("0"), it.maximum or Decimal("100")
+            value = min(high, low + max(Decimal("1"), (high - low) / 100)).quantize(Decimal("1"))
+            out[it.code] = str(value).replace(".", ",")
+    return out
 
 
 PDF_AVIS_CSE = b"%PDF-1.4\n% Avis du CSE (demo)\n1 0 obj << /Type /Catalog >> endobj\ntrailer << /Root 1 0 R >>\n%%EOF\n"

@@ -124,7 +124,7 @@ def creer_lieu(session, *, actor, partenaire_id: int, nom: str, mode, commune: s
 # ---- R59, R78: the checks and the estimate, on every save ---------------------------------------------------
 
 def donnees(session, ids) -> dict[int, regles.Donnees]:
-    """The checks' input for each declaration, set-based (4 queries whatever the count)."""
+    """The checks' input for each declaration, set-based (6 queries whatever the count)."""
     ids = list(ids)
     decls = session.execute(sa.select(Decl.id, Decl.partenaire_id, Decl.exercice, Decl.type, Decl.budget,
                                       Decl.charges, Decl.produits).where(Decl.id.in_(ids))).all()
@@ -148,6 +148,8 @@ def donnees(session, ids) -> dict[int, regles.Donnees]:
                               + LigneActivite.heures_organisation))
         .where(LigneActivite.declaration_id.in_([a[0] for a in autres])).group_by(LigneActivite.declaration_id)).all())
     index = {(a.partenaire_id, a.exercice, a.type): a for a in autres}
+    from .afas_items import etat_items  # R57: the yearly items of an actual declaration
+    items = etat_items(session, [d.id for d in decls])
     out = {}
     for d in decls:
         ouverts = [x for x in lieux if x.partenaire_id == d.partenaire_id
@@ -161,7 +163,8 @@ def donnees(session, ids) -> dict[int, regles.Donnees]:
             modes=tuple(x.mode.value for x in ouverts),
             heures_annee_precedente=heures.get(prec[0]) if prec is not None else None,
             droit_previsionnel=prev[4] if prev is not None and d.type == DeclarationType.REELLE else None,
-            noms_lieux={x.id: x.nom for x in ouverts})
+            noms_lieux={x.id: x.nom for x in ouverts},
+            items_manquants=items.get(d.id, ((), ()))[0], items_hors_bornes=items.get(d.id, ((), ()))[1])
     return out
 
 

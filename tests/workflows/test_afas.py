@@ -16,7 +16,9 @@ from backoffice.models.enums import (DeclarationStatut as S, DeclarationType as 
 from backoffice.passwords import hash_password
 from backoffice.workflows import Selection, afas, run
 from backoffice.workflows.errors import TransitionRefused
+from backoffice.workflows.afas_items import saisir_items
 from seeds.comptes import DEMO_PASSWORD
+from seeds.programmes import items_exemple
 
 pytestmark = pytest.mark.populated
 
@@ -53,7 +55,7 @@ class Service:
         return c
 
     def declaration(self, exercice, type_=DT.PREVISIONNELLE, *, charges=D("30000"), produits=None, lignes=True,
-                    finances_par=None):
+                    finances_par=None, items=True):
         d = afas.creer_declaration(self.s, actor=self.fin, partenaire_id=self.p.id, exercice=exercice, type=type_,
                                    now=T0)
         if lignes:  # 2 × (400 + 100 + 100) = 1 200 h
@@ -64,6 +66,9 @@ class Service:
             afas.enregistrer(self.s, [d.id], actor=self.act, now=T0, part=afas.PART_ACTIVITE)
         d.budget, d.charges, d.produits = charges, charges, produits if produits is not None else charges
         afas.enregistrer(self.s, [d.id], actor=finances_par or self.fin, now=T0, part=afas.PART_FINANCES)
+        if type_ == DT.REELLE and items:  # R57: the yearly items, each part by its provider (R60)
+            for part, actor in (("activite", self.act), ("finances", finances_par or self.fin)):
+                saisir_items(self.s, actor=actor, declaration_id=d.id, saisie=items_exemple(self.s, part), now=T0)
         return d
 
     def go(self, d, name, actor, **params):

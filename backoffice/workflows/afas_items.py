@@ -1,0 +1,106 @@
+"""The ~20 yearly items of the actual declaration (R57, issue 15 §2), defined as data (models.ItemAnnuelAfas: type,
+bounds, provider, mandatory), filled in on the declaration by the provider of their part (R60) and checked
+against their bounds when saved (rules.afas.lire_item: a bad value refuses the whole form, nothing is written).
+The checks of the declaration (R59, rules.afas.CONTROLES) name the mandatory items still missing (blocking) and
+the values that left their bounds since the Caf changed them (blocking).
+"""
+
+from __future__ import annotations
+
+import sqlalchemy as sa
+
+from ..models import DeclarationPartenaire as Decl, ItemAnnuelAfas as Item, ValeurItemAfas as Valeur
+from ..models.enums import DeclarationType, PartAfas
+from ..rules import afas as regles
+from . import audit
+from .errors import TransitionRefused, WorkflowError
+
+
+def items_actifs(session) -> list[Item]:
+    return session.execute(sa.select(Item).where(Item.actif.is_(True)).order_by(Item.ordre, Item.id)).scalars().all()
+
+
+def valeurs(session, declaration_id: int) -> dict[int, Valeur]:
+    return {v.item_id: v for v in session.execute(sa.select(Valeur).where(
+        Valeur.declaration_id == declaration_id)).scalars()}
+
+
+def etat_items(session, ids) -> dict[int, tuple[tuple[str, ...], tuple[str, ...]]]:
+    """For each actual declaration among `ids`: (mandatory active items missing, values out of bounds), as
+    French labels. Two queries whatever the count."""
+    ids = list(ids)
+    reelles = session.execute(sa.select(Decl.id).where(Decl.id.in_(ids), Decl.type == DeclarationType.REELLE)
+                              ).scalars().all()
+    if not reelles:
+        return {}
+    items = items_actifs(session)
+    saisies: dict[int, dict[int, tuple]] = {}
+    for v in session.execute(sa.select(Valeur.declaration_id, Valeur.item_id, Valeur.valeur_nombre,
+                                       Valeur.valeur_texte).where(Valeur.declaration_id.in_(reelles))).all():
+        saisies.setdefault(v.declaration_id, {})[v.item_id] = (v.valeur_nombre, v.valeur_texte)
+    out = {}
+    for i in reelles:
+        mine = saisies.get(i, {})
+        manquants = tuple(it.libelle for it in items if it.obligatoire and mine.get(it.id, (None, None)) == (None, None))
+        hors = tuple(it.libelle for it in items if it.id in mine
+                     and not regles.dans_les_bornes(it.type, it.minimum, it.maximum, *mine[it.id]))
+        out[i] = (manquants, hors)
+    return out
+
+
+def saisir_items(session, *, actor, declaration_id: int, saisie: dict, now) -> int:
+    """Save the yearly items typed in on a declaration: `saisie` maps an item id (or code) to the raw text. Every
+    value is checked first (type, bounds) and the user's habilitation on each item's part (R60); one error and
+    nothing is written (TransitionRefused listing the reasons). Then one upsert per item, an audit event, and the
+    checks and estimate of every save (workflows.afas.enregistrer). Returns the number of values changed."""
+    from .. import policy
+    from . import afas
+    q = sa.select(Decl).where(Decl.id == declaration_id)
+    if actor is not None and (clause := policy.row_scope(Decl, actor)) is not None:
+        q = q.where(clause)
+    with session.no_autoflush:
+        decl = session.execute(q).scalar_one_or_none()
+        if decl is None:
+            raise TransitionRefused("Déclaration introuvable.")
+        afas.verifier_modifiable(decl)
+        items = {it.id: it for it in items_actifs(session)}
+        par_code = {it.code: it for it in items.values()}
+        existantes = valeurs(session, decl.id)
+    erreurs, lu = [], {}
+    for key, brut in saisie.items():
+        it = items.get(key) if isinstance(key, int) else par_code.get(str(key)) or items.get(
+            int(key) if str(key).isdigit() else -1)
+        if it is None:
+            erreurs.append(f"Donnée annuelle inconnue ou retirée : {key}.")
+            continue
+        try:
+            lu[it.id] = regles.lire_item(it.type, it.minimum, it.maximum, brut, libelle=it.libelle)
+        except ValueError as exc:
+            erreurs.append(str(exc))
+    changes = {i: v for i, v in lu.items()
+               if ((existantes[i].valeur_nombre, existantes[i].valeur_texte) if i in existantes else (None, None)) != v}
+    for part in {items[i].part for i in changes}:
+        try:
+            afas.verifier_part(session, actor, decl.partenaire_id,
+                               afas.PART_ACTIVITE if part == PartAfas.ACTIVITE else afas.PART_FINANCES)
+        except WorkflowError as exc:
+            erreurs.append(str(exc))
+    if erreurs:
+        raise TransitionRefused(" ".join(dict.fromkeys(erreurs)))
+    if not changes:
+        return 0
+    for i, (nombre, texte) in changes.items():
+        v = existantes.get(i)
+        if v is None:
+            session.add(Valeur(declaration_id=decl.id, item_id=i, valeur_nombre=nombre, valeur_texte=texte,
+                               saisie_par_id=getattr(actor, "id", None)))
+        else:
+            v.valeur_nombre, v.valeur_texte, v.saisie_par_id = nombre, texte, getattr(actor, "id", None)
+    session.flush()
+    audit.record(session, entity="declaration_partenaire", entity_id=decl.id, action="saisir_items",
+                 actor_id=getattr(actor, "id", None), at=now,
+                 params={"items": sorted(items[i].code for i in changes)})
+    for part in sorted({items[i].part for i in changes}):
+        afas.enregistrer(session, [decl.id], actor=actor, now=now,
+                         part=afas.PART_ACTIVITE if part == PartAfas.ACTIVITE else afas.PART_FINANCES)
+    return len(changes)
