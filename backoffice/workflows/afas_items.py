@@ -16,6 +16,14 @@ from . import audit
 from .errors import TransitionRefused, WorkflowError
 
 
+class ItemsRefuses(TransitionRefused):
+    """The form's values refused, each reason in `erreurs` (nothing was written)."""
+
+    def __init__(self, erreurs: list[str]):
+        super().__init__(" ".join(erreurs))
+        self.erreurs = erreurs
+
+
 def items_actifs(session) -> list[Item]:
     return session.execute(sa.select(Item).where(Item.actif.is_(True)).order_by(Item.ordre, Item.id)).scalars().all()
 
@@ -86,7 +94,7 @@ def saisir_items(session, *, actor, declaration_id: int, saisie: dict, now) -> i
         except WorkflowError as exc:
             erreurs.append(str(exc))
     if erreurs:
-        raise TransitionRefused(" ".join(dict.fromkeys(erreurs)))
+        raise ItemsRefuses(list(dict.fromkeys(erreurs)))
     if not changes:
         return 0
     for i, (nombre, texte) in changes.items():
