@@ -32,6 +32,8 @@ def load_partenaires_et_programmes(session, rng, fake, structures) -> dict[str, 
     # (R60), one forecast and one actual declaration per year (R56), everything through workflows.afas:
     # typed by the providers, checked (R59) and justified, estimated (R78), approved, sent, processed by the
     # Caf, the acomptes and balances computed (R79)
+    from backoffice.workflows.afas_items import creer_items_par_defaut
+    creer_items_par_defaut(session)  # R57: the yearly items (migration 0021), again if the tables were emptied
     counts["déclarations Afas"] += _afas(session, rng, fake)
     # --- Activité partielle: establishments (one account per SIRET, R62), then everything through the workflows:
     # the DAP filed (R73), decided by the UD or accepted by silence, the DI created with the mailed code (R71),

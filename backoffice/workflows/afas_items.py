@@ -10,7 +10,7 @@ from __future__ import annotations
 import sqlalchemy as sa
 
 from ..models import DeclarationPartenaire as Decl, ItemAnnuelAfas as Item, ValeurItemAfas as Valeur
-from ..models.enums import DeclarationType, PartAfas
+from ..models.enums import DeclarationType, PartAfas, TypeItemAfas
 from ..rules import afas as regles
 from . import audit
 from .errors import TransitionRefused, WorkflowError
@@ -22,6 +22,49 @@ class ItemsRefuses(TransitionRefused):
     def __init__(self, erreurs: list[str]):
         super().__init__(" ".join(erreurs))
         self.erreurs = erreurs
+
+
+# R57 [derived: the CNAF leaflet listing them is not in the sources]: the initial items, written by migration
+# 0021_afas_paiements; code, libellé, type, part, minimum, maximum, obligatoire
+ITEMS_PAR_DEFAUT = [
+    ("NB_FAMILLES", "Nombre de familles accueillies dans l'année", "entier", "activite", 0, 10000, True),
+    ("NB_ENFANTS", "Nombre d'enfants accueillis dans l'année", "entier", "activite", 0, 20000, True),
+    ("NB_NOUVELLES_SITUATIONS", "Nombre de nouvelles situations dans l'année", "entier", "activite", 0, 10000, True),
+    ("NB_SITUATIONS_TERMINEES", "Nombre de situations terminées dans l'année", "entier", "activite", 0, 10000, True),
+    ("NB_MESURES_JUDICIAIRES", "Situations orientées par une décision de justice", "entier", "activite", 0, 10000,
+     True),
+    ("NB_MESURES_CONVENTIONNELLES", "Situations hors décision de justice (démarche des parents)", "entier",
+     "activite", 0, 10000, True),
+    ("NB_RENCONTRES", "Nombre de rencontres parents-enfants réalisées", "entier", "activite", 0, 100000, True),
+    ("NB_RENCONTRES_ANNULEES", "Nombre de rencontres annulées", "entier", "activite", 0, 100000, True),
+    ("NB_PASSAGES_BRAS", "Nombre de « passages de bras » entre les parents", "entier", "activite", 0, 100000, True),
+    ("DUREE_MOYENNE_MOIS", "Durée moyenne d'une situation (mois)", "decimal", "activite", 0, 120, True),
+    ("DELAI_ATTENTE_JOURS", "Délai moyen entre la demande et la première rencontre (jours)", "entier", "activite",
+     0, 730, True),
+    ("LISTE_ATTENTE", "Familles en liste d'attente au 31 décembre", "entier", "activite", 0, 10000, True),
+    ("JOURS_OUVERTURE", "Jours d'ouverture au public dans l'année", "entier", "activite", 0, 366, True),
+    ("OUVERTURE_SAMEDI", "Ouverture le samedi", "oui_non", "activite", None, None, True),
+    ("ETP_ACCUEILLANTS", "Accueillants salariés (équivalents temps plein)", "decimal", "finances", 0, 100, True),
+    ("ETP_COORDINATION", "Coordination et direction (équivalents temps plein)", "decimal", "finances", 0, 50, True),
+    ("NB_BENEVOLES", "Nombre de bénévoles", "entier", "finances", 0, 500, True),
+    ("HEURES_ANALYSE_PRATIQUE", "Heures d'analyse de la pratique des accueillants", "decimal", "finances", 0, 2000,
+     True),
+    ("PARTICIPATION_FAMILLES", "Participation financière des familles (€)", "montant", "finances", 0, 1000000, True),
+    ("FINANCEMENT_JUSTICE", "Financement du ministère de la Justice (€)", "montant", "finances", 0, 10000000, True),
+    ("FAITS_MARQUANTS", "Faits marquants de l'année", "texte", "activite", None, 500, False),
+]
+
+
+def creer_items_par_defaut(session) -> int:
+    """The initial items where they are missing (an emptied database, the demo); those there are left as the
+    administrator made them. Returns how many were added."""
+    existants = set(session.execute(sa.select(Item.code)).scalars())
+    nouveaux = [Item(code=c, libelle=l, type=TypeItemAfas(t), part=PartAfas(p), minimum=lo, maximum=hi, obligatoire=o, actif=True,
+                     ordre=10 * (k + 1)) for k, (c, l, t, p, lo, hi, o) in enumerate(ITEMS_PAR_DEFAUT)
+                if c not in existants]
+    session.add_all(nouveaux)
+    session.flush()
+    return len(nouveaux)
 
 
 def items_actifs(session) -> list[Item]:
@@ -49,7 +92,8 @@ def etat_items(session, ids) -> dict[int, tuple[tuple[str, ...], tuple[str, ...]
     out = {}
     for i in reelles:
         mine = saisies.get(i, {})
-        manquants = tuple(it.libelle for it in items if it.obligatoire and mine.get(it.id, (None, None)) == (None, None))
+        manquants = tuple(it.libelle for it in items
+                          if it.obligatoire and mine.get(it.id, (None, None)) == (None, None))
         hors = tuple(it.libelle for it in items if it.id in mine
                      and not regles.dans_les_bornes(it.type, it.minimum, it.maximum, *mine[it.id]))
         out[i] = (manquants, hors)

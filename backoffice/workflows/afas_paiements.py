@@ -91,7 +91,7 @@ def _reversements(session, rows, ctx) -> list[int]:
     return ids
 
 
-# ---- guards of the DECLARATION workflow: the partner's account (R76) ------------------------------------------------
+# ---- guards of the DECLARATION workflow: the partner's account (R76) ------------------------------------------
 def _iban_service(type_):
     """The declarations of `type_` (those whose step makes something payable) need their service's IBAN, valid
     (schwifty with the RIB key, once per distinct IBAN of the chunk); the others pass."""
@@ -105,12 +105,13 @@ def _iban_service(type_):
     return resolve
 
 
-MSG_IBAN = "IBAN du service absent ou invalide : la Caf le renseigne avant tout paiement"
+MSG_IBAN = ("IBAN du service absent ou invalide : à renseigner dans sa fiche (Référentiel › Structures) avant tout "
+            "paiement")
 IBAN_PREVISIONNELLE = Guard("R76", MSG_IBAN, resolve=_iban_service(DeclarationType.PREVISIONNELLE))
 IBAN_REELLE = Guard("R76", MSG_IBAN, resolve=_iban_service(DeclarationType.REELLE))
 
 
-# ---- the payer's controls (workflows.echeances.controles_sources) -----------------------------------------------------
+# ---- the payer's controls (workflows.echeances.controles_sources) ---------------------------------------------
 def controles_afas(select, echeance=Echeance):
     """Outer-join each Afas payable's declaration; the CASE arms: the declaration reached the step that made it
     payable (a forecast transmitted for an acompte, an actual processed for the balance) and the amount is within
@@ -136,7 +137,7 @@ def controles_afas(select, echeance=Echeance):
     return select, arms
 
 
-# ---- the tableau de suivi: what the payment chain paid ---------------------------------------------------------------
+# ---- the tableau de suivi: what the payment chain paid ---------------------------------------------------------
 def verse_par_declaration(session, declaration_ids) -> dict[int, dict[str, Decimal]]:
     """For each declaration: {"a_payer": …, "en_paiement": …, "paye": …} of its Afas payables (paid: the payable is
     « payée », its transfer executed or offset), and {"a_reverser": …} of the orders its negative balance made."""

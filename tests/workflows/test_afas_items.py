@@ -83,7 +83,8 @@ def test_R57_the_caf_changes_the_items_as_data_bounds_and_a_new_item_apply_at_on
     afas.enregistrer(db.session, [d.id], actor=service.act, now=T0, part=afas.PART_ACTIVITE)
     found = service.anomalies(d)
     assert "Rencontres avec des grands-parents" in found["ITEMS-ANNUELS"].libelle
-    assert "Jours d'ouverture" in found["ITEM-BORNES"].libelle and found["ITEM-BORNES"].nature == NatureAnomalie.BLOQUANTE
+    assert "Jours d'ouverture" in found["ITEM-BORNES"].libelle
+    assert found["ITEM-BORNES"].nature == NatureAnomalie.BLOQUANTE
     with pytest.raises(TransitionRefused, match="200 au plus"):
         saisir_items(db.session, actor=service.act, declaration_id=d.id, saisie={"JOURS_OUVERTURE": "250"}, now=T0)
     saisir_items(db.session, actor=service.act, declaration_id=d.id,

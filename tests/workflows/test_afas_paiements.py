@@ -153,7 +153,8 @@ def test_R76_no_payable_without_the_services_valid_iban(db, ref):
     assert svc.go(p25, "approuver", svc.app).changed == 1
     r = svc.go(p25, "transmettre", svc.app)
     assert r.changed == 0
-    assert "IBAN du service absent ou invalide : la Caf le renseigne avant tout paiement (R76)" in r.message()
+    assert ("IBAN du service absent ou invalide : à renseigner dans sa fiche (Référentiel › Structures) avant tout "
+            "paiement (R76)") in r.message()
     svc.p.iban = "FR7630006000011234567890188"  # wrong RIB key
     db.session.flush()
     assert svc.go(p25, "transmettre", svc.app).changed == 0

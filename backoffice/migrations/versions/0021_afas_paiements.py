@@ -23,7 +23,8 @@ depends_on = None
 TYPES = ("entier", "decimal", "montant", "oui_non", "texte")
 PARTS = ("activite", "finances")
 
-# code, libellé, type, part, minimum, maximum, obligatoire
+# code, libellé, type, part, minimum, maximum, obligatoire — a frozen copy of
+# workflows.afas_items.ITEMS_PAR_DEFAUT at this revision (the seeds write that list into an emptied database)
 ITEMS = [
     ("NB_FAMILLES", "Nombre de familles accueillies dans l'année", "entier", "activite", 0, 10000, True),
     ("NB_ENFANTS", "Nombre d'enfants accueillis dans l'année", "entier", "activite", 0, 20000, True),
