@@ -20,7 +20,7 @@ from decimal import Decimal
 
 import sqlalchemy as sa
 
-from ..models import DeclarationPartenaire as Decl, DeclarationPartenaire, Echeance, Reversement, Structure
+from ..models import DeclarationPartenaire as Decl, Echeance, Reversement, Structure
 from ..models.enums import (DeclarationStatut as S, DeclarationType, EcheanceStatut as ES, ReversementStatut as RS,
                             SourceEcheance as SE, TypeBeneficiairePaiement as TB)
 from .engine import Guard, id_in
@@ -116,7 +116,7 @@ def controles_afas(select, echeance=Echeance):
     """Outer-join each Afas payable's declaration; the CASE arms: the declaration reached the step that made it
     payable (a forecast transmitted for an acompte, an actual processed for the balance) and the amount is within
     what the declaration owes."""
-    d = sa.orm.aliased(DeclarationPartenaire)
+    d = sa.orm.aliased(Decl)
     is_acompte = echeance.source_type == SE.AFAS_ACOMPTE
     is_solde = echeance.source_type == SE.AFAS_SOLDE
     select = select.outerjoin(d, sa.and_(sa.or_(is_acompte, is_solde), d.id == echeance.source_id))
