@@ -46,7 +46,7 @@ IBAN_HIDDEN = {SU: ("iban", "bic")}
 
 POLICY: dict[str, ViewPolicy] = {
     # Référentiel
-    "structure": P(STAFF, create={A}, edit={A}, export={A, S}),
+    "structure": P(STAFF, create={A}, edit={A}, export={A, S}, hidden=IBAN_HIDDEN),
     "dispositif": P(STAFF, create={A}, edit={A}, export={A}),
     "motif_sortie": P(STAFF, create={A}, edit={A}, delete={A}),
     "calendrier_paiement": P({A, S, M, C}, create={A}, edit={A}),  # issue 13: each programme's payment days
@@ -84,6 +84,8 @@ POLICY: dict[str, ViewPolicy] = {
     "ligne_activite": P({A, S, M, CAF, PA}, create={A, S, PA}, edit={A, S, PA}, delete={PA}, actions={A, S}),
     "anomalie": P({A, S, M, CAF, PA}, edit={A, S, PA}, actions={A, S}),
     "habilitation_afas": P({A, CAF, PA}, create={A, CAF}, delete={A, CAF}, actions={A, CAF}),
+    # R57: the yearly items of the actual declaration, as data the administrator changes (issue 15 §2)
+    "item_annuel_afas": P({A, S, M, CAF}, create={A}, edit={A}, export={A}, actions={A}),
     # Activité partielle (issue 14): the employer files (its establishments only), the UD decides and
     # checks (its département only); a DAP is filed through workflows.activite_partielle, a DI with its code
     "autorisation_ap": P({A, S, M, C, PA, UD}, create={PA}, edit={PA}, export={A, S, C, PA, UD},
@@ -136,6 +138,7 @@ MONEY_ROUTING: dict[str, frozenset] = {
     "contrat_service_civique": frozenset({"iban", "bic"}),
     "agrement_service_civique": frozenset({"iban", "bic"}),
     "agrement_esat": frozenset({"iban", "bic"}),
+    "structure": frozenset({"iban", "bic"}),  # issue 15: a partner's Afas acomptes and balance (R79)
 }
 
 

@@ -32,6 +32,8 @@ def load_partenaires_et_programmes(session, rng, fake, structures) -> dict[str, 
     # (R60), one forecast and one actual declaration per year (R56), everything through workflows.afas:
     # typed by the providers, checked (R59) and justified, estimated (R78), approved, sent, processed by the
     # Caf, the acomptes and balances computed (R79)
+    from backoffice.workflows.afas_items import creer_items_par_defaut
+    creer_items_par_defaut(session)  # R57: the yearly items (migration 0021), again if the tables were emptied
     counts["déclarations Afas"] += _afas(session, rng, fake)
     # --- Activité partielle: establishments (one account per SIRET, R62), then everything through the workflows:
     # the DAP filed (R73), decided by the UD or accepted by silence, the DI created with the mailed code (R71),
@@ -66,6 +68,7 @@ def _afas(session, rng, fake) -> int:
     from backoffice.passwords import hash_password
     from backoffice.workflows import Selection, run
     from backoffice.workflows import afas
+    from backoffice.workflows.afas_items import saisir_items
 
     from .comptes import DEMO_PASSWORD
 
@@ -75,6 +78,10 @@ def _afas(session, rng, fake) -> int:
     modes = [ModeLieu.MONO_LIEU, ModeLieu.ITINERANCE, ModeLieu.ANTENNE]
     for k, mode in enumerate(modes):
         p = _structure(session, f"ER-{k + 1:02d}", f"Espace de rencontre {fake.city()}", TypeStructure.PARTENAIRE_AFAS, rng)
+        # the account the acomptes and balance are paid to (R79, R76); not drawn from rng: the rest of the demo
+        # keeps its values
+        from schwifty import IBAN
+        p.iban = str(IBAN.generate("FR", bank_code="42559", branch_code="10000", account_code=f"{k + 1:011d}"))
         lieux = [afas.creer_lieu(session, actor=caf, partenaire_id=p.id, nom=f"{p.nom} — lieu {j + 1}", mode=mode,
                                  commune=fake.city(), ouvert_le=date(2020, 1, 1))
                  for j in range(1 if mode == ModeLieu.MONO_LIEU else 3)]
@@ -112,6 +119,10 @@ def _afas(session, rng, fake) -> int:
             charges = (heures * Decimal(rng.randrange(28, 40))).quantize(Decimal("1"))  # about the ceiling
             d.budget = d.charges = d.produits = charges  # a balanced budget (R59)
             afas.enregistrer(session, [d.id], actor=fin, now=t, part=afas.PART_FINANCES)
+            if type_ == DeclarationType.REELLE:  # R57: the yearly items, each by the provider of its part (R60)
+                for part, actor in (("activite", act), ("finances", fin)):
+                    saisir_items(session, actor=actor, declaration_id=d.id, saisie=items_exemple(session, part),
+                                 now=t)
             if jusqu == "en_saisie":
                 continue
             for a in session.scalars(sa.select(Anomalie).where(Anomalie.declaration_id == d.id)):  # R59
@@ -128,6 +139,25 @@ def _afas(session, rng, fake) -> int:
                     params={"motif_renvoi": "Le compte de résultat ne correspond pas au bilan transmis : à corriger."})
     session.flush()
     return n
+
+
+def items_exemple(session, part: str | None = None) -> dict[str, str]:
+    """A plausible answer to each active yearly item (R57) of `part`, within its bounds, as typed in a form."""
+    from backoffice.workflows.afas_items import items_actifs
+    out = {}
+    for it in items_actifs(session):
+        if part is not None and it.part.value != part:
+            continue
+        kind = it.type.value
+        if kind == "texte":
+            out[it.code] = "Ouverture d'un second créneau le mercredi."
+        elif kind == "oui_non":
+            out[it.code] = "oui"
+        else:
+            low, high = it.minimum or Decimal("0"), it.maximum or Decimal("100")
+            value = min(high, low + max(Decimal("1"), (high - low) / 100)).quantize(Decimal("1"))
+            out[it.code] = str(value).replace(".", ",")
+    return out
 
 
 PDF_AVIS_CSE = b"%PDF-1.4\n% Avis du CSE (demo)\n1 0 obj << /Type /Catalog >> endobj\ntrailer << /Root 1 0 R >>\n%%EOF\n"

@@ -122,6 +122,9 @@ ENUM_LABELS: dict[str, str] = {
     # DeclarationType, ModeLieu
     "previsionnelle": "Prévisionnelle", "actualisation": "Actualisation", "reelle": "Réelle",
     "mono_lieu": "Mono-lieu", "itinerance": "Itinérance",
+    # TypeItemAfas, PartAfas (issue 15 §2)
+    "entier": "Nombre entier", "decimal": "Nombre décimal", "oui_non": "Oui / non", "texte": "Texte",
+    "activite": "Données d'activité", "finances": "Données financières",
     # MotifAP
     "1_conjoncture": "1 – Conjoncture économique", "2_approvisionnement": "2 – Difficultés d'approvisionnement",
     "3_sinistre_intemperies": "3 – Sinistre ou intempéries", "4_restructuration": "4 – Restructuration",

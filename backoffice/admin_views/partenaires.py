@@ -10,7 +10,7 @@ the DECLARATION workflow (row buttons and bulk actions, workflow_view.WORKFLOW_O
 from __future__ import annotations
 
 import sqlalchemy as sa
-from flask import flash
+from flask import abort, flash, redirect, request
 from flask_admin import expose
 from flask_login import current_user
 from markupsafe import Markup
@@ -21,9 +21,10 @@ from .. import clock
 from .. import models as m
 from .. import policy
 from ..i18n import format_montant
-from ..models.enums import STATUT_LABELS, TypeStructure
+from ..models.enums import STATUT_LABELS, SourceEcheance, TypeStructure
 from ..rules import afas as regles
 from ..workflows import afas as afas_wf
+from ..workflows import afas_items, afas_paiements
 from ..workflows.errors import WorkflowError
 from . import refs
 from .base import SecureModelView
@@ -86,13 +87,59 @@ def _activite(view, context, model, name):
     return Markup("").join(out)
 
 
+def _items(view, context, model, name):
+    """R57: the yearly items of an actual declaration, their values, and the link to fill them in."""
+    if model.type.value != "reelle":
+        return Markup('<span id="items-annuels">Sans objet (déclaration réelle seulement).</span>')
+    vals = afas_items.valeurs(view.session, model.id)
+    items = afas_items.items_actifs(view.session)
+    faits = sum(1 for it in items if it.id in vals and (vals[it.id].valeur_nombre, vals[it.id].valeur_texte)
+                != (None, None))
+    lien = Markup("")
+    if model.statut in afas_wf.MODIFIABLES and view._allowed("edit"):
+        lien = Markup(' <a class="btn btn-sm btn-outline-primary" id="saisir-items" href="{}">'
+                      'Saisir les données annuelles</a>').format(view.get_url(".items_view", id=model.id))
+    out = [Markup('<div id="items-annuels"><p>{} sur {} renseignée(s).{}</p>'
+                  '<table class="table table-sm"><tbody>').format(faits, len(items), lien)]
+    for it in items:
+        v = vals.get(it.id)
+        texte = "" if v is None else (v.valeur_texte or regles.format_nombre(v.valeur_nombre, it.type))
+        out.append(Markup('<tr data-code="{}"><td>{}</td><td>{}</td></tr>').format(it.code, it.libelle,
+                                                                               texte or "—"))
+    out.append(Markup("</tbody></table></div>"))
+    return Markup("").join(out)
+
+
+def _paiements(view, context, model, name):
+    """R79: what this declaration made payable in the payment chain, and where it stands."""
+    rows = view.session.execute(
+        sa.select(m.Echeance.id, m.Echeance.source_type, m.Echeance.periode, m.Echeance.montant, m.Echeance.statut)
+        .where(m.Echeance.source_type.in_([SourceEcheance.AFAS_ACOMPTE, SourceEcheance.AFAS_SOLDE]),
+               m.Echeance.source_id == model.id).order_by(m.Echeance.periode)).all()
+    out = [Markup('<table class="table table-sm" id="paiements-afas"><tbody>')]
+    for r in rows:
+        quoi = ("Solde" if r.source_type.value == "afas_solde" else
+                "2e acompte" if r.periode.month == afas_paiements.PERIODE_ACOMPTE["acompte_2"] else "1er acompte")
+        out.append(Markup('<tr data-echeance="{}"><td>{}</td><td class="text-right">{}</td><td>{}</td></tr>').format(
+            r.id, quoi, format_montant(r.montant), STATUT_LABELS.get(r.statut.value, r.statut.value)))
+    if model.reversement_id is not None:
+        o = view.session.get(m.Reversement, model.reversement_id)
+        out.append(Markup('<tr data-reversement="{}"><td>Ordre de reversement {}</td><td class="text-right">{}</td>'
+                          '<td>{}</td></tr>').format(o.id, o.numero, format_montant(o.montant),
+                                                     STATUT_LABELS.get(o.statut.value, o.statut.value)))
+    if len(out) == 1:
+        return Markup('<span id="paiements-afas">Rien n\'est encore à payer pour cette déclaration.</span>')
+    out.append(Markup("</tbody></table>"))
+    return Markup("").join(out)
+
+
 class DeclarationPartenaireView(SecureModelView):
     column_list = ["id", "partenaire", "exercice", "type", "statut", "budget", "charges", "produits",
                    "droit_estime", "droit_retenu", "approuvee_par"]
     column_details_list = ["id", "partenaire", "exercice", "type", "statut", "estimation", "activite", "budget",
                            "charges", "produits", "anomalies", "droit_estime", "droit_retenu", "motif_droit",
-                           "motif_renvoi", "approuvee_par", "approuvee_at", "transmise_at", "traitee_at",
-                           "acompte_1", "acompte_2", "solde", "created_at", "updated_at"]
+                           "motif_renvoi", "items", "approuvee_par", "approuvee_at", "transmise_at", "traitee_at",
+                           "acompte_1", "acompte_2", "solde", "paiements", "created_at", "updated_at"]
     column_export_list = column_list + ["acompte_1", "acompte_2", "solde"]
     column_searchable_list = ["partenaire.nom"]
     column_filters = ["statut", "type", "exercice",
@@ -100,8 +147,10 @@ class DeclarationPartenaireView(SecureModelView):
     column_labels = {"partenaire.nom": "Partenaire", "estimation": "Estimation du droit (R78)",
                      "activite": "Données d'activité", "anomalies": "Anomalies (R59)", "droit_retenu": "Droit retenu",
                      "motif_droit": "Motif du droit retenu", "motif_renvoi": "Motif du renvoi",
-                     "acompte_1": "1er acompte", "acompte_2": "2e acompte", "solde": "Solde (négatif : à reverser)"}
-    column_formatters = {"estimation": _estimation, "anomalies": _anomalies, "activite": _activite}
+                     "acompte_1": "1er acompte", "acompte_2": "2e acompte", "solde": "Solde (négatif : à reverser)",
+                     "items": "Données annuelles (R57)", "paiements": "Paiements (R79)"}
+    column_formatters = {"estimation": _estimation, "anomalies": _anomalies, "activite": _activite,
+                         "items": _items, "paiements": _paiements}
     # the estimate is computed (R78) and the approver written by the approval transition
     form_columns = ["partenaire", "exercice", "type", "budget", "charges", "produits"]
     form_args = {"partenaire": {"query_factory": refs.structures(TypeStructure.PARTENAIRE_AFAS)},
@@ -151,14 +200,94 @@ class DeclarationPartenaireView(SecureModelView):
     @expose("/suivi")
     def suivi(self):
         """The partner's tableau de suivi (issue 15 §7): declarations by year and status, droit estimated,
-        retained, made payable."""
+        retained, made payable, and paid by the payment chain (its payables « payée »)."""
         q = (sa.select(m.DeclarationPartenaire).order_by(m.DeclarationPartenaire.exercice.desc(),
                                                          m.DeclarationPartenaire.type).limit(500))
         if (c := policy.row_scope(m.DeclarationPartenaire, current_user)) is not None:
             q = q.where(c)
-        return self.render("admin/afas_suivi.html", declarations=self.session.execute(q).scalars().all(),
+        declarations = self.session.execute(q).scalars().all()
+        return self.render("admin/afas_suivi.html", declarations=declarations,
+                           verse=afas_paiements.verse_par_declaration(self.session, [d.id for d in declarations]),
                            format_montant=format_montant,
                            statut_label=lambda v: STATUT_LABELS.get(getattr(v, "value", v), v))
+
+    @expose("/donnees-annuelles/<int:id>", methods=["GET", "POST"])
+    def items_view(self, id):
+        """R57: the yearly items of an actual declaration, typed in by the provider of each part (R60); every
+        value checked against its item's bounds, nothing written when one is wrong."""
+        if not self._allowed("edit"):
+            abort(403)
+        decl = self.get_one(str(id))
+        if decl is None:
+            abort(404)
+        items = afas_items.items_actifs(self.session)
+        if current_user.role.value == "partenaire":
+            habs = {h.value for h in afas_wf.habilitations(self.session, current_user.id, decl.partenaire_id)}
+            parts = {p for p, h in (("activite", "fournisseur_activite"), ("finances", "fournisseur_financier"))
+                     if h in habs}
+        else:
+            parts = {"activite", "finances"}
+        erreurs, saisie = [], {}
+        if request.method == "POST":
+            saisie = {it.code: request.form.get(f"item-{it.code}", "") for it in items if it.part.value in parts}
+            try:
+                n = afas_items.saisir_items(self.session, actor=current_user, declaration_id=decl.id, saisie=saisie,
+                                            now=clock.now())
+                self.session.commit()
+            except afas_items.ItemsRefuses as exc:
+                self.session.rollback()
+                erreurs = exc.erreurs
+            except (WorkflowError, ValueError) as exc:
+                self.session.rollback()
+                erreurs = [str(exc)]
+            else:
+                flash(f"{n} donnée(s) annuelle(s) enregistrée(s).", "success")
+                return redirect(self.get_url(".details_view", id=decl.id))
+            decl = self.get_one(str(id))
+        vals = afas_items.valeurs(self.session, decl.id)
+        lignes = []
+        for it in items:
+            v = vals.get(it.id)
+            courant = "" if v is None else (v.valeur_texte or regles.format_nombre(v.valeur_nombre, it.type))
+            lignes.append({"item": it, "valeur": saisie.get(it.code, courant), "modifiable": it.part.value in parts,
+                           "bornes": _bornes(it)})
+        return self.render("admin/afas_items.html", declaration=decl, lignes=lignes, erreurs=erreurs,
+                           retour=self.get_url(".details_view", id=decl.id))
+
+
+def _bornes(it) -> str:
+    kind = it.type.value
+    if kind == "oui_non":
+        return "oui ou non"
+    if kind == "texte":
+        return f"{int(it.maximum)} caractères au plus" if it.maximum is not None else "texte libre"
+    lo, hi = (regles.format_nombre(x, kind) for x in (it.minimum, it.maximum))
+    if lo and hi:
+        return f"de {lo} à {hi}"
+    return f"{lo} au moins" if lo else (f"{hi} au plus" if hi else "")
+
+
+class ItemAnnuelAfasView(SecureModelView):
+    """R57: the yearly items of the actual declaration, as data: the administrator adds, changes or retires one
+    here (no migration); the checks and the entry form read them at once."""
+
+    column_list = ["ordre", "code", "libelle", "type", "part", "minimum", "maximum", "obligatoire", "actif"]
+    column_details_list = column_list + ["aide", "created_at", "updated_at"]
+    column_default_sort = ("ordre", False)
+    column_searchable_list = ["code", "libelle"]
+    column_filters = ["type", "part", "obligatoire", "actif"]
+    column_labels = {"libelle": "Libellé", "part": "Fournisseur", "minimum": "Minimum",
+                     "maximum": "Maximum (texte : longueur)", "obligatoire": "Obligatoire", "ordre": "Ordre",
+                     "aide": "Aide"}
+    form_columns = ["code", "libelle", "type", "part", "minimum", "maximum", "obligatoire", "actif", "ordre", "aide"]
+    column_descriptions = {"actif": "Une donnée retirée n'est plus demandée ; ses valeurs déjà saisies restent."}
+
+    def on_model_change(self, form, model, is_created):
+        if model.minimum is not None and model.maximum is not None and model.minimum > model.maximum:
+            raise ValidationError("Le minimum dépasse le maximum.")
+        if model.type is not None and model.type.value == "texte" and model.minimum is not None:
+            raise ValidationError("Une donnée texte n'a qu'une longueur maximale.")
+        super().on_model_change(form, model, is_created)
 
 
 def _changed_rel(model, name) -> bool:

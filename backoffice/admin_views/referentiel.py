@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from .. import models as m
-from ..forms.fields import SiretField
+from ..forms.fields import BicField, IbanField, SiretField
 from . import refs
 from .base import SecureModelView
 from .filters import dispositif_filter
@@ -12,11 +12,15 @@ from .filters import dispositif_filter
 class StructureView(SecureModelView):
     column_list = ["id", "code", "nom", "type", "parent", "siret", "ville"]
     column_details_list = ["id", "code", "nom", "type", "parent", "siret", "adresse", "code_postal", "ville",
-                           "email", "telephone", "created_at", "updated_at"]
+                           "email", "telephone", "iban", "bic", "created_at", "updated_at"]
     column_searchable_list = ["code", "nom", "siret"]
     column_filters = ["type", "ville", "code_postal"]
-    form_columns = ["code", "nom", "type", "parent", "siret", "adresse", "code_postal", "ville", "email", "telephone"]
-    form_overrides = {"siret": SiretField}
+    form_columns = ["code", "nom", "type", "parent", "siret", "adresse", "code_postal", "ville", "email", "telephone",
+                    "iban", "bic"]
+    # issue 15: a partner's account, paid its Afas acomptes and balance (R79); schwifty with the RIB key (R76)
+    form_overrides = {"siret": SiretField, "iban": IbanField, "bic": BicField}
+    column_descriptions = {"iban": "Compte du partenaire (acomptes et solde Afas). Sa modification demande votre "
+                                   "mot de passe."}
     form_args = {"parent": {"query_factory": refs.scoped(m.Structure, order_by=lambda s: s.nom)}}
 
 

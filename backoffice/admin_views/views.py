@@ -34,6 +34,8 @@ GRIDS = [
     (partenaires.LigneActiviteView, m.LigneActivite, "ligne_activite", "Données d'activité", PARTENAIRES),
     (partenaires.AnomalieView, m.Anomalie, "anomalie", "Anomalies", PARTENAIRES),
     (partenaires.HabilitationAfasView, m.HabilitationAfas, "habilitation_afas", "Habilitations Afas", PARTENAIRES),
+    (partenaires.ItemAnnuelAfasView, m.ItemAnnuelAfas, "item_annuel_afas", "Données annuelles Afas (R57)",
+     PARTENAIRES),
     (ap.EtablissementView, m.Etablissement, "etablissement", "Établissements", AP),
     (ap.DemandeCreationCompteView, m.DemandeCreationCompte, "demande_creation_compte", "Inscriptions des employeurs",
      AP),

@@ -1,7 +1,8 @@
 """SQLAlchemy 2 typed models, one module per aggregate. Importing this package registers them all."""
 
 from .activite_partielle import AutorisationAP, DemandeIndemnisation, LigneDI, PieceJointe, Salarie
-from .afas import Anomalie, DeclarationPartenaire, HabilitationAfas, LieuAccueil, LigneActivite
+from .afas import (Anomalie, DeclarationPartenaire, HabilitationAfas, ItemAnnuelAfas, LieuAccueil, LigneActivite,
+                   ValeurItemAfas)
 from .allocations import Allocation, DemandeHorsDelai, Ressource
 from .audit import AuditEvent, AuditSceau, BulkRun
 from .base import Base, Money
@@ -31,4 +32,5 @@ __all__ = [
     # issue 16: service civique, ESAT and entreprises adaptées
     "AgrementEsat", "AgrementServiceCivique", "DeclarationEA", "DeclarationGarantie", "DotationDGF",
     "MoisServiceCivique", "PieceServiceCivique", "VersementDGF",
+    "Structure", "Compensation", "EcheancierLigne", "RemiseReversement", "ItemAnnuelAfas", "ValeurItemAfas",
 ]

@@ -10,7 +10,8 @@ import sqlalchemy as sa
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from .base import Base, Money, TimestampMixin, VersionMixin, enum_column, money_check
-from .enums import DeclarationStatut, DeclarationType, HabilitationAfasRole, ModeLieu, NatureAnomalie
+from .enums import (DeclarationStatut, DeclarationType, HabilitationAfasRole, ModeLieu, NatureAnomalie, PartAfas,
+                    TypeItemAfas)
 from .structures import Structure
 
 
@@ -64,6 +65,8 @@ class DeclarationPartenaire(TimestampMixin, VersionMixin, Base):
     acompte_1: Mapped[Optional[Decimal]] = mapped_column(Money)
     acompte_2: Mapped[Optional[Decimal]] = mapped_column(Money)
     solde: Mapped[Optional[Decimal]] = mapped_column(Money)  # negative: a reversement
+    # issue 15 §6: the ordre de reversement a negative balance made (once per actual declaration)
+    reversement_id: Mapped[Optional[int]] = mapped_column(sa.ForeignKey("reversement.id"))
 
     partenaire: Mapped[Structure] = relationship()
     lignes: Mapped[list["LigneActivite"]] = relationship(back_populates="declaration")
@@ -162,3 +165,53 @@ class HabilitationAfas(TimestampMixin, Base):
 
     def __str__(self) -> str:
         return f"{self.role.value} · {self.partenaire_id}"
+
+
+class ItemAnnuelAfas(TimestampMixin, Base):
+    """R57: one of the ~20 yearly items asked with the actual declaration, defined as data (issue 15 §2): its
+    type and bounds, which provider fills it in (R60), mandatory or not. The administrator adds, changes or
+    retires an item here: no migration."""
+
+    __tablename__ = "item_annuel_afas"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    code: Mapped[str] = mapped_column(sa.String(30), unique=True)
+    libelle: Mapped[str] = mapped_column(sa.String(200))
+    type: Mapped[TypeItemAfas] = mapped_column(enum_column(TypeItemAfas, "type_item_afas"))
+    part: Mapped[PartAfas] = mapped_column(enum_column(PartAfas, "part_afas"), default=PartAfas.ACTIVITE)
+    minimum: Mapped[Optional[Decimal]] = mapped_column(sa.Numeric(14, 2))  # numbers: inclusive bounds
+    maximum: Mapped[Optional[Decimal]] = mapped_column(sa.Numeric(14, 2))  # text: maximum length
+    obligatoire: Mapped[bool] = mapped_column(default=True)
+    actif: Mapped[bool] = mapped_column(default=True)  # retired items stay for the declarations that have them
+    ordre: Mapped[int] = mapped_column(default=0)
+    aide: Mapped[Optional[str]] = mapped_column(sa.String(300))
+
+    __table_args__ = (
+        sa.CheckConstraint("minimum IS NULL OR maximum IS NULL OR minimum <= maximum", name="bornes"),
+        sa.CheckConstraint("minimum <> 'NaN' AND maximum <> 'NaN'", name="bornes_nombres"),
+    )
+
+    def __str__(self) -> str:
+        return self.libelle
+
+
+class ValeurItemAfas(TimestampMixin, Base):
+    """The value of a yearly item on a declaration (R57): a number (entier, décimal, montant, oui/non as 1/0)
+    or a text; checked against the item's bounds when it is saved (workflows.afas.saisir_items)."""
+
+    __tablename__ = "valeur_item_afas"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    declaration_id: Mapped[int] = mapped_column(sa.ForeignKey("declaration_partenaire.id"), index=True)
+    item_id: Mapped[int] = mapped_column(sa.ForeignKey("item_annuel_afas.id"))
+    valeur_nombre: Mapped[Optional[Decimal]] = mapped_column(sa.Numeric(14, 2))
+    valeur_texte: Mapped[Optional[str]] = mapped_column(sa.String(500))
+    saisie_par_id: Mapped[Optional[int]] = mapped_column(sa.ForeignKey("compte.id"))
+
+    declaration: Mapped[DeclarationPartenaire] = relationship()
+    item: Mapped[ItemAnnuelAfas] = relationship()
+
+    __table_args__ = (
+        sa.UniqueConstraint("declaration_id", "item_id"),
+        sa.CheckConstraint("valeur_nombre <> 'NaN'", name="valeur_nombre"),
+    )

@@ -239,6 +239,23 @@ class ModeLieu(StrEnum):
     ANTENNE = "antenne"
 
 
+class TypeItemAfas(StrEnum):
+    """R57: the kind of a yearly item of the actual declaration (issue 15 §2: items as data)."""
+
+    ENTIER = "entier"
+    DECIMAL = "decimal"
+    MONTANT = "montant"
+    OUI_NON = "oui_non"
+    TEXTE = "texte"
+
+
+class PartAfas(StrEnum):
+    """R60: which provider fills a part of a declaration in."""
+
+    ACTIVITE = "activite"
+    FINANCES = "finances"
+
+
 class MotifAP(StrEnum):
     CONJONCTURE = "1_conjoncture"
     APPROVISIONNEMENT = "2_approvisionnement"

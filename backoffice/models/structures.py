@@ -27,6 +27,10 @@ class Structure(TimestampMixin, VersionMixin, Base):
     ville: Mapped[Optional[str]] = mapped_column(sa.String(80))
     email: Mapped[Optional[str]] = mapped_column(sa.String(254))
     telephone: Mapped[Optional[str]] = mapped_column(sa.String(20))
+    # the account a partner's payables are paid to (issue 15, R79: the Afas acomptes and balance; checked by
+    # schwifty with the RIB key, R76, and copied onto each payable)
+    iban: Mapped[Optional[str]] = mapped_column(sa.String(34))
+    bic: Mapped[Optional[str]] = mapped_column(sa.String(11))
 
     parent: Mapped[Optional["Structure"]] = relationship(remote_side=[id])
 

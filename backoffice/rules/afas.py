@@ -198,6 +198,8 @@ class Donnees:
     heures_annee_precedente: Decimal | None = None  # same type, N-1
     droit_previsionnel: Decimal | None = None  # the forecast droit of the year (for an actual)
     noms_lieux: dict = field(default_factory=dict)
+    items_manquants: tuple[str, ...] = ()  # R57: mandatory yearly items not filled in (actual declaration)
+    items_hors_bornes: tuple[str, ...] = ()  # values outside their item's bounds (bounds changed since)
 
     @property
     def heures_rencontres(self) -> Decimal:
@@ -284,6 +286,17 @@ def _cout_horaire_plafond(d: Donnees):
     return f"{format_montant(est.prix_revient_horaire)}/h pour un plafond de {format_montant(est.prix_plafond)}/h"
 
 
+def _items_manquants(d: Donnees):
+    if d.type != "reelle" or not d.items_manquants:
+        return None
+    return ", ".join(d.items_manquants[:4]) + (f" … ({len(d.items_manquants)} en tout)" if len(d.items_manquants) > 4
+                                                else "")
+
+
+def _items_hors_bornes(d: Donnees):
+    return ", ".join(d.items_hors_bornes[:4]) if d.items_hors_bornes else None
+
+
 # The table: code, French message, kind. The Caf changes a message or a kind here, in one place.
 CONTROLES: tuple[Controle, ...] = (
     Controle("FIN-MANQUANTE", "Données financières manquantes", BLOQUANTE, _finances_manquantes),
@@ -299,6 +312,8 @@ CONTROLES: tuple[Controle, ...] = (
              _ecart_previsionnel),
     Controle("COUT-PLAFOND", "Prix de revient horaire au-delà du prix plafond", JUSTIFIABLE,
              _cout_horaire_plafond),
+    Controle("ITEMS-ANNUELS", "Données annuelles obligatoires manquantes (R57)", BLOQUANTE, _items_manquants),
+    Controle("ITEM-BORNES", "Donnée annuelle hors de ses bornes", BLOQUANTE, _items_hors_bornes),
 )
 CONTROLE_PAR_CODE = {c.code: c for c in CONTROLES}
 
@@ -319,3 +334,76 @@ def controler(d: Donnees) -> list[Constat]:
             libelle = f"{c.message} : {detail}" if isinstance(detail, str) else c.message
             constats.append(Constat(c.code, libelle[:300], c.nature))
     return constats
+
+
+# ---- R57: the yearly items of the actual declaration, defined as data ------------------------------------------
+
+ENTIER, DECIMAL, MONTANT, OUI_NON, TEXTE = "entier", "decimal", "montant", "oui_non", "texte"
+OUI, NON = ("oui", "o", "1", "true", "vrai"), ("non", "n", "0", "false", "faux")
+
+
+def _nombre_fr(brut: str) -> Decimal | None:
+    texte = brut.replace("\u202f", "").replace("\u00a0", "").replace(" ", "").replace("€", "").replace(",", ".")
+    try:
+        value = Decimal(texte)
+    except ArithmeticError:
+        return None
+    return value if value.is_finite() else None
+
+
+def lire_item(type_, minimum: Decimal | None, maximum: Decimal | None, brut, *, libelle: str = "La donnée"
+              ) -> tuple[Decimal | None, str | None]:
+    """R57: a typed-in value of a yearly item → (number, text), checked against the item's type and bounds
+    (inclusive; for a text, `maximum` is its length). Empty → (None, None): not filled in. A bad value raises
+    ValueError with the French reason."""
+    type_ = str(getattr(type_, "value", type_))
+    texte = "" if brut is None else str(brut).strip()
+    if texte == "":
+        return None, None
+    if type_ == TEXTE:
+        if maximum is not None and len(texte) > int(maximum):
+            raise ValueError(f"{libelle} : {int(maximum)} caractères au plus.")
+        if any(ord(ch) < 32 and ch not in "\n\t" for ch in texte):
+            raise ValueError(f"{libelle} : caractères de contrôle refusés.")
+        return None, texte
+    if type_ == OUI_NON:
+        if texte.lower() in OUI:
+            return Decimal("1"), None
+        if texte.lower() in NON:
+            return Decimal("0"), None
+        raise ValueError(f"{libelle} : répondez oui ou non.")
+    value = _nombre_fr(texte)
+    if value is None:
+        raise ValueError(f"{libelle} : un nombre est attendu (par exemple 12 ou 12,5).")
+    if type_ == ENTIER and value != value.to_integral_value():
+        raise ValueError(f"{libelle} : un nombre entier est attendu.")
+    if value != value.quantize(Decimal("0.01")):
+        raise ValueError(f"{libelle} : deux décimales au plus.")
+    if minimum is not None and value < minimum:
+        raise ValueError(f"{libelle} : {format_nombre(minimum, type_)} au moins.")
+    if maximum is not None and value > maximum:
+        raise ValueError(f"{libelle} : {format_nombre(maximum, type_)} au plus.")
+    return value.quantize(Decimal("0.01")), None
+
+
+def dans_les_bornes(type_, minimum, maximum, nombre: Decimal | None, texte: str | None) -> bool:
+    """A stored value still within its item's current bounds (the Caf may have changed them)."""
+    type_ = str(getattr(type_, "value", type_))
+    if type_ == TEXTE:
+        return texte is None or maximum is None or len(texte) <= int(maximum)
+    if nombre is None or type_ == OUI_NON:
+        return True
+    return (minimum is None or nombre >= minimum) and (maximum is None or nombre <= maximum)
+
+
+def format_nombre(value: Decimal | None, type_) -> str:
+    type_ = str(getattr(type_, "value", type_))
+    if value is None:
+        return ""
+    if type_ == MONTANT:
+        return format_montant(value)
+    if type_ == OUI_NON:
+        return "oui" if value else "non"
+    if type_ == ENTIER:
+        return f"{int(value)}"
+    return f"{value.normalize():f}".replace(".", ",")

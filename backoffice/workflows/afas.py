@@ -13,7 +13,8 @@ justifications, the estimate, the life cycle and what it makes payable.
   checked again). Every move audited by the engine; mails to the partner through the outbox.
 - R79: the transmission of a forecast makes its 1st acompte payable, the processing of an actual of N-1 the
   2nd acompte of N (70 % limit when a gap over 10 % is not justified) and the balance of N-1 (negative: a
-  reversement), through the hook `_creer_echeance_afas` (wired at merge to the payment chain).
+  reversement), as payables of the AFAS programme paid to the partner's IBAN (workflows.afas_paiements; the
+  steps that make something payable are refused while the service has no valid IBAN, R76).
 """
 
 from __future__ import annotations
@@ -29,6 +30,7 @@ from ..models.enums import (DeclarationStatut as S, DeclarationType, Habilitatio
                             Role as R)
 from ..rules import afas as regles
 from . import audit
+from .afas_paiements import IBAN_PREVISIONNELLE, IBAN_REELLE
 from .engine import Guard, Param, T, Workflow
 from .errors import RoleRefused, TransitionRefused
 
@@ -122,7 +124,7 @@ def creer_lieu(session, *, actor, partenaire_id: int, nom: str, mode, commune: s
 # ---- R59, R78: the checks and the estimate, on every save ---------------------------------------------------
 
 def donnees(session, ids) -> dict[int, regles.Donnees]:
-    """The checks' input for each declaration, set-based (4 queries whatever the count)."""
+    """The checks' input for each declaration, set-based (6 queries whatever the count)."""
     ids = list(ids)
     decls = session.execute(sa.select(Decl.id, Decl.partenaire_id, Decl.exercice, Decl.type, Decl.budget,
                                       Decl.charges, Decl.produits).where(Decl.id.in_(ids))).all()
@@ -146,6 +148,8 @@ def donnees(session, ids) -> dict[int, regles.Donnees]:
                               + LigneActivite.heures_organisation))
         .where(LigneActivite.declaration_id.in_([a[0] for a in autres])).group_by(LigneActivite.declaration_id)).all())
     index = {(a.partenaire_id, a.exercice, a.type): a for a in autres}
+    from .afas_items import etat_items  # R57: the yearly items of an actual declaration
+    items = etat_items(session, [d.id for d in decls])
     out = {}
     for d in decls:
         ouverts = [x for x in lieux if x.partenaire_id == d.partenaire_id
@@ -159,7 +163,8 @@ def donnees(session, ids) -> dict[int, regles.Donnees]:
             modes=tuple(x.mode.value for x in ouverts),
             heures_annee_precedente=heures.get(prec[0]) if prec is not None else None,
             droit_previsionnel=prev[4] if prev is not None and d.type == DeclarationType.REELLE else None,
-            noms_lieux={x.id: x.nom for x in ouverts})
+            noms_lieux={x.id: x.nom for x in ouverts},
+            items_manquants=items.get(d.id, ((), ()))[0], items_hors_bornes=items.get(d.id, ((), ()))[1])
     return out
 
 
@@ -352,18 +357,11 @@ def _mail(template):
 # ---- R79: acomptes and balance ----------------------------------------------------------------------------------
 
 def _creer_echeance_afas(session, declaration_ids, kind, ctx) -> None:
-    """HOOK (issue 15 §6), wired at merge by the lead to the payment chain (helper `payables`).
-
-    Called once per kind with the declarations whose amount was just written on them:
-    - kind "acompte_1" / "acompte_2": ids of forecast declarations (R79); montant = Decl.acompte_1 /
-      Decl.acompte_2; source_type "afas_acompte", source_id = the declaration id, periode = first day of the
-      acompte's month (ctx.now), payee = the declaration's partner structure (Decl.partenaire_id);
-    - kind "solde": ids of actual declarations; montant = Decl.solde (> 0); source_type "afas_solde",
-      periode = date(exercice, 1, 1);
-    - kind "reversement": ids of actual declarations whose balance is negative: -Decl.solde to recover from
-      the partner (R79 [derived]).
-    Until then this does nothing: the amounts wait on the declarations (tableau de suivi)."""
-    return None
+    """R79, issue 15 §6: what a step made payable goes to the payment chain (workflows.afas_paiements):
+    kind "acompte_1" / "acompte_2" (forecasts) and "solde" (actuals) become payables of the AFAS programme, paid to
+    the partner structure's IBAN; "reversement" (actuals with a negative balance) an ordre de reversement."""
+    from .afas_paiements import creer_echeances_afas
+    creer_echeances_afas(session, declaration_ids, kind, ctx)
 
 
 def _echeance(session, ids, kind, ctx) -> None:
@@ -473,14 +471,15 @@ DECLARATION = Workflow("declaration_afas", Decl, [
     T("approuver", "Approuver", {S.CONTROLEE}, S.APPROUVEE, PARTENAIRE, guards=[APPROBATEUR, PAS_REMPLISSEUR],
       values=_approbation, style="success"),
     T("transmettre", "Transmettre à la Caf", {S.APPROUVEE}, S.TRANSMISE, PARTENAIRE,
-      guards=[APPROBATEUR, PAS_BLOQUANTE, JUSTIFIEES], values=lambda ctx: {"transmise_at": ctx.now},
+      guards=[APPROBATEUR, PAS_BLOQUANTE, JUSTIFIEES, IBAN_PREVISIONNELLE],
+      values=lambda ctx: {"transmise_at": ctx.now},
       effects=[_effect_acompte_1, _mail("transmise")]),
     T("prendre_en_traitement", "Prendre en traitement", {S.TRANSMISE}, S.EN_TRAITEMENT, {R.CAF},
       effects=[_mail("en_traitement")]),
     T("traiter", "Traiter (droit retenu)", {S.EN_TRAITEMENT}, S.TRAITEE, {R.CAF},
       params=[Param("droit_retenu", "Droit retenu (vide : l'estimation)", kind="money", required=False),
               Param("motif_droit", "Motif d'un droit différent de l'estimation", kind="textarea", required=False)],
-      guards=[MOTIF_DROIT], values=_valeurs_traitement, effects=[_effect_apres_traitement, _mail("traitee")],
+      guards=[MOTIF_DROIT, IBAN_REELLE], values=_valeurs_traitement, effects=[_effect_apres_traitement, _mail("traitee")],
       style="success"),
     T("renvoyer", "Renvoyer au partenaire", {S.TRANSMISE, S.EN_TRAITEMENT}, S.RENVOYEE, {R.CAF},
       params=[Param("motif_renvoi", "Motif du renvoi", kind="textarea")],

@@ -196,7 +196,9 @@ def controles_sources(select, echeance=Echeance):
     for controles in (controles_sources_sc, controles_sources_esat):
         select, more = controles(select, echeance)
         arms += more
-    return select, arms
+    from .afas_paiements import controles_afas  # issue 15: the Afas acomptes and balance (R79)
+    select, afas = controles_afas(select, echeance)
+    return select, arms + afas
 
 
 # ---- the life cycle --------------------------------------------------------------------------------------------

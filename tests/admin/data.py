@@ -11,7 +11,7 @@ from decimal import Decimal
 from backoffice import models as m
 from backoffice.models.enums import (AllocationStatut, CategorieRessource, DeclarationType, HabilitationAfasRole,
                                      LotStatut, MailStatut, ModeLieu, MotifAP, PaiementStatut, ReversementStatut, Role, RoleEtablissement,
-                                     TypeStructure)
+                                     TypeStructure, TypeItemAfas, PartAfas)
 from backoffice.passwords import hash_password
 from tests import factories as f
 
@@ -97,6 +97,9 @@ def make_everything(session, ref) -> Sample:
     ligne = _add(session, m.LigneActivite(declaration_id=decl.id, lieu_id=lieu.id, semestre=1,
                                           heures_rencontres=Decimal("120.50")))
     anomalie = _add(session, m.Anomalie(declaration_id=decl.id, code="A01", libelle="Heures en baisse"))
+    item = _add(session, m.ItemAnnuelAfas(code=f"ECHANTILLON-{n}", libelle="Donnée annuelle échantillon",
+                                          type=TypeItemAfas.ENTIER, part=PartAfas.ACTIVITE, minimum=Decimal("0"),
+                                          maximum=Decimal("10")))
     er_user = _add(session, m.Compte(login=f"er-echantillon{n}", email=f"er{n}@er.example.fr", nom="Afas",
                                      prenom="Eva", role=Role.PARTENAIRE, password_hash="x", must_change_password=False))
     habilitation = _add(session, m.HabilitationAfas(compte_id=er_user.id, partenaire_id=partenaire.id,
@@ -185,6 +188,7 @@ def make_everything(session, ref) -> Sample:
         "declaration_partenaire": (decl.id, "Espace de rencontre Lille"), "lieu_accueil": (lieu.id, "Lieu Wazemmes"),
         "ligne_activite": (ligne.id, "Lieu Wazemmes"), "anomalie": (anomalie.id, "Heures en baisse"),
         "habilitation_afas": (habilitation.id, f"er-echantillon{n}"),
+        "item_annuel_afas": (item.id, "Donnée annuelle échantillon"),
         "etablissement": (etab.id, "73282932000074"), "autorisation_ap": (auto.id, auto.numero),
         "salarie": (salarie.id, "Lefebvre"), "demande_indemnisation": (di.id, auto.numero),
         "ligne_di": (ligne_di.id, "LEFEBVRE"), "convention_nacre": (conv.id, conv.numero),

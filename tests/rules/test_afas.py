@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import date
-from decimal import Decimal as D
+from decimal import Decimal, Decimal as D
 
 import pytest
 from hypothesis import given, settings, strategies as st
@@ -125,7 +125,8 @@ def test_R79_property_acomptes_within_limits_and_balance_closes_the_year(reel_n2
     a2 = r.second_acompte(droit_previsionnel_n=prev_n, droit_reel_n1=reel_n1, premier=a1, ecart_non_justifie=ecart)
     assert a2 >= 0 and a2 <= D("0.35") * prev_n + D("0.005")
     if ecart:  # R79: the acomptes stay within 70 % of the actual N-1 (or the first alone, already paid)
-        assert a1 + a2 <= max(a1, (D("0.70") * reel_n1).quantize(D("0.01")))
+        # rounded half up to the cent, as the rule does (33,145 → 33,15)
+        assert a1 + a2 <= max(a1, (D("0.70") * reel_n1).quantize(D("0.01"), rounding="ROUND_HALF_UP"))
     s = r.solde(droit_reel_n=droit_n, deja_verse=a1 + a2)
     assert a1 + a2 + s.a_payer - s.a_reverser == droit_n  # what is paid in the end is the droit
 
@@ -165,3 +166,36 @@ def test_R59_each_check_flags_its_anomaly_with_its_kind():
     assert codes(_donnees(charges=D("60000"), produits=D("60000"))) == {"COUT-PLAFOND": r.JUSTIFIABLE}
     # actual 25 200 vs forecast 20 000: 26 % apart
     assert codes(_donnees(type="reelle", droit_previsionnel=D("20000"))) == {"ECART-PREV": r.JUSTIFIABLE}
+
+
+# ---- R57: the yearly items, read and checked against their bounds (issue 15 §2) --------------------------------
+@pytest.mark.parametrize("type_, lo, hi, brut, attendu", [
+    ("entier", 0, 366, "250", (Decimal("250.00"), None)),
+    ("decimal", 0, 120, "12,5", (Decimal("12.50"), None)),
+    ("montant", 0, 1000000, "1 234,56 €", (Decimal("1234.56"), None)),
+    ("oui_non", None, None, "Oui", (Decimal("1"), None)),
+    ("oui_non", None, None, "non", (Decimal("0"), None)),
+    ("texte", None, 20, "  Deux créneaux  ", (None, "Deux créneaux")),
+    ("entier", 0, 10, "", (None, None)),
+])
+def test_R57_lire_item_accepts_values_within_type_and_bounds(type_, lo, hi, brut, attendu):
+    from backoffice.rules.afas import lire_item
+    lo = None if lo is None else Decimal(lo)
+    hi = None if hi is None else Decimal(hi)
+    assert lire_item(type_, lo, hi, brut) == attendu
+
+
+@pytest.mark.parametrize("type_, lo, hi, brut, message", [
+    ("entier", 0, 366, "367", "366 au plus"),
+    ("entier", 0, 366, "-1", "0 au moins"),
+    ("entier", 0, 366, "2,5", "entier"),
+    ("decimal", 0, 10, "1,234", "deux décimales"),
+    ("montant", 0, 100, "abc", "un nombre est attendu"),
+    ("montant", 0, 100, "NaN", "un nombre est attendu"),
+    ("oui_non", None, None, "peut-être", "oui ou non"),
+    ("texte", None, 5, "trop long", "5 caractères au plus"),
+])
+def test_R57_lire_item_refuses_in_french(type_, lo, hi, brut, message):
+    from backoffice.rules.afas import lire_item
+    with pytest.raises(ValueError, match=message):
+        lire_item(type_, None if lo is None else Decimal(lo), None if hi is None else Decimal(hi), brut, libelle="X")

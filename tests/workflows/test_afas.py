@@ -16,23 +16,26 @@ from backoffice.models.enums import (DeclarationStatut as S, DeclarationType as 
 from backoffice.passwords import hash_password
 from backoffice.workflows import Selection, afas, run
 from backoffice.workflows.errors import TransitionRefused
+from backoffice.workflows.afas_items import saisir_items
 from seeds.comptes import DEMO_PASSWORD
+from seeds.programmes import items_exemple
 
 pytestmark = pytest.mark.populated
 
 T0 = datetime(2025, 6, 16, 9, 0)
+IBAN_ER = "FR7630006000011234567890189"  # the service's account (R76: valid RIB key), paid the acomptes (R79)
 _n = iter(range(1, 10_000))
 
 
 class Service:
     """A test Espace de rencontre: one venue, its three habilitated users, the Caf agent."""
 
-    def __init__(self, s, ref, *, mode=ModeLieu.MONO_LIEU):
+    def __init__(self, s, ref, *, mode=ModeLieu.MONO_LIEU, iban=IBAN_ER):
         k = next(_n)
         self.s = s
         self.caf = ref.comptes["caf"]
         self.p = m.Structure(code=f"ER-T{k}", nom=f"Espace de rencontre test {k}", type=TypeStructure.PARTENAIRE_AFAS,
-                             email=f"er-t{k}@partenaire.example.fr")
+                             email=f"er-t{k}@partenaire.example.fr", iban=iban)
         s.add(self.p)
         s.flush()
         self.lieu = afas.creer_lieu(s, actor=self.caf, partenaire_id=self.p.id, nom=f"Lieu {k}", mode=mode)
@@ -52,7 +55,7 @@ class Service:
         return c
 
     def declaration(self, exercice, type_=DT.PREVISIONNELLE, *, charges=D("30000"), produits=None, lignes=True,
-                    finances_par=None):
+                    finances_par=None, items=True):
         d = afas.creer_declaration(self.s, actor=self.fin, partenaire_id=self.p.id, exercice=exercice, type=type_,
                                    now=T0)
         if lignes:  # 2 × (400 + 100 + 100) = 1 200 h
@@ -63,6 +66,9 @@ class Service:
             afas.enregistrer(self.s, [d.id], actor=self.act, now=T0, part=afas.PART_ACTIVITE)
         d.budget, d.charges, d.produits = charges, charges, produits if produits is not None else charges
         afas.enregistrer(self.s, [d.id], actor=finances_par or self.fin, now=T0, part=afas.PART_FINANCES)
+        if type_ == DT.REELLE and items:  # R57: the yearly items, each part by its provider (R60)
+            for part, actor in (("activite", self.act), ("finances", finances_par or self.fin)):
+                saisir_items(self.s, actor=actor, declaration_id=d.id, saisie=items_exemple(self.s, part), now=T0)
         return d
 
     def go(self, d, name, actor, **params):
