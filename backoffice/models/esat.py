@@ -62,7 +62,8 @@ class DeclarationGarantie(TimestampMixin, VersionMixin, Base):
         money_check("aide_au_poste"), money_check("cotisations_obligatoires"), money_check("prevoyance"),
         money_check("formation"), money_check("montant"),
         sa.CheckConstraint("nb_travailleurs >= 0 AND etp >= 0", name="effectifs_positifs"),
-        sa.CheckConstraint("montant = aide_au_poste + cotisations_obligatoires + prevoyance + formation",
+        # to the cent (SQLite, the demo's database, stores NUMERIC as a float)
+        sa.CheckConstraint("abs(montant - (aide_au_poste + cotisations_obligatoires + prevoyance + formation)) < 0.005",
                            name="montant_somme"),
         sa.CheckConstraint("statut <> 'refusee' OR motif IS NOT NULL", name="refus_motive"),
         sa.UniqueConstraint("esat_id", "periode", name="uq_declaration_garantie_esat_periode"),

@@ -113,7 +113,7 @@ def upgrade():
     sa.CheckConstraint("montant IS NULL OR (montant >= 0 AND montant <= 9999999999.99 AND montant <> 'NaN')", name=op.f('ck_declaration_garantie_montant_montant')),
     sa.CheckConstraint("prevoyance IS NULL OR (prevoyance >= 0 AND prevoyance <= 9999999999.99 AND prevoyance <> 'NaN')", name=op.f('ck_declaration_garantie_prevoyance_montant')),
     sa.CheckConstraint("statut <> 'refusee' OR motif IS NOT NULL", name=op.f('ck_declaration_garantie_refus_motive')),
-    sa.CheckConstraint('montant = aide_au_poste + cotisations_obligatoires + prevoyance + formation', name=op.f('ck_declaration_garantie_montant_somme')),
+    sa.CheckConstraint('abs(montant - (aide_au_poste + cotisations_obligatoires + prevoyance + formation)) < 0.005', name=op.f('ck_declaration_garantie_montant_somme')),
     sa.CheckConstraint('nb_travailleurs >= 0 AND etp >= 0', name=op.f('ck_declaration_garantie_effectifs_positifs')),
     sa.ForeignKeyConstraint(['deposee_par_id'], ['compte.id'], name=op.f('fk_declaration_garantie_deposee_par_id_compte')),
     sa.ForeignKeyConstraint(['esat_id'], ['structure.id'], name=op.f('fk_declaration_garantie_esat_id_structure')),
