@@ -93,7 +93,8 @@ class WorkflowModelView(SecureModelView):
                 '<input type="hidden" name="id" value="{id}"><input type="hidden" name="version" value="{v}">'
                 '<button type="submit" class="btn btn-outline-{style} btn-sm" data-transition="{name}">'
                 '{label}</button></form>').format(url=url, csrf=_csrf(), id=model.id, v=getattr(model, "version", 0),
-                                                  style=t.style, name=t.name, label=t.label))
+                                                  style=t.style, name=t.name,
+                                                  label=t.label + ("…" if t.params or t.reauth else "")))
         extra = getattr(self, "extra_row_buttons", None)  # a view's own links (cerfa: « Écrire à l'ASP »)
         if extra is not None:
             out.append(extra(model))
@@ -104,13 +105,13 @@ class WorkflowModelView(SecureModelView):
     def workflow_row(self, transition):
         name = transition
         t = self._transition_or_404(name)
-        if t.reauth and (stale := security.fresh_auth_redirect()) is not None:
-            return stale  # the password again first, then back to the list
         ident, version = parse_id(request.form.get("id")), parse_id(request.form.get("version") or None)
         if ident is None or (request.form.get("version") not in (None, "", "0") and version is None):
             flash("Requête invalide.", "error")  # finding 6: « 2⁶³ », « abc » never reach SQL
             return redirect(self.get_url(".index_view"))
-        if t.params:  # a reason is needed: go through the confirmation page with its form
+        if t.params or t.reauth:
+            # a reason is needed, or money moves (emitting a SEPA file, approving a hors-délai: issue 18): the same
+            # dry run and confirmation page as in bulk, which asks for the password again when it is stale
             return self._preview(name, Selection.of_ids([ident], versions={ident: version} if version else None),
                                  "la ligne choisie")
         try:
