@@ -26,6 +26,18 @@ def format_montant(value: Decimal | int | None, *, symbol: bool = True) -> str:
     return format_decimal(q, format="#,##0.00", locale=LOCALE)
 
 
+def format_montant_estime(value: Decimal) -> str:
+    """An estimated total (issue 18): « environ 20 500 € », « environ 1,23 M€ » — three significant digits."""
+    v = abs(Decimal(value))
+    sign = "-" if value < 0 else ""
+    if v >= 1_000_000:
+        return f"environ {sign}" + f"{v / 1_000_000:.2f}".replace(".", ",") + "\u00a0M€"
+    digits = max(0, len(str(int(v))) - 3)
+    rounded = Decimal(int(round(v, -digits)))
+    return "environ " + format_currency(-rounded if value < 0 else rounded, "EUR", format="#,##0\u00a0¤",
+                                        locale=LOCALE, currency_digits=False)
+
+
 def format_nombre(value: Decimal | float | int | None, decimales: int = 2) -> str:
     """A quantity that is not money (hours, a rate): 151,67 — never « 151.67 » (issue 19 §2)."""
     if value is None:
@@ -138,6 +150,7 @@ def init_app(app) -> None:
 
     app.jinja_env.filters["montant"] = format_montant
     app.jinja_env.filters["nombre"] = format_nombre
+    app.jinja_env.filters["montant_estime"] = format_montant_estime
     app.jinja_env.filters["pourcentage"] = format_pourcentage
     app.jinja_env.filters["date_fr"] = format_date
     app.jinja_env.filters["mois"] = format_mois

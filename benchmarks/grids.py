@@ -120,10 +120,20 @@ EXTRA_STEPS = [
                x.mois + interval '1 month', 1, now(), now()
         FROM (SELECT DISTINCT dispositif_id, mois FROM allocation WHERE statut = 'versee') x
         JOIN dispositif d ON d.id = x.dispositif_id"""),
+    # since issue 13 a payment pays a payable (échéance): one per paid allocation, in the state of its payment
+    ("échéances", """
+        INSERT INTO echeance (dispositif_id, source_type, source_id, periode, payee_type, payee_id, compte_bancaire_id,
+             iban, bic, titulaire, libelle, montant, statut, tentatives, motif, version, created_at, updated_at)
+        SELECT a.dispositif_id, 'allocation', a.id, a.mois, 'jeune', a.beneficiaire_id, cb.id, cb.iban, NULL,
+               cb.titulaire, 'ALLOCATION CEJ ' || to_char(a.mois, 'MM/YYYY'), a.montant,
+               CASE WHEN a.id % 20 = 0 THEN 'rejetee' WHEN a.id % 10 = 1 THEN 'en_lot' ELSE 'payee' END, 1,
+               CASE WHEN a.id % 20 = 0 THEN 'Compte clôturé' END, 1, now(), now()
+        FROM allocation a JOIN compte_bancaire cb ON cb.beneficiaire_id = a.beneficiaire_id
+        WHERE a.statut = 'versee'"""),
     ("paiements", """
-        INSERT INTO paiement (lot_id, allocation_id, beneficiaire_id, antenne_id, end_to_end_id, montant, titulaire,
-             iban, bic, libelle, statut, motif_rejet, created_at, updated_at)
-        SELECT l.id, a.id, a.beneficiaire_id, a.antenne_id, 'BENCH-' || a.id, a.montant, cb.titulaire, cb.iban,
+        INSERT INTO paiement (lot_id, echeance_id, allocation_id, beneficiaire_id, antenne_id, end_to_end_id, montant,
+             titulaire, iban, bic, libelle, statut, motif_rejet, created_at, updated_at)
+        SELECT l.id, e.id, a.id, a.beneficiaire_id, a.antenne_id, 'BENCH-' || a.id, a.montant, cb.titulaire, cb.iban,
                NULL, 'ALLOCATION CEJ ' || to_char(a.mois, 'MM/YYYY'),
                CASE WHEN a.id % 20 = 0 THEN 'rejete' WHEN a.id % 10 = 1 THEN 'emis' ELSE 'execute' END,
                CASE WHEN a.id % 20 = 0 THEN 'Compte clôturé' END,
@@ -133,6 +143,7 @@ EXTRA_STEPS = [
         JOIN lot_paiement l ON l.dispositif_id = a.dispositif_id
              AND l.date_execution = (a.mois + interval '1 month')::date
         JOIN compte_bancaire cb ON cb.beneficiaire_id = a.beneficiaire_id
+        JOIN echeance e ON e.source_type = 'allocation' AND e.source_id = a.id AND e.periode = a.mois
         WHERE a.statut = 'versee'
         ORDER BY a.id"""),
     ("totaux des lots", """

@@ -82,7 +82,14 @@ def _postgresql(session, start, n, per, dispositif_id, antennes, progress) -> No
            WHERE i.beneficiaire_id BETWEEN :a AND :b"""),
     ]
     for label, sql in steps:
-        session.execute(sa.text(sql), p)
+        if label == "parcours":
+            # R20's trigger takes one transaction advisory lock per youth (migration 0015): by slices of 2,000, one
+            # commit each, so a large load never fills PostgreSQL's lock table (« out of shared memory »)
+            for a in range(start, start + n, 2000):
+                session.execute(sa.text(sql), {**p, "a": a, "b": min(a + 1999, start + n - 1)})
+                session.commit()
+        else:
+            session.execute(sa.text(sql), p)
         progress(f"  {label} : ok")
     session.execute(sa.text("SELECT setval(pg_get_serial_sequence('beneficiaire', 'id'), (SELECT max(id) FROM beneficiaire))"))
     session.commit()

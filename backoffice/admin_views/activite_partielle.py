@@ -13,6 +13,7 @@ from flask_admin import expose
 from flask_admin.menu import MenuLink
 from flask_login import current_user
 from markupsafe import Markup
+from sqlalchemy.orm import joinedload
 from wtforms import FileField, StringField, TextAreaField
 from wtforms.validators import Length, StopValidation, ValidationError
 
@@ -28,6 +29,7 @@ from ..workflows import habilitations, pieces
 from ..workflows.errors import WorkflowError
 from . import refs
 from .base import SecureModelView
+from .fiche import Related
 
 
 def _periode(view, context, model, name):
@@ -317,6 +319,12 @@ class DemandeIndemnisationView(SecureModelView):
 
     column_list = ["id", "autorisation", "periode", "statut", "montant_indemnites", "montant_allocation",
                    "envoyee_at"]
+    # issue 18 §3: the claim's lines on its page (one query)
+    related_sections = (
+        Related("lignes", "Heures par salarié", "ligne_di", m.LigneDI, lambda d: m.LigneDI.demande_id == d.id,
+                ("salarie", "heures_travaillees", "heures_chomees", "heures_retenues", "indemnite", "allocation"),
+                order=lambda: m.LigneDI.id, limit=100, options=lambda: (joinedload(m.LigneDI.salarie),)),
+    )
     column_details_list = ["id", "autorisation", "periode", "statut", "lignes", "montant_indemnites",
                            "montant_allocation", "envoyee_at", "decision_at", "motif_invalidation", "created_at",
                            "updated_at"]

@@ -6,6 +6,7 @@ The amount (`montant`) is computed by the rules and moved by the workflow: it is
 from __future__ import annotations
 
 from flask_login import current_user
+from sqlalchemy.orm import joinedload
 from wtforms import TextAreaField
 from wtforms.validators import ValidationError
 
@@ -14,11 +15,28 @@ from ..forms import entities
 from ..models.enums import AllocationNature, AllocationStatut, HorsDelaiStatut
 from . import refs
 from .base import SecureModelView
+from .fiche import Related
 from .filters import antenne_filter, dispositif_filter, mois_filters
 
 
 class AllocationView(SecureModelView):
     form_base_class = entities.AllocationForm
+    # issue 18 §3: resources, payment and its batch, corrections, hors-délai request, reversement: one query each
+    related_sections = (
+        Related("ressources", "Ressources déclarées", "ressource", m.Ressource,
+                lambda a: m.Ressource.allocation_id == a.id, ("type_ressource", "categorie", "montant", "mois_reference"),
+                order=lambda: m.Ressource.id),
+        Related("paiements", "Paiements et lots", "paiement", m.Paiement, lambda a: m.Paiement.allocation_id == a.id,
+                ("end_to_end_id", "lot", "lot.date_execution", "montant", "statut", "motif_rejet"),
+                options=lambda: (joinedload(m.Paiement.lot),)),
+        Related("corrections", "Versions rectificatives", "allocation", m.Allocation,
+                lambda a: m.Allocation.corrige_id == a.id, ("mois", "nature", "montant", "statut")),
+        Related("hors_delai", "Demande hors délai", "demande_hors_delai", m.DemandeHorsDelai,
+                lambda a: m.DemandeHorsDelai.id == a.demande_hors_delai_id,
+                ("mois", "montant_demande", "montant_approuve", "statut", "decision_at")),
+        Related("reversement", "Ordre de reversement", "reversement", m.Reversement,
+                lambda a: m.Reversement.allocation_id == a.id, ("numero", "montant", "montant_rembourse", "statut")),
+    )
     column_list = ["id", "beneficiaire", "dispositif", "mois", "nature", "montant_forfaitaire", "montant",
                    "statut", "hors_delai", "antenne"]
     column_details_list = ["id", "beneficiaire", "inscription", "cerfa", "dispositif", "antenne", "mois", "nature",

@@ -582,6 +582,21 @@ class SecureModelView(FastGridMixin, ModelView):
             .options(sa.orm.joinedload(AuditEvent.actor))  # the « Auteur » column: no query per event
             .order_by(AuditEvent.id.desc()).limit(limit)).scalars().all()
 
+    # ---- record pages (issue 18 §3): header, related records, history in words ------------------------
+    related_sections: tuple = ()  # fiche.Related specs, one query each
+
+    def record_header(self, model) -> dict:
+        from . import fiche
+        return fiche.header(self, model)
+
+    def record_related(self, model) -> list[dict]:
+        from . import fiche
+        return fiche.load_related(self, model)
+
+    def history_lines(self, model) -> list[dict]:
+        from . import fiche
+        return fiche.history_lines(self, self.history(model))
+
     def audit_diff(self, event):
         """What the history panel shows of an event's diff: audit.diff_visible, the one masking function."""
         from ..workflows import audit

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import sqlalchemy as sa
 from flask_admin import expose
+from sqlalchemy.orm import joinedload
 from flask_login import current_user
 from markupsafe import Markup
 from wtforms.validators import Optional, ValidationError
@@ -14,6 +16,7 @@ from ..models.enums import CerfaStatut, InscriptionStatut, Role
 from ..workflows import cerfa as cerfa_wf
 from . import refs
 from .base import SecureModelView
+from .fiche import Related
 from .filters import antenne_filter, dispositif_filter
 from .formatters import iban_groupes
 from .reversements import lien_compte_debiteur
@@ -28,7 +31,36 @@ def _conseiller() -> bool:
     return getattr(current_user, "role", None) == Role.CONSEILLER
 
 
+def _inscriptions_de(b):
+    return sa.select(m.Inscription.id).where(m.Inscription.beneficiaire_id == b.id).scalar_subquery()
+
+
+def _allocations_de(b):
+    return sa.select(m.Allocation.id).where(m.Allocation.beneficiaire_id == b.id)
+
+
 class BeneficiaireView(SecureModelView):
+    # issue 18 §3: the youth's page reaches each of their records, one query per section
+    related_sections = (
+        Related("parcours", "Parcours", "inscription", m.Inscription, lambda b: m.Inscription.beneficiaire_id == b.id,
+                ("dispositif", "date_debut", "date_fin_prevue", "statut"),
+                options=lambda: (joinedload(m.Inscription.dispositif),)),
+        Related("cerfa", "Cerfa", "cerfa", m.Cerfa, lambda b: m.Cerfa.inscription_id.in_(_inscriptions_de(b)),
+                ("inscription", "type_version", "date_signature", "montant_prevu", "statut"),
+                options=lambda: (joinedload(m.Cerfa.inscription),)),
+        Related("allocations", "Allocations", "allocation", m.Allocation,
+                lambda b: m.Allocation.beneficiaire_id == b.id, ("dispositif", "mois", "nature", "montant", "statut"),
+                order=lambda: (m.Allocation.mois.desc(), m.Allocation.id.desc()),
+                options=lambda: (joinedload(m.Allocation.dispositif),),
+                filtre=("beneficiaire_id", lambda b: b.id)),
+        Related("rib", "RIB", "compte_bancaire", m.CompteBancaire, lambda b: m.CompteBancaire.beneficiaire_id == b.id,
+                ("titulaire", "iban", "actif")),
+        # through the allocations (indexed), the youth's payments of every batch
+        Related("paiements", "Paiements", "paiement", m.Paiement,
+                lambda b: m.Paiement.allocation_id.in_(_allocations_de(b)),
+                ("lot", "allocation", "montant", "statut", "motif_rejet"),
+                options=lambda: (joinedload(m.Paiement.lot), joinedload(m.Paiement.allocation))),
+    )
     form_base_class = entities.BeneficiaireForm
     column_list = ["id", "identifiant_imilo", "nom", "prenom", "date_naissance", "antenne",
                    "ressortissant_eee", "inscrit_france_travail", "qpv", "rqth", "tranche_fiscale"]
@@ -238,6 +270,11 @@ class InscriptionView(SecureModelView):
 
 
 class CerfaView(SecureModelView):
+    related_sections = (
+        Related("allocations", "Allocations de ce cerfa", "allocation", m.Allocation,
+                lambda c: m.Allocation.cerfa_id == c.id, ("mois", "nature", "montant", "statut"),
+                order=lambda: (m.Allocation.mois.desc(), m.Allocation.id.desc())),
+    )
     form_base_class = entities.CerfaForm
     column_list = ["id", "numero", "inscription", "type_version", "date_signature", "date_reception",
                    "montant_prevu", "statut", "antenne"]

@@ -1,8 +1,11 @@
-"""Home page: a few figures per role, each a link to the grid filtered on it.
+"""Home page per role (issue 18 §2): the user's own work — to do, waiting on others, late — with amounts, deadlines
+(R41) and the age of the oldest item, each a link to the grid filtered on it (admin_views/accueil.py); charts of the
+money per programme and month and of the queues (Chart.js, served from static/vendor, this page only), with the
+same figures in tables.
 
 A card shows only to a role that may open its grid; its link carries the grid's own status filter
 (`flt0_<index>=<status>`, computed from the view's filter list by filters.filter_args), so the grid
-opens on exactly the rows counted.
+opens on the rows counted.
 """
 
 from __future__ import annotations
@@ -39,7 +42,6 @@ def _adviser_cards(grid) -> list[dict]:
 
     from .. import clock
     from ..models import Inscription
-    from ..models.enums import AllocationStatut, CerfaStatut
     from ..workflows import parcours as wf
 
     today = clock.now().date()
@@ -63,13 +65,7 @@ def _adviser_cards(grid) -> list[dict]:
          [("date_fin_prevue", f"{debut:%Y-%m-%d} to {fin:%Y-%m-%d}", sqla_filters.DateBetweenFilter)]),
         ("PACEA sans entretien depuis 2 mois (R16)", Inscription, wf.pacea_sans_contact(today), "inscription", None),
         ("CEJ : auto-entrepreneurs à sortir (R19)", Inscription, wf.cej_autonomie_a_sortir(), "inscription", None),
-        ("Allocations à soumettre", Allocation, Allocation.statut == AllocationStatut.ENREGISTREE, "allocation",
-         [("statut", AllocationStatut.ENREGISTREE.value)]),
-        ("Allocations refusées à corriger", Allocation, Allocation.statut == AllocationStatut.REFUSEE, "allocation",
-         [("statut", AllocationStatut.REFUSEE.value)]),
-        ("Cerfa refusés à corriger", Cerfa, Cerfa.statut == CerfaStatut.REFUSE, "cerfa",
-         [("statut", CerfaStatut.REFUSE.value)]),
-    ]
+    ]  # allocations to submit, refusals to correct: the conseiller's work items (accueil.ROLE_ITEMS)
     cards = []
     for label, model, where, endpoint, filters in specs:
         if not policy.allows(endpoint, "view", current_user):
@@ -95,20 +91,49 @@ class DashboardView(AdminIndexView):
 
     @expose("/")
     def index(self):
+        from .. import clock
+        from . import accueil
+        now = clock.now()
+        sections = accueil.work_of(current_user.role, self._grid, now)
         cards = []
-        for label, model, statut, endpoint in CARDS:
-            if not policy.allows(endpoint, "view", current_user):
-                continue
-            query = sa.select(sa.func.count()).select_from(model).where(model.statut == statut)
-            clause = policy.row_scope(model, current_user)
-            if clause is not None:
-                query = query.where(clause)
-            value = db.session.execute(query).scalar_one()
-            view = self._grid(endpoint)
-            args = filter_args(view, "statut", statut) if view is not None else {}
-            cards.append({"label": label, "value": value,
-                          "url": url_for(f"{endpoint}.index_view", **args) if args else None})
-        if current_user.role == Role.CONSEILLER:  # issue 17 §5: the adviser's home
-            cards = _adviser_cards(self._grid) + cards
-        return self.render("admin/dashboard.html", cards=cards,
+        if not sections:  # the roles without their own list (partners, UD, Caf): the status counters
+            for label, model, statut, endpoint in CARDS:
+                if not policy.allows(endpoint, "view", current_user):
+                    continue
+                query = sa.select(sa.func.count()).select_from(model).where(model.statut == statut)
+                clause = policy.row_scope(model, current_user)
+                if clause is not None:
+                    query = query.where(clause)
+                value = db.session.execute(query).scalar_one()
+                view = self._grid(endpoint)
+                args = filter_args(view, "statut", statut) if view is not None else {}
+                cards.append({"label": label, "value": value,
+                              "url": url_for(f"{endpoint}.index_view", **args) if args else None})
+        if current_user.role == Role.CONSEILLER:  # issue 17 §5: the adviser's enrolments to follow
+            extra = [{"key": None, "kind": "a_faire", "label": c["label"], "count": c["value"], "amount": None,
+                      "oldest": None, "deadline": None, "url": c["url"]} for c in _adviser_cards(self._grid)]
+            if sections and sections[0]["kind"] == "a_faire":
+                sections[0]["lignes"] = extra + sections[0]["lignes"]
+            else:
+                sections.insert(0, {"kind": "a_faire", "title": "À faire", "lignes": extra})
+        money = accueil.money_by_programme_and_month(now)
+        queues = accueil.queue_health()
+        return self.render("admin/dashboard.html", cards=cards, sections=sections, money=money, queues=queues,
+                           charts=_chart_data(money, queues),
                            role_label=ROLE_LABELS.get(current_user.role, current_user.role))
+
+
+def _chart_data(money, queues) -> dict:
+    """What static/accueil.js draws (numbers as strings of euros: no float in the page's data)."""
+    out = {}
+    if money and money["rows"]:
+        out["mois"] = {"labels": money["labels"],
+                       "series": {k: [str(money["by_month"][mo][k]) for mo in money["months"]]
+                                  for k in ("paye", "du", "recouvre")}}
+        out["programmes"] = {"labels": money["programmes"],
+                             "series": {k: [str(money["by_programme"][p][k]) for p in money["programmes"]]
+                                        for k in ("paye", "du", "recouvre")}}
+    if queues and queues["queues"]:
+        out["files"] = {"labels": [q["label"] for q in queues["queues"]],
+                        "series": {k: [q[k] for q in queues["queues"]] for k in ("attente", "en_cours", "echec")}}
+    return out

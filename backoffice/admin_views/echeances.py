@@ -1,14 +1,11 @@
 """Payables (échéances) of every programme (issue 13): the grid filtered by programme, payee, period, status and
-source, with the money totals of the filter; each programme's payment calendar (data, edited by the administrator).
+source, with the money totals of the page, the filter and the ticked rows (every grid's totals bar, grille.py);
+each programme's payment calendar (data, edited by the administrator).
 Statuses change only through the payables' workflow (row buttons and bulk actions: « Envoyer en paiement »,
 « Remettre à payer », « Annuler »)."""
 
 from __future__ import annotations
 
-from decimal import Decimal
-
-import sqlalchemy as sa
-from flask import g, has_request_context
 from wtforms.validators import ValidationError
 
 from .. import models as m
@@ -32,19 +29,6 @@ class EcheanceView(ReadOnlyModelView):
                      "periode": "Période", "payee_type": "Type de bénéficiaire", "payee_id": "N° du bénéficiaire",
                      "compte_bancaire_id": "RIB (ligne)", "tentatives": "Paiements", "motif": "Motif"}
     column_formatters = {"iban": iban_groupes}
-
-    def get_list(self, page, sort_column, sort_desc, search, filters, execute=True, page_size=None):
-        result = super().get_list(page, sort_column, sort_desc, search, filters, execute=execute, page_size=page_size)
-        if execute and has_request_context():
-            # the money totals of the whole filter (not only of the page), one aggregate over the same query
-            query, _joins = self._filtered_query(search, filters)
-            n, total = query.with_entities(sa.func.count(m.Echeance.id),
-                                           sa.func.coalesce(sa.func.sum(m.Echeance.montant), 0)).order_by(None).one()
-            g.bo_totaux = {"nb": n, "montant": Decimal(total)}
-        return result
-
-    def totaux_grille(self):
-        return getattr(g, "bo_totaux", None) if has_request_context() else None
 
 
 class CalendrierPaiementView(SecureModelView):

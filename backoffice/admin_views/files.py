@@ -12,6 +12,43 @@ from .. import policy
 from ..queue import QUEUES, _redis, redis_ping
 
 
+# the jobs and queues as a user reads them (issue 18 §6): never a dotted path on a screen
+JOB_LABELS = {
+    "backoffice.jobs.bulk.process_bulk_run": "Traitement de masse",
+    "backoffice.jobs.mail.send_pending_mail": "Envoi des mails en file",
+    "backoffice.jobs.paiements.emit_batch": "Émission d'un lot SEPA",
+    "backoffice.jobs.paiements.emit_due_batches": "Émission des lots arrivés à date",
+    "backoffice.jobs.paiements.relay_outbox": "Relais de l'outbox vers les files",
+    "backoffice.jobs.parcours.close_ended_enrolments": "Clôture des parcours échus",
+    "backoffice.jobs.recouvrement.relancer_echeances": "Relance des échéances de reversement",
+    "backoffice.jobs.activite_partielle.accords_implicites": "Accords implicites d'activité partielle (15 jours)",
+}
+QUEUE_LABELS = {"payments": "Paiements", "mail": "Mails", "bulk": "Traitements de masse", "default": "Général"}
+
+
+def job_label(func_name: str | None) -> str:
+    if not func_name:
+        return "—"
+    return JOB_LABELS.get(func_name, func_name.rsplit(".", 1)[-1].replace("_", " ").capitalize())
+
+
+def workers_alive(conn, now) -> list[dict]:
+    """The RQ workers registered in Redis (a worker that dies stops its heartbeat and leaves the registry when its
+    key expires): name, state, queues served, current job and seconds since the last heartbeat."""
+    from rq import Worker
+    out = []
+    for w in Worker.all(connection=conn):
+        beat = w.last_heartbeat
+        age = int((now - beat.replace(tzinfo=timezone.utc)).total_seconds()) if beat else None
+        job = w.get_current_job()
+        out.append({"name": w.name, "etat": {"busy": "occupé", "idle": "en attente de travail", "started": "démarré",
+                                             "suspended": "suspendu"}.get(str(w.get_state()), str(w.get_state())),
+                    "files": ", ".join(QUEUE_LABELS.get(q, q) for q in w.queue_names()),
+                    "job": job_label(job.func_name) if job is not None else "—",
+                    "battement": age, "vivant": age is not None and age <= (w.worker_ttl or 420)})
+    return out
+
+
 class FilesView(BaseView):
     policy_endpoint = "files"
 
@@ -39,7 +76,7 @@ class FilesView(BaseView):
             first = q.jobs[:1]
             oldest = first[0].enqueued_at if first else None
             registry = FailedJobRegistry(name, connection=conn)
-            rows.append({"name": name, "waiting": q.count,
+            rows.append({"name": QUEUE_LABELS.get(name, name), "waiting": q.count,
                          "started": StartedJobRegistry(name, connection=conn).count,
                          "scheduled": ScheduledJobRegistry(name, connection=conn).count,
                          "deferred": DeferredJobRegistry(name, connection=conn).count,
@@ -50,9 +87,13 @@ class FilesView(BaseView):
                 j = q.fetch_job(job)
                 if j is not None:
                     error = (j.latest_result().exc_string if j.latest_result() else "") or ""
-                    failed.append({"queue": name, "id": j.id, "func": j.func_name,
+                    ended = j.ended_at.replace(tzinfo=timezone.utc).astimezone().strftime("%d/%m/%Y %H:%M") \
+                        if j.ended_at else "—"
+                    failed.append({"queue": name, "queue_label": QUEUE_LABELS.get(name, name), "id": j.id,
+                                   "func": job_label(j.func_name), "at": ended,
                                    "error": error.strip().splitlines()[-1] if error.strip() else ""})
-        return self.render("admin/files.html", redis=True, queues=rows, failed=failed, url=url)
+        return self.render("admin/files.html", redis=True, queues=rows, failed=failed, url=url,
+                           workers=workers_alive(conn, now))
 
     @expose("/relancer", methods=["POST"])
     def requeue(self):
@@ -62,7 +103,7 @@ class FilesView(BaseView):
             abort(400)
         try:
             FailedJobRegistry(queue, connection=_redis(current_app.config["REDIS_URL"])).requeue(job_id)
-            flash(f"Job {job_id} remis dans la file « {queue} ».", "success")
+            flash(f"Job {job_id} remis dans la file « {QUEUE_LABELS.get(queue, queue)} ».", "success")
         except Exception as exc:  # noqa: BLE001 - shown to the admin as it is
             flash(f"Impossible de relancer le job : {exc}", "error")
         return redirect(url_for(".index"))

@@ -172,7 +172,11 @@ def _attr(model, name):
 
 def money(view, context, model, name):
     value = _attr(model, name)
-    return Markup('<span class="bo-montant">{}</span>').format(format_montant(value)) if value is not None else ""
+    if value is None:
+        return ""
+    # data-valeur: the exact amount, which static/totaux.js sums for the ticked rows (issue 18)
+    return Markup('<span class="bo-montant" data-valeur="{}">{}</span>').format(f"{Decimal(value):.2f}",
+                                                                               format_montant(value))
 
 
 def nombre(view, context, model, name):

@@ -31,6 +31,8 @@ from sqlalchemy.orm import joinedload
 
 EXACT_COUNT_UNDER = 1_000
 EXPORT_CHUNK = 1_000
+SAMPLE_ROWS = 20_000  # table rows a sampled total reads (TABLESAMPLE SYSTEM), whatever the table's size
+SAMPLE_MIN_MATCHES = 30  # fewer matching rows in the sample: the result is small after all, summed exactly
 CURSOR_ARGS = ("apres", "avant", "compte")
 
 
@@ -124,6 +126,33 @@ def exact_count(session, query, pk, cap: int | None = None) -> int:
     ids = query.with_entities(pk).order_by(None)
     sub = (ids.limit(cap) if cap else ids).subquery()
     return session.execute(sa.select(sa.func.count()).select_from(sub)).scalar_one()
+
+
+# ---- money totals (issue 18) ----------------------------------------------------------------------
+
+def exact_sums(session, query, columns) -> list[Decimal]:
+    """SUM of each money column over the whole filtered query, in one statement."""
+    row = query.with_entities(*[sa.func.coalesce(sa.func.sum(c), 0) for c in columns]).order_by(None).one()
+    return [Decimal(v) for v in row]
+
+
+def estimated_sums(session, query, table, columns, count: int) -> list[Decimal] | None:
+    """The totals of a result too large to sum on each page view, estimated the way its count is: the average
+    of each amount over the matching rows of a block sample of the table (TABLESAMPLE SYSTEM, about
+    SAMPLE_ROWS rows read, fixed seed so the figure stays put between two page views), times the estimated
+    count. None when the sample holds too few matching rows (the caller sums exactly: the result is small)."""
+    from sqlalchemy.sql.util import ClauseAdapter
+
+    reltuples = session.execute(sa.text("SELECT reltuples FROM pg_class WHERE oid = CAST(:t AS regclass)"),
+                                {"t": table.name}).scalar() or 0
+    pct = min(100.0, 100.0 * SAMPLE_ROWS / max(reltuples, 1.0))
+    sample = sa.tablesample(table, sa.func.system(pct), name="echantillon", seed=sa.literal(18))
+    stmt = query.with_entities(sa.func.count(), *[sa.func.avg(c) for c in columns]).order_by(None).statement
+    stmt = ClauseAdapter(sample).traverse(stmt)
+    n, *avgs = session.execute(stmt).one()
+    if n < SAMPLE_MIN_MATCHES:
+        return None
+    return [Decimal(a or 0) * count for a in avgs]
 
 
 # ---- cursors -----------------------------------------------------------------------------------
@@ -346,15 +375,20 @@ class FastGridMixin:
             ids = ids[:page_size]
             has_prev = page > 0
         rows = self._load_rows(ids)
+        big = False  # a result too large to count (and so to sum) on each page view
         if page == 0 and cursor_dir is None and not has_next:
             count, estimated = len(ids), False  # the whole result fits on the first page: no count
         else:
             count, estimated = self._count_rows(query)
+            big = estimated
             if estimated and not has_next and cursor_dir != "avant":
                 # the last page: the rows before it plus this one are the exact count
                 count, estimated = page * page_size + len(ids), False
+        totaux = self._totaux(query, rows, count, big,
+                              whole=page == 0 and cursor_dir is None and not has_next) if has_request_context() else []
         if has_request_context():
             g.bo_grille = {
+                "totaux": totaux,
                 "count": count, "estimated": estimated, "page": page, "page_size": page_size,
                 "has_next": has_next and bool(rows), "has_prev": has_prev,
                 "first": encode_cursor(self._row_key(rows[0], keys)) if rows and keys else None,
@@ -362,6 +396,42 @@ class FastGridMixin:
                 "pages": max(1, math.ceil(count / page_size)) if count is not None else None,
             }
         return count, rows
+
+    # -- money totals (issue 18) -----------------------------------------------------------------
+    def total_columns(self) -> list[tuple[str, str]]:
+        """(key, label) of the list's money columns of the model itself (dotted and hidden columns excluded)."""
+        from .formatters import is_money_type
+        from .. import policy
+        mapper = sa.inspect(self.model)
+        hidden = set(policy.hidden_columns(self.policy_endpoint, self._role())) if hasattr(self, "policy_endpoint") \
+            else set()
+        out = []
+        for col, label in self._list_columns:
+            column = mapper.columns.get(col) if isinstance(col, str) and "." not in col else None
+            if column is not None and is_money_type(column.type) and col not in hidden:
+                out.append((col, label))
+        return out
+
+    def _totaux(self, query, rows, count, estimated, *, whole: bool) -> list[dict]:
+        """Per money column: the page's total (its rows), the filter's (SQL SUM; estimated like the count when
+        the count is), for the totals bar above the grid; the ticked rows' total is summed in the browser
+        (static/totaux.js) from each cell's value."""
+        columns = self.total_columns()
+        if not columns:
+            return []
+        mapper = sa.inspect(self.model)
+        cols = [mapper.columns[k] for k, _l in columns]
+        page = [sum((getattr(r, k) or Decimal("0") for r in rows), Decimal("0")) for k, _l in columns]
+        filtre, approx = page, False
+        if not whole:
+            filtre = None
+            if estimated and self.session.get_bind().dialect.name == "postgresql":
+                filtre = estimated_sums(self.session, query, self.model.__table__, cols, count)
+                approx = filtre is not None
+            if filtre is None:
+                filtre = exact_sums(self.session, query, cols)
+        return [{"key": k, "label": label, "page": p, "filtre": f, "estime": approx}
+                for (k, label), p, f in zip(columns, page, filtre)]
 
     def _load_rows(self, ids):
         """The rows of `ids`, in that order, with the list's many-to-one relations in the same query."""

@@ -2,8 +2,68 @@
 
 from __future__ import annotations
 
+from flask import url_for
+from flask_login import current_user
+from markupsafe import Markup
+
+from .. import policy
 from .base import ReadOnlyModelView
+from .files import QUEUE_LABELS, job_label
 from .formatters import audit_diff, audit_diff_export, json_pre, mail_sujet, mail_template, statut
+
+
+# issue 18 §6: the audit trail in words — the grid a record belongs to, the transition's label, a link to the record
+def _grid_of_entity(entity: str) -> tuple[str | None, str]:
+    from .views import GRIDS
+    for _cls, model, endpoint, name, _cat in GRIDS:
+        if model.__tablename__ == entity or endpoint == entity:
+            return endpoint, name
+    return None, entity.replace("_", " ").capitalize()
+
+
+def _action_label(entity: str, action: str) -> str:
+    from ..workflows import registry
+    for wf in registry().values():
+        if wf.entity == entity and action in wf.transitions:
+            return wf.transitions[action].label
+    return {"creer": "Création", "modifier": "Modification", "acces_refuse": "Accès refusé",
+            "supprimer": "Suppression"}.get(action, action.replace("_", " ").capitalize())
+
+
+def audit_entity(view, context, model, name):
+    return _grid_of_entity(model.entity)[1]
+
+
+def audit_action(view, context, model, name):
+    return Markup('<span title="{}">{}</span>').format(model.action, _action_label(model.entity, model.action))
+
+
+def audit_objet(view, context, model, name):
+    """The record the event is about, linked to its page when the user may open its grid."""
+    if model.entity_id is None:
+        return ""
+    endpoint, _label = _grid_of_entity(model.entity)
+    if endpoint and policy.allows(endpoint, "view", current_user):
+        return Markup('<a href="{}">n° {}</a>').format(url_for(f"{endpoint}.details_view", id=model.entity_id),
+                                                       model.entity_id)
+    return f"n° {model.entity_id}"
+
+
+def audit_bulk_run(view, context, model, name):
+    if not model.bulk_run_id:
+        return ""
+    if policy.allows("bulk_run", "view", current_user):
+        return Markup('<a href="{}">n° {}</a>').format(url_for("bulk_run.details_view", id=model.bulk_run_id),
+                                                       model.bulk_run_id)
+    return f"n° {model.bulk_run_id}"
+
+
+def job_fonction(view, context, model, name):
+    return Markup('<span title="{}">{}</span>').format(model.fonction, job_label(model.fonction))
+
+
+def job_file(view, context, model, name):
+    return QUEUE_LABELS.get(model.file, model.file)
 
 
 class MailOutboxView(ReadOnlyModelView):
@@ -25,6 +85,7 @@ class JobOutboxView(ReadOnlyModelView):
                            "termine_at", "created_at"]
     column_searchable_list = ["fonction", "cle", "job_id"]
     column_filters = ["statut", "file", "created_at"]
+    column_formatters = {"fonction": job_fonction, "file": job_file}
 
 
 class AuditEventView(ReadOnlyModelView):
@@ -38,7 +99,9 @@ class AuditEventView(ReadOnlyModelView):
     column_filters = ["entity", "entity_id", "action", "at", "bulk_run_id", "actor_id"]
     column_labels = {"actor_id": "N° de l'auteur"}
     # a diff is shown and exported through audit.diff_visible only: masked per the policy (issue 12 §2)
-    column_formatters = {"from_status": statut, "to_status": statut, "params": json_pre, "diff": audit_diff}
+    column_formatters = {"from_status": statut, "to_status": statut, "params": json_pre, "diff": audit_diff,
+                         "entity": audit_entity, "action": audit_action, "entity_id": audit_objet,
+                         "bulk_run_id": audit_bulk_run}
     column_formatters_export = {"diff": audit_diff_export}
 
 

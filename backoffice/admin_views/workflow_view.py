@@ -21,7 +21,7 @@ from ..models import BulkRun
 from ..models.enums import BulkRunStatut
 from ..workflows import Selection, run
 from ..workflows.audit import jsonable
-from ..workflows.bulk import schedule
+from ..workflows.bulk import amounts_by_programme, batches_of_run, moved_ids, planned_batches, schedule
 from ..workflows.errors import WorkflowError
 from .base import SecureModelView
 from .grille import parse_id
@@ -60,8 +60,17 @@ class WorkflowModelView(SecureModelView):
 
     def _make_bulk_handler(self, transition_name):
         def handler(ids):
-            return self._preview(transition_name, Selection.of_ids(ids), "les lignes cochées")
+            # Flask-Admin's action form carries the list's URL (filters, page, sort) in « url »
+            return self._preview(transition_name, Selection.of_ids(ids), "les lignes cochées",
+                                 retour=request.form.get("url"))
         return handler
+
+    def _retour(self, target: str | None = None) -> str:
+        """« Retour à la liste » with the filters the user had (issue 18): a local path of this back-office, else
+        the bare list."""
+        default = self.get_url(".index_view")
+        target = security.safe_next(target if target is not None else request.args.get("retour"), default)
+        return target if target.startswith(self.admin.url + "/") else default
 
     def filtered_url(self, column: str, value: str) -> str:
         """The list URL with Flask-Admin's own "equals" filter on `column` (as the filter UI builds it)."""
@@ -84,7 +93,8 @@ class WorkflowModelView(SecureModelView):
                 '<input type="hidden" name="id" value="{id}"><input type="hidden" name="version" value="{v}">'
                 '<button type="submit" class="btn btn-outline-{style} btn-sm" data-transition="{name}">'
                 '{label}</button></form>').format(url=url, csrf=_csrf(), id=model.id, v=getattr(model, "version", 0),
-                                                  style=t.style, name=t.name, label=t.label))
+                                                  style=t.style, name=t.name,
+                                                  label=t.label + ("…" if t.params or t.reauth else "")))
         extra = getattr(self, "extra_row_buttons", None)  # a view's own links (cerfa: « Écrire à l'ASP »)
         if extra is not None:
             out.append(extra(model))
@@ -95,13 +105,13 @@ class WorkflowModelView(SecureModelView):
     def workflow_row(self, transition):
         name = transition
         t = self._transition_or_404(name)
-        if t.reauth and (stale := security.fresh_auth_redirect()) is not None:
-            return stale  # the password again first, then back to the list
         ident, version = parse_id(request.form.get("id")), parse_id(request.form.get("version") or None)
         if ident is None or (request.form.get("version") not in (None, "", "0") and version is None):
             flash("Requête invalide.", "error")  # finding 6: « 2⁶³ », « abc » never reach SQL
             return redirect(self.get_url(".index_view"))
-        if t.params:  # a reason is needed: go through the confirmation page with its form
+        if t.params or t.reauth:
+            # a reason is needed, or money moves (emitting a SEPA file, approving a hors-délai: issue 18): the same
+            # dry run and confirmation page as in bulk, which asks for the password again when it is stale
             return self._preview(name, Selection.of_ids([ident], versions={ident: version} if version else None),
                                  "la ligne choisie")
         try:
@@ -113,7 +123,7 @@ class WorkflowModelView(SecureModelView):
             db.session.rollback()
             flash(str(exc), "error")
             return security.redirect_back(self.get_url(".index_view"))
-        flash(_report_message(report), "success" if report.changed else "warning")
+        flash(_report_message(report), _category(report.changed, report.refused_total))
         return security.redirect_back(self.get_url(".index_view"))
 
     @expose("/workflow/<transition>/filtered", methods=["POST"])
@@ -125,21 +135,23 @@ class WorkflowModelView(SecureModelView):
         _, query = self.get_list(None, None, False, args.search, args.filters, execute=False, page_size=0)
         ids_query = query.with_entities(self.model.id).order_by(None)
         ids = [row[0] for row in ids_query.all()]
-        return self._preview(name, Selection.of_ids(ids), "toutes les lignes filtrées")
+        return self._preview(name, Selection.of_ids(ids), "toutes les lignes filtrées",
+                             retour=self.get_url(".index_view", **request.args))
 
-    def _preview(self, name, selection: Selection, scope_label: str):
+    def _preview(self, name, selection: Selection, scope_label: str, retour: str | None = None):
         t = self._transition_or_404(name)
         ids = selection.freeze(db.session)
+        retour = self._retour(retour or security._local_referrer() or "")
         if not ids:
             flash("Aucune ligne sélectionnée.", "warning")
-            return redirect(self.get_url(".index_view"))
+            return redirect(retour)
         run_row = BulkRun(workflow=self.workflow.name, transition=t.name, actor_id=current_user.id, ids=ids,
-                          total=len(ids), statut=BulkRunStatut.APERCU, refus={},
+                          total=len(ids), statut=BulkRunStatut.APERCU, refus={}, created_at=clock.now(),
                           params={"_versions": {str(k): v for k, v in selection.versions.items()}},
                           description=f"{t.label} — {scope_label} ({self.name})")
         db.session.add(run_row)
         db.session.commit()
-        return redirect(self.get_url(".workflow_run", run_id=run_row.id))
+        return redirect(self.get_url(".workflow_run", run_id=run_row.id, retour=retour))
 
     @expose("/workflow/run/<int:run_id>", methods=["GET", "POST"])
     def workflow_run(self, run_id):
@@ -149,7 +161,8 @@ class WorkflowModelView(SecureModelView):
         t = self._transition_or_404(run_row.transition)
         if t.reauth and run_row.statut == BulkRunStatut.APERCU:
             # approving a hors-délai, emitting a batch: a password entered within 15 minutes
-            stale = security.fresh_auth_redirect(next_url=self.get_url(".workflow_run", run_id=run_row.id))
+            stale = security.fresh_auth_redirect(next_url=self.get_url(".workflow_run", run_id=run_row.id,
+                                                                       retour=self._retour()))
             if stale is not None:
                 return stale
         versions = {int(k): v for k, v in ((run_row.params or {}).get("_versions") or {}).items()}
@@ -166,18 +179,39 @@ class WorkflowModelView(SecureModelView):
                 params = jsonable(params)  # a date parameter (issue 17) is kept in BulkRun.params (JSON)
                 return self._confirm(run_row, t, selection, params)
 
-        report = None
+        report, outcome = None, {}
         if run_row.statut == BulkRunStatut.APERCU:
             try:
                 report = run(db.session, self.workflow, t.name, selection, current_user, dry_run=True,
                              now=clock.now(), params=None if t.params else {})
+                # what the money will be: per programme and, for a send, the batch each programme goes to
+                outcome = {"programmes": amounts_by_programme(db.session, self.workflow, report.eligible_ids),
+                           "lots": planned_batches(db.session, self.workflow, t, report.eligible_ids,
+                                                   clock.now().date())}
             except WorkflowError as exc:
                 flash(str(exc), "error")
-                return redirect(self.get_url(".index_view"))
+                return redirect(self._retour())
             finally:
                 db.session.rollback()
+        else:
+            outcome = self._outcome(run_row)
         return self.render("admin/workflow_run.html", run=run_row, transition=t, report=report, form=form,
-                           format_montant=format_montant, list_url=self.get_url(".index_view"))
+                           outcome=outcome, format_montant=format_montant, list_url=self._retour())
+
+    def _outcome(self, run_row) -> dict:
+        """A run's result in money (issue 18): amounts per programme of the rows it moved and, for a send, the
+        batches created or filled (read back from the audit events of the run: the same for a job)."""
+        if run_row.modifies == 0:
+            return {}
+        return {"programmes": amounts_by_programme(db.session, self.workflow, moved_ids(run_row, self.workflow)),
+                "lots": batches_of_run(db.session, run_row, self.workflow)}
+
+    def lot_url(self, lot_id: int) -> str | None:
+        """The batch's page, for a user who may open the batches' grid."""
+        from .. import policy
+        if not policy.allows("lot_paiement", "view", current_user):
+            return None
+        return url_for("lot_paiement.details_view", id=lot_id)
 
     def _confirm(self, run_row, t, selection, params):
         threshold = current_app.config.get("BULK_INLINE_THRESHOLD", 2000)
@@ -192,17 +226,17 @@ class WorkflowModelView(SecureModelView):
                 run_row.params = params
                 run_row.termine_at = clock.now()
                 db.session.commit()
-                flash(_report_message(report), "success" if report.changed else "warning")
+                flash(_report_message(report), _category(report.changed, report.refused_total))
             else:
                 job_run = schedule(db.session, self.workflow, t.name, list(run_row.ids), current_user,
                                    params=params, now=clock.now(), run=run_row)
                 db.session.commit()
                 flash(f"Traitement de {job_run.total} lignes lancé en arrière-plan.", "info")
-                return redirect(self.get_url(".workflow_run_progress", run_id=job_run.id))
+                return redirect(self.get_url(".workflow_run_progress", run_id=job_run.id, retour=self._retour()))
         except WorkflowError as exc:
             db.session.rollback()
             flash(str(exc), "error")
-        return redirect(self.get_url(".workflow_run", run_id=run_row.id))
+        return redirect(self.get_url(".workflow_run", run_id=run_row.id, retour=self._retour()))
 
     @expose("/workflow/progress/<int:run_id>")
     def workflow_run_progress(self, run_id):
@@ -210,8 +244,9 @@ class WorkflowModelView(SecureModelView):
         if run_row is None or run_row.workflow != self.workflow.name or run_row.actor_id != current_user.id:
             abort(404)
         t = self._transition_or_404(run_row.transition)
+        outcome = self._outcome(run_row) if run_row.statut == BulkRunStatut.TERMINE else {}
         return self.render("admin/workflow_run.html", run=run_row, transition=t, report=None, form=None,
-                           format_montant=format_montant, list_url=self.get_url(".index_view"))
+                           outcome=outcome, format_montant=format_montant, list_url=self._retour())
 
     @expose("/sepa/<int:lot_id>")
     def sepa_file(self, lot_id):
@@ -232,6 +267,13 @@ class WorkflowModelView(SecureModelView):
         if t not in self.offered_transitions():
             abort(403)
         return t
+
+
+def _category(changed: int, refused: int) -> str:
+    """The banner's colour: green only when every row went through (issue 18: 31 refused of 86 is a warning)."""
+    if changed and not refused:
+        return "success"
+    return "warning"
 
 
 def _csrf() -> str:

@@ -77,3 +77,87 @@ def report_of(run: BulkRun) -> Report:
     r = Report(run.workflow, run.transition, wf_label, False, total=run.total, changed=run.modifies)
     r.refused.update(run.refus or {})
     return r
+
+
+# ---- outcomes (issue 18): what a dry run or a finished run means in money, per programme and per batch --------
+
+# transitions that put their rows in payment batches, and the payment column that points back at the row
+SENDS = {("allocation", "transmettre"): "allocation_id", ("echeance", "mettre_en_lot"): "echeance_id"}
+
+
+def _programme_join(query, model):
+    """`query` joined to the row's programme (Dispositif), directly or through its enrolment; None if it has none."""
+    from ..models import Dispositif, Inscription
+    if hasattr(model, "dispositif_id"):
+        return query.join(Dispositif, Dispositif.id == model.dispositif_id)
+    if hasattr(model, "inscription_id"):
+        return (query.join(Inscription, Inscription.id == model.inscription_id)
+                .join(Dispositif, Dispositif.id == Inscription.dispositif_id))
+    return None
+
+
+def moved_ids(run: BulkRun, wf):
+    """The rows a run moved (its audit events), as a subquery: the report of a run done in a job too."""
+    from ..models import AuditEvent
+    return (sa.select(AuditEvent.entity_id)
+            .where(AuditEvent.bulk_run_id == run.id, AuditEvent.entity == wf.entity,
+                   AuditEvent.action == run.transition))
+
+
+def amounts_by_programme(session, wf, ids) -> list[dict]:
+    """[{code, libelle, nb, montant}] of the rows `ids` (a list, or a subquery of ids), one SQL GROUP BY."""
+    from ..models import Dispositif
+    from .engine import id_in
+    if not wf.amount_column or ids is None or (isinstance(ids, list) and not ids):
+        return []
+    model = wf.model
+    amount = getattr(model, wf.amount_column)
+    where = id_in(session, model.id, ids) if isinstance(ids, list) else model.id.in_(ids)
+    query = _programme_join(sa.select(Dispositif.code, Dispositif.libelle, sa.func.count(),
+                                      sa.func.coalesce(sa.func.sum(amount), 0)).select_from(model), model)
+    if query is None:
+        row = session.execute(sa.select(sa.func.count(), sa.func.coalesce(sa.func.sum(amount), 0))
+                              .where(where)).one()
+        return [{"code": "", "libelle": "Tous", "nb": row[0], "montant": row[1]}] if row[0] else []
+    rows = session.execute(query.where(where).group_by(Dispositif.code, Dispositif.libelle)
+                           .order_by(Dispositif.code)).all()
+    return [{"code": c, "libelle": lib, "nb": n, "montant": total} for c, lib, n, total in rows]
+
+
+def planned_batches(session, wf, t, ids: list[int], today) -> list[dict]:
+    """A send's dry run: per programme, the batch its payments will go to (R41 date from the programme's calendar),
+    the open one it fills or a new one — what creer_paiements / paiements_echeances will choose."""
+    from ..models import Dispositif, LotPaiement
+    from ..models.enums import LotStatut
+    from .echeances import date_de_lot
+    if (wf.name, t.name) not in SENDS or not ids:
+        return []
+    out = []
+    for line in amounts_by_programme(session, wf, ids):
+        dispositif_id = session.execute(sa.select(Dispositif.id).where(Dispositif.code == line["code"])).scalar_one()
+        execution = date_de_lot(session, dispositif_id, line["code"], today)
+        lot = session.execute(sa.select(LotPaiement.id, LotPaiement.reference, LotPaiement.nb_paiements,
+                                        LotPaiement.montant_total)
+                              .where(LotPaiement.dispositif_id == dispositif_id,
+                                     LotPaiement.date_execution == execution,
+                                     LotPaiement.statut == LotStatut.PREPAREE)).first()
+        out.append({**line, "date_execution": execution, "lot_id": lot[0] if lot else None,
+                    "reference": lot[1] if lot else None, "deja": (lot[2], lot[3]) if lot else None})
+    return out
+
+
+def batches_of_run(session, run: BulkRun, wf) -> list[dict]:
+    """A finished send: the batches its payments went to, created by it or filled, with this run's share
+    (payments and amount) and the execution date."""
+    from ..models import LotPaiement, Paiement
+    column = SENDS.get((wf.name, run.transition))
+    if column is None:
+        return []
+    rows = session.execute(
+        sa.select(LotPaiement.id, LotPaiement.reference, LotPaiement.date_execution, LotPaiement.statut,
+                  LotPaiement.created_at, sa.func.count(Paiement.id), sa.func.coalesce(sa.func.sum(Paiement.montant), 0))
+        .join(Paiement, Paiement.lot_id == LotPaiement.id)
+        .where(getattr(Paiement, column).in_(moved_ids(run, wf)), Paiement.created_at >= run.created_at)
+        .group_by(LotPaiement.id).order_by(LotPaiement.date_execution, LotPaiement.id)).all()
+    return [{"lot_id": i, "reference": ref, "date_execution": d, "statut": st, "cree": created >= run.created_at,
+             "nb": n, "montant": total} for i, ref, d, st, created, n, total in rows]

@@ -125,6 +125,8 @@ class Report:
     refused: Counter = field(default_factory=Counter)
     amount: Decimal | None = None
     changed_ids: list[int] = field(default_factory=list)
+    # a dry run: the rows that would move (all of them), for the amounts by programme and the batches (issue 18)
+    eligible_ids: list[int] = field(default_factory=list)
     MAX_REASONS = 12  # distinct reasons listed in message(); the others are counted
 
     @property
@@ -314,6 +316,7 @@ def apply_chunk(session, wf: Workflow, t: Transition, ids: list[int], ctx: Conte
     if dry_run or not eligible:
         if dry_run:
             report.changed += len(eligible)
+            report.eligible_ids.extend(eligible)
         return []
 
     for prepare in t.prepare:  # what it writes is caused by this transition (issue 11)

@@ -53,11 +53,11 @@ def test_the_payables_grid_filters_by_programme_payee_period_status_and_totals_t
                                                              statut="a_payer"))
     html = page.get_data(as_text=True)
     assert page.status_code == 200
-    assert "Total du filtre" in html and "<strong>2</strong> échéances" in html
+    assert "Tout le filtre (2)" in html
     assert "300,30" in html
     page = client.get("/admin/echeance/", query_string=_args(app, dispositif_id=sc_id, periode="2025-05-01"))
     html = page.get_data(as_text=True)
-    assert "<strong>1</strong> échéance," in html and "50,00" in html
+    assert "Tout le filtre (1)" in html and "50,00" in html
     # the whole table: the demo's allocation payables too, their sum in the totals
     total = db.session.execute(sa.select(sa.func.sum(Echeance.montant))).scalar_one()
     from backoffice.i18n import format_montant

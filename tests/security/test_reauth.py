@@ -49,18 +49,27 @@ def _approve(c, demande_id):
                   data={"id": demande_id, "csrf_token": token}, headers={"Referer": "http://localhost/admin/demande_hors_delai/"})
 
 
+def _confirm(c, resp):
+    """The approval's confirmation page (issue 18: never one click where money moves), then « Confirmer »."""
+    assert resp.status_code == 302 and "/workflow/run/" in resp.headers["Location"], resp.headers.get("Location")
+    page = c.get(resp.headers["Location"])
+    assert page.status_code == 200
+    return c.post(resp.headers["Location"], data={"csrf_token": csrf_from(page.get_data(as_text=True))})
+
+
 def test_approving_a_hors_delai_16_minutes_after_login_asks_for_the_password_first(app, db, ref):
     demande_id = _demande(db, ref)
     c = _login(app, "manager")
     app.config["NOW_OVERRIDE"] = T0 + timedelta(minutes=16)
     resp = _approve(c, demande_id)
-    assert _reauth_next(resp) == "/admin/demande_hors_delai/"
+    assert "/workflow/run/" in resp.headers["Location"]  # the confirmation page first…
+    run_url = urlsplit(resp.headers["Location"]).path
+    assert urlsplit(_reauth_next(c.get(resp.headers["Location"]))).path == run_url  # …which asks the password
     db.session.expire_all()
     assert db.session.get(DemandeHorsDelai, demande_id).statut.value == "en_attente"
 
     assert post_form(c, "/reauth", {"password": DEMO_PASSWORD}).status_code == 302
-    resp = _approve(c, demande_id)
-    assert resp.headers["Location"].endswith("/admin/demande_hors_delai/")
+    _confirm(c, _approve(c, demande_id))
     db.session.expire_all()
     demande = db.session.get(DemandeHorsDelai, demande_id)
     assert demande.statut.value == "approuvee" and demande.approbateur_id == ref.comptes["manager"].id
@@ -70,7 +79,7 @@ def test_within_15_minutes_of_login_the_approval_needs_no_second_password(app, d
     demande_id = _demande(db, ref)
     c = _login(app, "manager")
     app.config["NOW_OVERRIDE"] = T0 + timedelta(minutes=15)
-    assert urlsplit(_approve(c, demande_id).headers["Location"]).path == "/admin/demande_hors_delai/"
+    _confirm(c, _approve(c, demande_id))
     db.session.expire_all()
     assert db.session.get(DemandeHorsDelai, demande_id).statut.value == "approuvee"
 
@@ -87,7 +96,7 @@ def test_emitting_a_batch_goes_through_reauth_and_back_to_its_confirmation_page(
                                                           "csrf_token": token})
     run_url = urlsplit(preview.headers["Location"]).path
     assert "/workflow/run/" in run_url
-    assert _reauth_next(c.get(run_url)) == run_url
+    assert urlsplit(_reauth_next(c.get(run_url))).path == run_url  # (with « retour », the list to go back to)
     db.session.expire_all()
     assert db.session.get(LotPaiement, lot.id).statut == LotStatut.PREPAREE
     post_form(c, "/reauth", {"password": DEMO_PASSWORD})
