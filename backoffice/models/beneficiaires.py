@@ -137,8 +137,6 @@ class Dispositif(TimestampMixin, Base):
     __table_args__ = (
         sa.CheckConstraint("nb_renouvellements_max >= 0", name="renouvellements_positif"),
         sa.CheckConstraint("renouvelable OR nb_renouvellements_max = 0", name="renouvellement_coherent"),
-        sa.CheckConstraint("actions_min IS NULL OR actions_max IS NULL OR actions_min <= actions_max",
-                           name="actions_bornes"),
     )
 
     def __str__(self) -> str:

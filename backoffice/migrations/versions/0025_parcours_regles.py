@@ -51,8 +51,7 @@ def upgrade():
         batch.add_column(sa.Column("actions_min", sa.Integer(), nullable=True))
         batch.add_column(sa.Column("actions_max", sa.Integer(), nullable=True))
         batch.add_column(sa.Column("heures_par_action", sa.Integer(), nullable=True))
-        batch.create_check_constraint(
-            "actions_bornes", sa.text("actions_min IS NULL OR actions_max IS NULL OR actions_min <= actions_max"))
+        # (no CHECK here: on SQLite it would rebuild the table, which the R20 trigger of 0015 reads)
     with op.batch_alter_table("inscription") as batch:
         batch.add_column(sa.Column("justification_delai", sa.String(500), nullable=True))
         batch.add_column(sa.Column("parrain", sa.String(120), nullable=True))
@@ -103,7 +102,6 @@ def downgrade():
                        "justification_delai"):
             batch.drop_column(column)
     with op.batch_alter_table("dispositif") as batch:
-        batch.drop_constraint(op.f("ck_dispositif_actions_bornes"), type_="check")
         for column in ("heures_par_action", "actions_max", "actions_min", "nature_action"):
             batch.drop_column(column)
     _remettre_triggers(triggers)
