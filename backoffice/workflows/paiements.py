@@ -116,7 +116,9 @@ def creer_paiements(session, allocation_ids: list[int], *, actor_id: int | None,
                             (sa.literal("ALLOC-") + sa.cast(src.c.source_id, sa.String)).label("e2e"), src.c.montant,
                             src.c.titulaire, src.c.iban, src.c.bic, src.c.libelle, sa.literal(PS.EN_ATTENTE.value),
                             sa.literal(now), sa.literal(now))
-                  .join(Allocation, Allocation.id == src.c.source_id))
+                  .join(Allocation, Allocation.id == src.c.source_id)
+                  # the chunk's ids again: the allocations are read by their key, not scanned whole for each chunk
+                  .where(id_in(session, Allocation.id, allocation_ids)))
         created += _inserer_paiements(session, lot_id, select, now, pg)
         created += _repayer_allocations(session, lot_id, dispositif_id, allocation_ids, amount, actor_id, now, pg)
     return {"paiements": created}
