@@ -74,6 +74,8 @@ class Config:
 
     BULK_INLINE_THRESHOLD = int(os.environ.get("BULK_INLINE_THRESHOLD", "2000"))
     BULK_CHUNK_SIZE = int(os.environ.get("BULK_CHUNK_SIZE", "1000"))
+    # rows per committed chunk of a bulk run's job (progress and changes committed together; issue 20)
+    BULK_RUN_CHUNK_SIZE = int(os.environ.get("BULK_RUN_CHUNK_SIZE", "10000"))
 
     @classmethod
     def from_env(cls, instance_path: str | None = None) -> dict:

@@ -37,9 +37,23 @@ def schedule(session, wf, name: str, ids: list[int], actor, *, params: dict | No
     return run
 
 
-def process(session, run_id: int, *, now_fn, chunk_size: int = 2 * CHUNK_SIZE) -> BulkRun | None:
+RUN_CHUNK_SIZE = 10 * CHUNK_SIZE  # rows per committed chunk of a bulk run (config BULK_RUN_CHUNK_SIZE)
+
+
+def _chunk_size() -> int:
+    """Issue 20: 10,000 rows per commit (was 2,000): the per-chunk cost (the run's row locked and updated, the
+    commit, the audit block sealed after it) is paid 10 times for 100,000 rows instead of 50; progress is still
+    committed with each chunk's changes (a page refresh shows it, a restart resumes after it)."""
+    from flask import current_app, has_app_context
+    if has_app_context():
+        return int(current_app.config.get("BULK_RUN_CHUNK_SIZE") or RUN_CHUNK_SIZE)
+    return RUN_CHUNK_SIZE
+
+
+def process(session, run_id: int, *, now_fn, chunk_size: int | None = None) -> BulkRun | None:
     """Work through a BulkRun; commits after each chunk. Safe to call again (retries, restarts)."""
     from . import registry
+    chunk_size = chunk_size or _chunk_size()
 
     run = session.execute(sa.select(BulkRun).where(BulkRun.id == run_id).with_for_update(skip_locked=True)
                           ).scalar_one_or_none()

@@ -128,8 +128,9 @@ def creer_echeances(session, source_type: SE, lignes: list[LigneEcheance], ctx, 
     erreurs += [f"ligne {k + 1} : IBAN absent" for k, l in enumerate(lignes) if not (l.iban or "").strip()]
     if erreurs:
         raise ValueError("Échéances refusées, rien n'a été créé : " + " ; ".join(erreurs[:5]) + ".")
-    created: list[int] = []
-    for start in range(0, len(lignes), 1000):
+    pg = session.get_bind().dialect.name == "postgresql"
+    created: list[int] = _inserer_unnest(session, dispositif_id, source_type, lignes, ctx) if pg else []
+    for start in range(0, 0 if pg else len(lignes), 1000):  # SQLite (the demo): a multi-row VALUES
         rows = [{"dispositif_id": dispositif_id, "source_type": source_type.value, "source_id": l.source_id,
                  "periode": l.periode.replace(day=1), "payee_type": TB(l.payee_type).value, "payee_id": l.payee_id,
                  "compte_bancaire_id": l.compte_bancaire_id, "iban": l.iban.replace(" ", "").upper(), "bic": l.bic,
@@ -148,6 +149,41 @@ def creer_echeances(session, source_type: SE, lignes: list[LigneEcheance], ctx, 
                       Echeance.id, sa.literal("creer"), sa.null(), sa.literal(E.A_PAYER.value),
                       sa.literal({"source": source_type.value}, AuditEvent.__table__.c.params.type))
             .where(id_in(session, Echeance.id, created))))
+    return created
+
+
+_INSERT_UNNEST = sa.text("""
+    INSERT INTO echeance (dispositif_id, source_type, source_id, periode, payee_type, payee_id, compte_bancaire_id,
+                          iban, bic, titulaire, libelle, montant, statut, tentatives, version, created_at, updated_at)
+    SELECT :dispositif_id, :source_type, u.source_id, u.periode, u.payee_type, u.payee_id, u.compte_bancaire_id,
+           u.iban, u.bic, u.titulaire, u.libelle, u.montant, :statut, 0, 1, :now, :now
+    FROM unnest(CAST(:source_id AS integer[]), CAST(:periode AS date[]), CAST(:payee_type AS varchar[]),
+                CAST(:payee_id AS integer[]), CAST(:compte_bancaire_id AS integer[]), CAST(:iban AS varchar[]),
+                CAST(:bic AS varchar[]), CAST(:titulaire AS varchar[]), CAST(:libelle AS varchar[]),
+                CAST(:montant AS numeric[]))
+         WITH ORDINALITY AS u(source_id, periode, payee_type, payee_id, compte_bancaire_id, iban, bic, titulaire,
+                              libelle, montant, n)
+    ORDER BY u.n
+    ON CONFLICT (source_type, source_id, periode) DO NOTHING
+    RETURNING id""")
+
+
+def _inserer_unnest(session, dispositif_id, source_type, lignes, ctx) -> list[int]:
+    """PostgreSQL: the lines as ten arrays, one INSERT … SELECT FROM unnest(…) per 10,000 lines — one statement
+    text whatever the count (a multi-row VALUES of 1,000 lines was compiled by SQLAlchemy and parsed by psycopg
+    each time: ≈ 2 s of Python for 20,000 payables, issue 13's benchmark)."""
+    created: list[int] = []
+    for start in range(0, len(lignes), 10_000):
+        part = lignes[start:start + 10_000]
+        created += session.execute(_INSERT_UNNEST, {
+            "dispositif_id": dispositif_id, "source_type": source_type.value, "statut": E.A_PAYER.value,
+            "now": ctx.now,
+            "source_id": [l.source_id for l in part], "periode": [l.periode.replace(day=1) for l in part],
+            "payee_type": [TB(l.payee_type).value for l in part], "payee_id": [l.payee_id for l in part],
+            "compte_bancaire_id": [l.compte_bancaire_id for l in part],
+            "iban": [l.iban.replace(" ", "").upper() for l in part], "bic": [l.bic for l in part],
+            "titulaire": [l.titulaire[:70] for l in part], "libelle": [l.libelle[:140] for l in part],
+            "montant": [Decimal(l.montant).quantize(Decimal("0.01")) for l in part]}).scalars().all()
     return created
 
 
