@@ -1,6 +1,7 @@
 """SQLAlchemy 2 typed models, one module per aggregate. Importing this package registers them all."""
 
 from .activite_partielle import AutorisationAP, DemandeIndemnisation, LigneDI, PieceJointe, Salarie
+from .adultes_relais import DeclarationAdulteRelais
 from .afas import Anomalie, DeclarationPartenaire, HabilitationAfas, LieuAccueil, LigneActivite
 from .allocations import Allocation, DemandeHorsDelai, Ressource
 from .audit import AuditEvent, AuditSceau, BulkRun
@@ -9,6 +10,7 @@ from .beneficiaires import Beneficiaire, CompteBancaire, Dispositif, Inscription
 from .cerfa import Cerfa
 from .echeances import CalendrierPaiement, Echeance
 from .comptes import Compte, CompteEtablissement, DemandeHabilitation, JetonCompte
+from .nacre import EtatActiviteNacre, ExpertiseNacre
 from .outbox import JobOutbox, MailOutbox
 from .paiements import LotPaiement, Paiement
 from .programmes import ContratServiceCivique, ConventionNacre, PosteAdulteRelais
@@ -25,4 +27,5 @@ __all__ = [
     "LigneActivite", "LigneDI", "LotPaiement", "MailOutbox", "Money", "MotifSortie", "Paiement",
     "PieceJointe", "PosteAdulteRelais", "Remboursement", "RetourBancaire", "Ressource", "Reversement", "Salarie",
     "Structure", "Compensation", "EcheancierLigne", "RemiseReversement",
+    "DeclarationAdulteRelais", "EtatActiviteNacre", "ExpertiseNacre",
 ]

@@ -143,6 +143,8 @@ class SourceEcheance(StrEnum):
     NACRE_MENSUALITE = "nacre_mensualite"
     ADULTE_RELAIS_MOIS = "adulte_relais_mois"  # R52
     SERVICE_CIVIQUE_MOIS = "service_civique_mois"  # R55
+    NACRE_EXPERTISE = "nacre_expertise"  # R51: a specialised expertise, on its contract and invoice
+    ADULTE_RELAIS_REGUL = "adulte_relais_regul"  # R52: the complement of a quarterly regularisation
 
 
 class TypeBeneficiairePaiement(StrEnum):
@@ -267,6 +269,32 @@ class ConventionStatut(StrEnum):
     RESILIEE = "resiliee"
 
 
+class EtatActiviteStatut(StrEnum):
+    """R51: the NACRE operator's monthly activity statement."""
+
+    EN_SAISIE = "en_saisie"
+    TRANSMIS = "transmis"
+    VALIDE = "valide"
+    VERSE = "verse"  # its month paid (or absorbed by the advance) by the monthly run
+    REJETE = "rejete"
+
+
+class ExpertiseStatut(StrEnum):
+    """R51: a specialised expertise, filed with its contract and the supplier's invoice."""
+
+    DEPOSEE = "deposee"
+    VALIDEE = "validee"
+    REFUSEE = "refusee"
+
+
+class DeclarationARStatut(StrEnum):
+    """R52: the employer's quarterly declaration of an adulte-relais post."""
+
+    EN_SAISIE = "en_saisie"
+    DEPOSEE = "deposee"
+    REGULARISEE = "regularisee"
+
+
 class RoleEtablissement(StrEnum):
     CONTACT_PRINCIPAL = "contact_principal"
     UTILISATEUR = "utilisateur"
@@ -306,6 +334,7 @@ STATUT_LABELS: dict[str, str] = {
     "demandee": "Demandée",
     "reduction": "Réduction de l'horaire", "fermeture": "Fermeture totale",
     "a_payer": "À payer", "en_lot": "En lot", "rejetee": "À repayer (rejetée)",
+    "valide": "Validé", "verse": "Versé", "regularisee": "Régularisée",
 }
 
 STATUT_COLORS: dict[str, str] = {
@@ -322,4 +351,5 @@ STATUT_COLORS: dict[str, str] = {
     "remise_a_valider": "warning", "compense": "info",
     "renvoyee": "danger", "traitee": "success", "controlee": "info", "en_traitement": "primary",
     "a_payer": "info", "en_lot": "primary", "rejetee": "danger",
+    "valide": "info", "verse": "success", "regularisee": "success",
 }
