@@ -92,8 +92,17 @@ POLICY: dict[str, ViewPolicy] = {
                                actions={A, S, UD, PA}),
     "ligne_di": P({A, S, M, C, PA, UD}, create={PA}, edit={PA}, delete={PA}, actions={A, S}),
     "piece_jointe": P({A, S, PA, UD}),  # attachments: downloaded within the role's scope
-    "convention_nacre": P({A, S, M, C}, create={A, S}, edit={A, S}, export={A, C}),
-    "poste_adulte_relais": P({A, S, M, C}, create={A, S}, edit={A, S}, export={A, C}),
+    # NACRE (R51) and Adultes-relais (R52), issue 16: the agency instructs and pays; the operator (its
+    # conventions) types its monthly activity and files its expertise, the employer (its posts) its quarterly
+    # declarations; each sees its own payables and orders (policy.programmes_scope)
+    "convention_nacre": P({A, S, M, C, PA}, create={A, S}, edit={A, S}, export={A, C}, actions={A, S, C}),
+    "etat_activite_nacre": P({A, S, M, C, PA}, create={PA}, edit={PA}, export={A, S, C}, actions={A, S, PA}),
+    "expertise_nacre": P({A, S, M, C, PA}, create={PA}, export={A, S, C}, actions={A, S}),
+    "poste_adulte_relais": P({A, S, M, C, PA}, create={A, S}, edit={A, S}, export={A, C}, actions={A, S, C}),
+    "declaration_adulte_relais": P({A, S, M, C, PA}, create={PA}, edit={PA}, export={A, S, C},
+                                   actions={A, S, PA}),
+    "paiement_programme": P({PA}),  # a partner's payables (NACRE, adultes-relais)
+    "reversement_programme": P({PA}),  # the orders a partner owes
     "contrat_service_civique": P({A, S, M, C}, create={A, S}, edit={A, S}, export={A, C}),
     # Suivi
     "mail_outbox": P({A, SU}, export={A}),
@@ -114,6 +123,8 @@ POLICY: dict[str, ViewPolicy] = {
 MONEY_ROUTING: dict[str, frozenset] = {
     "compte_bancaire": frozenset({"iban", "bic", "titulaire"}),
     "cerfa": frozenset({"compte_bancaire", "compte_bancaire_id"}),
+    "convention_nacre": frozenset({"iban", "bic"}),  # issue 16: the operator's account
+    "poste_adulte_relais": frozenset({"iban", "bic"}),  # the employer's account
 }
 
 
@@ -190,10 +201,39 @@ def partner_scope(model, user):
         return sa.or_(model.compte_id == user.id, model.etablissement_id.in_(main))
     if model is m.Compte:
         return model.id == user.id
+    programmes = programmes_scope(model, user)
+    if programmes is not None:
+        return programmes
     afas = afas_scope(model, user)
     if afas is not None:
         return afas
     return ap_scope(model, model_etablissements=links)
+
+
+def programmes_scope(model, user):
+    """NACRE (R51) and Adultes-relais (R52), issue 16: an operator's or an employer's user (its account's
+    structure) sees that structure's conventions or posts, their statements, expertise and declarations, and the
+    payables paid to it and the orders it owes; None when `model` is none of these."""
+    from . import models as m
+
+    mine = user.structure_id
+    if mine is None:
+        own = sa.false()
+    if model is m.ConventionNacre:
+        return model.operateur_id == mine if mine is not None else own
+    if model is m.PosteAdulteRelais:
+        return model.employeur_id == mine if mine is not None else own
+    if model in (m.EtatActiviteNacre, m.ExpertiseNacre):
+        return model.convention.has(m.ConventionNacre.operateur_id == mine) if mine is not None else own
+    if model is m.DeclarationAdulteRelais:
+        return model.poste.has(m.PosteAdulteRelais.employeur_id == mine) if mine is not None else own
+    if model is m.Echeance:
+        return sa.and_(model.payee_type == "partenaire", model.payee_id == mine) if mine is not None else own
+    if model is m.Reversement:
+        return sa.and_(model.debiteur_type == "partenaire", model.debiteur_id == mine) if mine is not None else own
+    if model is m.Structure and mine is not None:
+        return sa.or_(model.id == mine, afas_scope(model, user))
+    return None
 
 
 def afas_scope(model, user):

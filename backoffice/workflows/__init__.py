@@ -8,6 +8,7 @@ from .selection import Selection
 
 def registry() -> dict[str, Workflow]:
     from .activite_partielle import AUTORISATION, DI
+    from .adultes_relais import DECLARATION as DECLARATION_AR, POSTE
     from .afas import DECLARATION
     from .allocations import ALLOCATION
     from .cerfa import CERFA
@@ -16,12 +17,14 @@ def registry() -> dict[str, Workflow]:
     from .habilitations import HABILITATION
     from .hors_delai import HORS_DELAI
     from .mail import MAIL
+    from .nacre import CONVENTION, ETAT, EXPERTISE
     from .paiements import LOT_PAIEMENT
     from .parcours import PARCOURS
     from .retours_banque import PAIEMENT
     from .reversements import REVERSEMENT
     return {w.name: w for w in (CERFA, ALLOCATION, HORS_DELAI, REVERSEMENT, COMPTE, LOT_PAIEMENT, MAIL,
-                                  ECHEANCE, HABILITATION, PAIEMENT, AUTORISATION, DI, DECLARATION, PARCOURS)}
+                                  ECHEANCE, HABILITATION, PAIEMENT, AUTORISATION, DI, DECLARATION, PARCOURS,
+                                  CONVENTION, ETAT, EXPERTISE, POSTE, DECLARATION_AR)}
 
 
 __all__ = ["Context", "Guard", "Param", "Report", "Selection", "Transition", "Workflow", "apply_chunk",

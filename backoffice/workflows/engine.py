@@ -314,6 +314,8 @@ def apply_chunk(session, wf: Workflow, t: Transition, ids: list[int], ctx: Conte
     if dry_run or not eligible:
         if dry_run:
             report.changed += len(eligible)
+            # the ids a confirmation would move: a preview computes what they would cost (issue 16)
+            report.changed_ids.extend(eligible[: max(0, 5000 - len(report.changed_ids))])
         return []
 
     for prepare in t.prepare:  # what it writes is caused by this transition (issue 11)
