@@ -222,21 +222,24 @@ def _mois_regularisables(session, ids) -> dict[int, list[tuple[date, bool]]]:
                    for m in regles.mois_du_trimestre(r.annee, r.trimestre)] for r in rows}
 
 
-def _verse_par_mois(session, poste_ids, mois) -> dict[tuple[int, date], Decimal]:
-    rows = session.execute(sa.select(Echeance.source_id, Echeance.periode, sa.func.sum(Echeance.montant))
+def _verse_par_mois(session, poste_ids, mois, *, annulees: bool = False) -> dict[tuple[int, date], Decimal]:
+    """(post, month) -> what its monthly payable pays (a cancelled one: nothing, or listed with `annulees`)."""
+    montant = Echeance.montant if annulees else sa.case((Echeance.statut == ES.ANNULEE, 0), else_=Echeance.montant)
+    rows = session.execute(sa.select(Echeance.source_id, Echeance.periode, sa.func.sum(montant))
                            .where(Echeance.source_type == SE.ADULTE_RELAIS_MOIS,
                                   id_in(session, Echeance.source_id, list(poste_ids)),
-                                  Echeance.periode.in_(sorted(mois)), Echeance.statut != ES.ANNULEE)
+                                  Echeance.periode.in_(sorted(mois)))
                            .group_by(Echeance.source_id, Echeance.periode)).all()
     return {(r[0], r[1]): Decimal(r[2]) for r in rows}
 
 
 def _mois_non_payes(session, ids, ctx) -> set[int]:
-    """R52: a quarter is regularised once each of its months within the agreement was paid."""
+    """R52: a quarter is regularised once each of its months within the agreement went through the monthly run
+    (its payable exists; a cancelled one counts as nothing paid, so the regularisation pays what was due)."""
     mois = _mois_regularisables(session, ids)
     postes = dict(session.execute(sa.select(DeclarationAdulteRelais.id, DeclarationAdulteRelais.poste_id)
                                   .where(id_in(session, DeclarationAdulteRelais.id, list(ids)))).all())
-    verse = _verse_par_mois(session, set(postes.values()), {m for ms in mois.values() for m, _ in ms})
+    verse = _verse_par_mois(session, set(postes.values()), {m for ms in mois.values() for m, _ in ms}, annulees=True)
     return {i for i, ms in mois.items() if any(dans and (postes[i], m) not in verse for m, dans in ms)}
 
 
