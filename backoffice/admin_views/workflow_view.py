@@ -257,6 +257,12 @@ WORKFLOW_OF_VIEW = {
     "demande_indemnisation": "demande_indemnisation",  # the employer sends, the UD validates
     "declaration_partenaire": "declaration_afas",  # issue 15: the partner approves and sends, the Caf processes
     "inscription": "parcours",  # issue 17: renew, close, sanctions (R1, R2, R15, R37)
+    # issue 16: NACRE (R51) and Adultes-relais (R52)
+    "convention_nacre": "convention_nacre",
+    "etat_activite_nacre": "etat_activite_nacre",
+    "expertise_nacre": "expertise_nacre",
+    "poste_adulte_relais": "poste_adulte_relais",
+    "declaration_adulte_relais": "declaration_adulte_relais",
 }
 
 
