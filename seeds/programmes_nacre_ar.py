@@ -107,7 +107,7 @@ def load_nacre(session, operateurs: list[tuple[Structure, Decimal]]) -> dict[str
             if mo.month == 5:
                 continue  # May is left to the demo's monthly run
             run(session, wf.CONVENTION, "payer_mois", Selection.of_ids([c.id]), comptable,
-                params={"mois": mo.isoformat()}, now=envoi + timedelta(days=3))
+                params={"mois_paye": mo.isoformat()}, now=envoi + timedelta(days=3))
             _emettre(session, NACRE_SOURCES, envoi + timedelta(days=4), comptable, executer=mo <= _mois(2025, 3))
     # R51: the expertise, on the contract and the supplier's invoice: one paid, one waiting for the agency
     for k, (prestataire, objet, contrat, facture, valider) in enumerate((
@@ -168,7 +168,7 @@ def load_adultes_relais(session, employeur: Structure, salaries: list[tuple[str,
             run(session, wf.DECLARATION, "deposer", Selection.of_ids(own), compte, now=datetime(2025, 4, 8, 10))
             run(session, wf.DECLARATION, "regulariser", Selection.of_ids(own[:-1] + own[-1:]), comptable,
                 now=datetime(2025, 4, 15, 10))
-        run(session, wf.POSTE, "payer_mois", Selection.of_ids(ids), comptable, params={"mois": mo.isoformat()},
+        run(session, wf.POSTE, "payer_mois", Selection.of_ids(ids), comptable, params={"mois_paye": mo.isoformat()},
             now=paie)
         _emettre(session, AR_SOURCES, paie + timedelta(hours=2), comptable, executer=mo <= _mois(2025, 3))
     run(session, wf.POSTE, "terminer", Selection.of_ids([postes[3].id]), siege, now=T0 - timedelta(days=1))

@@ -64,7 +64,7 @@ class PaieMensuelleMixin:
                     return redirect(self.get_url(".index_view", **request.args))
                 run_row = BulkRun(workflow=self.workflow.name, transition=t.name, actor_id=current_user.id, ids=ids,
                                   total=len(ids), statut=BulkRunStatut.APERCU, refus={},
-                                  params={"mois": mois.isoformat()},
+                                  params={"mois_paye": mois.isoformat()},
                                   description=f"{t.label} de {mois:%m/%Y} — toutes les lignes filtrées ({self.name})")
                 db.session.add(run_row)
                 db.session.commit()
@@ -81,8 +81,8 @@ class PaieMensuelleMixin:
         if (run_row is None or run_row.workflow != self.workflow.name or run_row.transition != t.name
                 or run_row.actor_id != current_user.id):
             abort(404)
-        params = {"mois": (run_row.params or {}).get("mois")}
-        mois = parse_mois(params["mois"])
+        params = {"mois_paye": (run_row.params or {}).get("mois_paye")}
+        mois = parse_mois(params["mois_paye"])
         selection = Selection.of_ids(run_row.ids)
         if request.method == "POST" and run_row.statut == BulkRunStatut.APERCU:
             try:

@@ -17,7 +17,7 @@ import sqlalchemy as sa
 from ..models import Compte
 from .engine import Param
 
-MOIS = Param("mois", "Mois payé", kind="select", choices=lambda session: choix_mois())
+MOIS = Param("mois_paye", "Mois payé", kind="select", choices=lambda session: choix_mois())
 
 
 def choix_mois(aujourd_hui: date | None = None, n: int = 15) -> list[tuple[str, str]]:
@@ -62,7 +62,7 @@ def parse_date(value) -> date | None:
 
 
 def mois_du_contexte(ctx) -> date | None:
-    return parse_mois((ctx.params or {}).get("mois"))
+    return parse_mois((ctx.params or {}).get("mois_paye"))
 
 
 def fin_du_mois(mois: date) -> date:

@@ -51,7 +51,7 @@ def poste(s, emp, numero, quotite="80", naissance=date(1980, 5, 1), debut=date(2
 
 def payer(s, ref, ids, mois, dry_run=False, now=NOW):
     return run(s, wf.POSTE, "payer_mois", ids if isinstance(ids, Selection) else Selection.of_ids(ids),
-               ref.comptes["comptable"], params={"mois": mois}, dry_run=dry_run, now=now)
+               ref.comptes["comptable"], params={"mois_paye": mois}, dry_run=dry_run, now=now)
 
 
 def mois_payes(s, poste_id):

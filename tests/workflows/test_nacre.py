@@ -123,14 +123,14 @@ def test_R51_monthly_run_in_bulk_on_a_filter_dry_run_then_confirmation_then_sepa
     filtre = sa.select(m.ConventionNacre.id).where(m.ConventionNacre.numero.like("NACRE-T-01%"))
     comptable = ref.comptes["comptable"]
     dry = run(s, wf.CONVENTION, "payer_mois", Selection.of_query(filtre), comptable,
-              params={"mois": "2025-03-01"}, dry_run=True, now=NOW)
+              params={"mois_paye": "2025-03-01"}, dry_run=True, now=NOW)
     assert (dry.total, dry.changed) == (3, 2), dry.message()
     assert any("aucun état d'activité validé" in r for r in dry.refused)
     assert wf.montants_du_mois(s, dry.changed_ids, date(2025, 3, 1)) == {
         a.id: (s.scalar(sa.select(m.EtatActiviteNacre.id).where(m.EtatActiviteNacre.convention_id == a.id)), D("0.00")),
         b.id: (s.scalar(sa.select(m.EtatActiviteNacre.id).where(m.EtatActiviteNacre.convention_id == b.id)), D("2000.00"))}
     assert not echeances(s, SourceEcheance.NACRE_MENSUALITE)  # the dry run wrote nothing
-    report = run(s, wf.CONVENTION, "payer_mois", Selection.of_query(filtre), comptable, params={"mois": "2025-03-01"},
+    report = run(s, wf.CONVENTION, "payer_mois", Selection.of_query(filtre), comptable, params={"mois_paye": "2025-03-01"},
                  now=NOW)
     s.commit()
     assert report.changed == 2
@@ -142,16 +142,16 @@ def test_R51_monthly_run_in_bulk_on_a_filter_dry_run_then_confirmation_then_sepa
         a.id: (EtatActiviteStatut.VERSE, D("0.00")), b.id: (EtatActiviteStatut.VERSE, D("2000.00"))}
     # the replay changes nothing: the statements are paid, no new payable, no new audit event
     events = s.scalar(sa.select(sa.func.count()).select_from(m.AuditEvent))
-    replay = run(s, wf.CONVENTION, "payer_mois", Selection.of_query(filtre), comptable, params={"mois": "2025-03-01"},
+    replay = run(s, wf.CONVENTION, "payer_mois", Selection.of_query(filtre), comptable, params={"mois_paye": "2025-03-01"},
                  now=NOW)
     s.commit()
     assert replay.changed == 0 and len(echeances(s, SourceEcheance.NACRE_MENSUALITE)) == 1
     assert s.scalar(sa.select(sa.func.count()).select_from(m.AuditEvent)) == events
     # April for A: 9 500 + 9 500 + 9 500 = 28 500 of activity paid so far − 22 500 − 0 = 6 000… after two more months
     etat(s, ref, a, c1, date(2025, 4, 1), 40, 25, 60)
-    run(s, wf.CONVENTION, "payer_mois", Selection.of_ids([a.id]), comptable, params={"mois": "2025-04-01"}, now=NOW)
+    run(s, wf.CONVENTION, "payer_mois", Selection.of_ids([a.id]), comptable, params={"mois_paye": "2025-04-01"}, now=NOW)
     etat(s, ref, a, c1, date(2025, 5, 1), 40, 25, 60)
-    run(s, wf.CONVENTION, "payer_mois", Selection.of_ids([a.id]), comptable, params={"mois": "2025-05-01"}, now=NOW)
+    run(s, wf.CONVENTION, "payer_mois", Selection.of_ids([a.id]), comptable, params={"mois_paye": "2025-05-01"}, now=NOW)
     s.commit()
     [mai] = echeances(s, SourceEcheance.NACRE_MENSUALITE, a.id)
     assert (mai.periode, mai.montant) == (date(2025, 5, 1), D("6000.00"))  # 28 500 − 22 500
@@ -209,7 +209,7 @@ def test_R51_the_excess_of_the_advance_over_the_activity_is_recovered_at_the_end
     signer(s, ref, conv, jour=date(2024, 2, 1), now=datetime(2024, 2, 1, 9))  # 22 500,00
     etat(s, ref, conv, compte, date(2024, 3, 1), 40, 25, 60, now=datetime(2024, 4, 2, 9))  # 9 500,00
     run(s, wf.CONVENTION, "payer_mois", Selection.of_ids([conv.id]), ref.comptes["comptable"],
-        params={"mois": "2024-03-01"}, now=datetime(2024, 4, 5, 9))
+        params={"mois_paye": "2024-03-01"}, now=datetime(2024, 4, 5, 9))
     pending = etat(s, ref, conv, compte, date(2024, 4, 1), 1, 0, 0, valider=False, now=datetime(2024, 5, 2, 9))
     blocked = run(s, wf.CONVENTION, "terminer", Selection.of_ids([conv.id]), ref.comptes["siege"], now=NOW)
     assert blocked.changed == 0 and "attend encore" in blocked.message()
