@@ -166,7 +166,7 @@ def load_adultes_relais(session, employeur: Structure, salaries: list[tuple[str,
                 decl_ids.append(d.id)
             own = [i for i, pid in zip(decl_ids, declarations) if pid != postes[4].id]
             run(session, wf.DECLARATION, "deposer", Selection.of_ids(own), compte, now=datetime(2025, 4, 8, 10))
-            run(session, wf.DECLARATION, "regulariser", Selection.of_ids(own[:-1] + own[-1:]), comptable,
+            run(session, wf.DECLARATION, "regulariser", Selection.of_ids(own), comptable,
                 now=datetime(2025, 4, 15, 10))
         run(session, wf.POSTE, "payer_mois", Selection.of_ids(ids), comptable, params={"mois_paye": mo.isoformat()},
             now=paie)
