@@ -98,8 +98,17 @@ POLICY: dict[str, ViewPolicy] = {
     # département); a partner never sees them
     "demande_creation_compte": P({A, S, UD}, export={A, S}, actions={A, S, UD}),
     "piece_jointe": P({A, S, PA, UD}),  # attachments: downloaded within the role's scope
-    "convention_nacre": P({A, S, M, C}, create={A, S}, edit={A, S}, export={A, C}),
-    "poste_adulte_relais": P({A, S, M, C}, create={A, S}, edit={A, S}, export={A, C}),
+    # NACRE (R51) and Adultes-relais (R52), issue 16: the agency instructs and pays; the operator (its
+    # conventions) types its monthly activity and files its expertise, the employer (its posts) its quarterly
+    # declarations; each sees its own payables and orders (policy.programmes_scope)
+    "convention_nacre": P({A, S, M, C, PA}, create={A, S}, edit={A, S}, export={A, C}, actions={A, S, C}),
+    "etat_activite_nacre": P({A, S, M, C, PA}, create={PA}, edit={PA}, export={A, S, C}, actions={A, S, PA}),
+    "expertise_nacre": P({A, S, M, C, PA}, create={PA}, export={A, S, C}, actions={A, S}),
+    "poste_adulte_relais": P({A, S, M, C, PA}, create={A, S}, edit={A, S}, export={A, C}, actions={A, S, C}),
+    "declaration_adulte_relais": P({A, S, M, C, PA}, create={PA}, edit={PA}, export={A, S, C},
+                                   actions={A, S, PA}),
+    "paiement_programme": P({PA}),  # a partner's payables (NACRE, adultes-relais)
+    "reversement_programme": P({PA}),  # the orders a partner owes
     # Service civique (issue 16, R55): the ASP creates the contracts (R55 checks) and computes the months; the
     # host (Elisa: a partner whose account belongs to its structure) sees its contracts, their months and
     # payments, and uploads supporting documents
@@ -139,6 +148,8 @@ MONEY_ROUTING: dict[str, frozenset] = {
     "agrement_service_civique": frozenset({"iban", "bic"}),
     "agrement_esat": frozenset({"iban", "bic"}),
     "structure": frozenset({"iban", "bic"}),  # issue 15: a partner's Afas acomptes and balance (R79)
+    "convention_nacre": frozenset({"iban", "bic"}),  # issue 16: the operator's account
+    "poste_adulte_relais": frozenset({"iban", "bic"}),  # the employer's account
 }
 
 
@@ -217,6 +228,9 @@ def partner_scope(model, user):
         return sa.or_(model.compte_id == user.id, model.etablissement_id.in_(main))
     if model is m.Compte:
         return model.id == user.id
+    programmes = programmes_scope(model, user)
+    if programmes is not None:
+        return programmes
     programme = structure_scope(model, user.structure_id)
     if programme is not None:
         return programme
@@ -224,6 +238,32 @@ def partner_scope(model, user):
     if afas is not None:
         return afas
     return ap_scope(model, model_etablissements=links)
+
+
+def programmes_scope(model, user):
+    """NACRE (R51) and Adultes-relais (R52), issue 16: an operator's or an employer's user (its account's
+    structure) sees that structure's conventions or posts, their statements, expertise and declarations, and the
+    payables paid to it and the orders it owes; None when `model` is none of these."""
+    from . import models as m
+
+    mine = user.structure_id
+    if mine is None:
+        own = sa.false()
+    if model is m.ConventionNacre:
+        return model.operateur_id == mine if mine is not None else own
+    if model is m.PosteAdulteRelais:
+        return model.employeur_id == mine if mine is not None else own
+    if model in (m.EtatActiviteNacre, m.ExpertiseNacre):
+        return model.convention.has(m.ConventionNacre.operateur_id == mine) if mine is not None else own
+    if model is m.DeclarationAdulteRelais:
+        return model.poste.has(m.PosteAdulteRelais.employeur_id == mine) if mine is not None else own
+    if model is m.Echeance:
+        return sa.and_(model.payee_type == "partenaire", model.payee_id == mine) if mine is not None else own
+    if model is m.Reversement:
+        return sa.and_(model.debiteur_type == "partenaire", model.debiteur_id == mine) if mine is not None else own
+    if model is m.Structure and mine is not None:
+        return sa.or_(model.id == mine, afas_scope(model, user))
+    return None
 
 
 def structure_scope(model, structure_id):

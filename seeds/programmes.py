@@ -9,9 +9,8 @@ from decimal import Decimal
 
 import sqlalchemy as sa
 
-from backoffice.models import (Anomalie, Compte, ContratServiceCivique, ConventionNacre,
-                               Etablissement, LigneActivite, LigneDI, MailOutbox, PosteAdulteRelais,
-                               Salarie, Structure)
+from backoffice.models import (Anomalie, Compte, ContratServiceCivique, Etablissement, LigneActivite, LigneDI,
+                               MailOutbox, Salarie, Structure)
 from backoffice.models.enums import (ConventionStatut, DeclarationType, ModeLieu, MotifAP,
                                      TypeStructure)
 
@@ -40,25 +39,21 @@ def load_partenaires_et_programmes(session, rng, fake, structures) -> dict[str, 
     # its lines computed (R74), sent, validated (issue 14)
     counts["demandes d'indemnisation"] += _activite_partielle(session, rng, fake)
     _inscriptions_ap(session)
-    # --- NACRE (R51: 25 % advance at the first contract), adultes-relais (R52), service civique (R55)
+    # --- NACRE (R51) and adultes-relais (R52), issue 16: through their workflows (seeds/programmes_nacre_ar.py)
+    from .programmes_nacre_ar import load_adultes_relais, load_nacre
+    operateurs = []
     for k in range(3):
         op = _structure(session, f"NACRE-{k + 1:02d}", f"Initiative {fake.city()}", TypeStructure.OPERATEUR_NACRE, rng)
-        subvention = Decimal(rng.choice([60_000, 90_000, 120_000]))
-        session.add(ConventionNacre(numero=f"NACRE-2024-{k + 1:04d}", operateur_id=op.id, subvention_annuelle=subvention,
-                                    date_debut=date(2024, 1, 1), date_fin=date(2026, 12, 31),
-                                    date_premier_contrat=date(2024, 2, 15), avance_versee=subvention / 4))
+        operateurs.append((op, Decimal(rng.choice([60_000, 90_000, 120_000]))))
     employeur = _structure(session, "AR-01", "Association Médiation Sociale Métropole", TypeStructure.EMPLOYEUR, rng)
-    for k in range(4):
-        session.add(PosteAdulteRelais(numero_convention=f"AR-2024-{k + 1:04d}", employeur_id=employeur.id,
-                                      salarie_nom=fake.last_name(), salarie_prenom=fake.first_name(),
-                                      salarie_date_naissance=date(1975 + k * 3, 3, 1), date_debut=date(2024, 1, 1),
-                                      date_fin=date(2026, 12, 31), aide_annuelle=Decimal("22810.61"),
-                                      aide_mensuelle=Decimal("1900.88")))
+    salaries = [(fake.last_name(), fake.first_name()) for _ in range(4)]
+    counts.update(load_nacre(session, operateurs))
+    counts.update(load_adultes_relais(session, employeur, salaries))
     # --- Service civique (R55) and ESAT / entreprises adaptées (R53, R54), through their workflows (issue 16)
     counts.update(_service_civique(session, rng, fake))
     counts.update(_esat(session, rng, fake))
     session.flush()
-    counts.update({"établissements (activité partielle)": 8, "conventions NACRE": 3, "postes adultes-relais": 4})
+    counts.update({"établissements (activité partielle)": 8})
     return counts
 
 

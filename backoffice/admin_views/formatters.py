@@ -131,6 +131,10 @@ ENUM_LABELS: dict[str, str] = {
     "5_autre": "5 – Autre circonstance exceptionnelle",
     # RoleEtablissement
     "contact_principal": "Contact principal", "utilisateur": "Utilisateur", "tiers_declarant": "Tiers déclarant",
+    # SourceEcheance of NACRE and Adultes-relais (issue 16)
+    "nacre_avance": "Avance NACRE (25 %)", "nacre_mensualite": "Paiement mensuel NACRE",
+    "nacre_expertise": "Expertise NACRE", "adulte_relais_mois": "Aide mensuelle adulte-relais",
+    "adulte_relais_regul": "Complément de régularisation adulte-relais",
 }
 
 

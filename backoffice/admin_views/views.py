@@ -6,8 +6,8 @@ The endpoint is the policy key (policy.POLICY) and the URL: /admin/<endpoint>/.
 from __future__ import annotations
 
 from .. import models as m
-from . import (activite_partielle as ap, allocations, beneficiaires, comptes, echeances, esat, paiements,
-               partenaires, programmes, referentiel, reversements, service_civique, suivi)
+from . import (activite_partielle as ap, adultes_relais, allocations, beneficiaires, comptes, echeances, esat, nacre,
+               paiements, partenaires, referentiel, reversements, service_civique, suivi)
 
 JEUNES, ALLOCATIONS, PAIEMENTS = "Jeunes", "Allocations", "Paiements"
 PARTENAIRES, AP, PROGRAMMES = "Partenaires", "Activité partielle", "Programmes"
@@ -43,8 +43,16 @@ GRIDS = [
     (ap.SalarieView, m.Salarie, "salarie", "Salariés", AP),
     (ap.DemandeIndemnisationView, m.DemandeIndemnisation, "demande_indemnisation", "Demandes d'indemnisation", AP),
     (ap.LigneDIView, m.LigneDI, "ligne_di", "Heures par salarié", AP),
-    (programmes.ConventionNacreView, m.ConventionNacre, "convention_nacre", "Conventions NACRE", PROGRAMMES),
-    (programmes.PosteAdulteRelaisView, m.PosteAdulteRelais, "poste_adulte_relais", "Postes adultes-relais",
+    # issue 16: NACRE (R51) and Adultes-relais (R52)
+    (nacre.ConventionNacreView, m.ConventionNacre, "convention_nacre", "Conventions NACRE", PROGRAMMES),
+    (nacre.EtatActiviteNacreView, m.EtatActiviteNacre, "etat_activite_nacre", "États d'activité NACRE", PROGRAMMES),
+    (nacre.ExpertiseNacreView, m.ExpertiseNacre, "expertise_nacre", "Expertises NACRE", PROGRAMMES),
+    (adultes_relais.PosteAdulteRelaisView, m.PosteAdulteRelais, "poste_adulte_relais", "Postes adultes-relais",
+     PROGRAMMES),
+    (adultes_relais.DeclarationAdulteRelaisView, m.DeclarationAdulteRelais, "declaration_adulte_relais",
+     "Déclarations trimestrielles adultes-relais", PROGRAMMES),
+    (adultes_relais.PaiementProgrammeView, m.Echeance, "paiement_programme", "Mes paiements", PROGRAMMES),
+    (adultes_relais.ReversementProgrammeView, m.Reversement, "reversement_programme", "Mes ordres de reversement",
      PROGRAMMES),
     # issue 16: service civique (Elisa) and the ESAT extranet
     (service_civique.ContratServiceCiviqueView, m.ContratServiceCivique, "contrat_service_civique",

@@ -306,6 +306,12 @@ WORKFLOW_OF_VIEW = {
     "declaration_garantie": "declaration_garantie",
     "declaration_ea": "declaration_ea",
     "versement_dgf": "versement_dgf",
+    # issue 16: NACRE (R51) and Adultes-relais (R52)
+    "convention_nacre": "convention_nacre",
+    "etat_activite_nacre": "etat_activite_nacre",
+    "expertise_nacre": "expertise_nacre",
+    "poste_adulte_relais": "poste_adulte_relais",
+    "declaration_adulte_relais": "declaration_adulte_relais",
 }
 
 

@@ -1,6 +1,7 @@
 """SQLAlchemy 2 typed models, one module per aggregate. Importing this package registers them all."""
 
 from .activite_partielle import AutorisationAP, DemandeIndemnisation, LigneDI, PieceJointe, Salarie
+from .adultes_relais import DeclarationAdulteRelais
 from .afas import (Anomalie, DeclarationPartenaire, HabilitationAfas, ItemAnnuelAfas, LieuAccueil, LigneActivite,
                    ValeurItemAfas)
 from .allocations import Allocation, DemandeHorsDelai, Ressource
@@ -12,6 +13,7 @@ from .echeances import CalendrierPaiement, Echeance
 from .inscriptions import DefiCaptcha, DemandeCreationCompte
 from .esat import AgrementEsat, DeclarationEA, DeclarationGarantie, DotationDGF, VersementDGF
 from .comptes import Compte, CompteEtablissement, DemandeHabilitation, JetonCompte
+from .nacre import EtatActiviteNacre, ExpertiseNacre
 from .outbox import JobOutbox, MailOutbox
 from .paiements import LotPaiement, Paiement
 from .programmes import ContratServiceCivique, ConventionNacre, PosteAdulteRelais
@@ -33,4 +35,5 @@ __all__ = [
     "AgrementEsat", "AgrementServiceCivique", "DeclarationEA", "DeclarationGarantie", "DotationDGF",
     "MoisServiceCivique", "PieceServiceCivique", "VersementDGF",
     "Structure", "Compensation", "EcheancierLigne", "RemiseReversement", "ItemAnnuelAfas", "ValeurItemAfas",
+    "DeclarationAdulteRelais", "EtatActiviteNacre", "ExpertiseNacre",
 ]

@@ -152,6 +152,8 @@ class SourceEcheance(StrEnum):
     ESAT_GARANTIE = "esat_garantie"  # R53: reimbursement of a monthly pay-guarantee declaration (GRTH)
     ESAT_DGF = "esat_dgf"  # R53: an instalment of the DGF set by the ARS
     EA_AIDE_POSTE = "ea_aide_poste"  # R54: the EA's aid per post for a declared month
+    NACRE_EXPERTISE = "nacre_expertise"  # R51: a specialised expertise, on its contract and invoice
+    ADULTE_RELAIS_REGUL = "adulte_relais_regul"  # R52: the complement of a quarterly regularisation
 
 
 class TypeBeneficiairePaiement(StrEnum):
@@ -294,6 +296,32 @@ class ConventionStatut(StrEnum):
     RESILIEE = "resiliee"
 
 
+class EtatActiviteStatut(StrEnum):
+    """R51: the NACRE operator's monthly activity statement."""
+
+    EN_SAISIE = "en_saisie"
+    TRANSMIS = "transmis"
+    VALIDE = "valide"
+    VERSE = "verse"  # its month paid (or absorbed by the advance) by the monthly run
+    REJETE = "rejete"
+
+
+class ExpertiseStatut(StrEnum):
+    """R51: a specialised expertise, filed with its contract and the supplier's invoice."""
+
+    DEPOSEE = "deposee"
+    VALIDEE = "validee"
+    REFUSEE = "refusee"
+
+
+class DeclarationARStatut(StrEnum):
+    """R52: the employer's quarterly declaration of an adulte-relais post."""
+
+    EN_SAISIE = "en_saisie"
+    DEPOSEE = "deposee"
+    REGULARISEE = "regularisee"
+
+
 class RoleEtablissement(StrEnum):
     CONTACT_PRINCIPAL = "contact_principal"
     UTILISATEUR = "utilisateur"
@@ -360,6 +388,7 @@ STATUT_LABELS: dict[str, str] = {
     "reduction": "Réduction de l'horaire", "fermeture": "Fermeture totale",
     "a_payer": "À payer", "en_lot": "En lot", "rejetee": "À repayer (rejetée)",
     "calcule": "Calculé", "liquide": "Liquidé (envoyé en paiement)", "liquidee": "Liquidée (envoyée en paiement)",
+    "valide": "Validé", "verse": "Versé", "regularisee": "Régularisée",
 }
 
 STATUT_COLORS: dict[str, str] = {
@@ -377,4 +406,5 @@ STATUT_COLORS: dict[str, str] = {
     "renvoyee": "danger", "traitee": "success", "controlee": "info", "en_traitement": "primary",
     "a_payer": "info", "en_lot": "primary", "rejetee": "danger",
     "calcule": "info", "liquide": "success", "liquidee": "success", "deposee": "warning",
+    "valide": "info", "verse": "success", "regularisee": "success",
 }

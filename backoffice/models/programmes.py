@@ -28,12 +28,24 @@ class ConventionNacre(TimestampMixin, VersionMixin, Base):
     statut: Mapped[ConventionStatut] = mapped_column(
         enum_column(ConventionStatut, "convention_statut"), default=ConventionStatut.EN_COURS
     )
+    # R51: the monthly price of an accompaniment in progress in each phase (workflows/nacre.py)
+    tarif_phase_1: Mapped[Decimal] = mapped_column(Money, default=Decimal("0.00"), server_default="0")
+    tarif_phase_2: Mapped[Decimal] = mapped_column(Money, default=Decimal("0.00"), server_default="0")
+    tarif_phase_3: Mapped[Decimal] = mapped_column(Money, default=Decimal("0.00"), server_default="0")
+    # the operator's account named in the convention (a snapshot goes on each payable)
+    iban: Mapped[Optional[str]] = mapped_column(sa.String(34))
+    bic: Mapped[Optional[str]] = mapped_column(sa.String(11))
+    motif_fin: Mapped[Optional[str]] = mapped_column(sa.String(300))  # why it was terminated early
 
     operateur: Mapped[Structure] = relationship()
 
     __table_args__ = (
         money_check("subvention_annuelle"),
         money_check("avance_versee"),
+        money_check("tarif_phase_1"),
+        money_check("tarif_phase_2"),
+        money_check("tarif_phase_3"),
+        sa.CheckConstraint("statut <> 'resiliee' OR motif_fin IS NOT NULL", name="resiliation_motivee"),
         sa.CheckConstraint("date_fin >= date_debut", name="dates_ordonnees"),
         sa.CheckConstraint("avance_versee <= subvention_annuelle", name="avance_plafonnee"),
     )
@@ -59,6 +71,15 @@ class PosteAdulteRelais(TimestampMixin, VersionMixin, Base):
     statut: Mapped[ConventionStatut] = mapped_column(
         enum_column(ConventionStatut, "convention_statut"), default=ConventionStatut.EN_COURS
     )
+    # R52: the employee's eligibility on the hiring date (date_debut): dated age, QPV residence, without a job
+    salarie_qpv: Mapped[bool] = mapped_column(default=False, server_default=sa.false())
+    salarie_sans_emploi: Mapped[bool] = mapped_column(default=False, server_default=sa.false())
+    date_fin_contrat: Mapped[Optional[date]]  # the employment contract's end, from a quarterly declaration
+    renouvellements: Mapped[int] = mapped_column(default=0, server_default="0")
+    # the employer's account named in the agreement (a snapshot goes on each payable)
+    iban: Mapped[Optional[str]] = mapped_column(sa.String(34))
+    bic: Mapped[Optional[str]] = mapped_column(sa.String(11))
+    motif_fin: Mapped[Optional[str]] = mapped_column(sa.String(300))
 
     employeur: Mapped[Structure] = relationship()
 
@@ -67,6 +88,8 @@ class PosteAdulteRelais(TimestampMixin, VersionMixin, Base):
         money_check("aide_mensuelle"),
         sa.CheckConstraint("date_fin >= date_debut", name="dates_ordonnees"),
         sa.CheckConstraint("quotite > 0 AND quotite <= 100", name="quotite"),
+        sa.CheckConstraint("statut <> 'resiliee' OR motif_fin IS NOT NULL", name="resiliation_motivee"),
+        sa.CheckConstraint("renouvellements >= 0", name="renouvellements"),
     )
 
     def __str__(self) -> str:

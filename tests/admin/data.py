@@ -125,6 +125,12 @@ def make_everything(session, ref) -> Sample:
                                               salarie_date_naissance=date(1985, 2, 3), date_debut=date(2024, 9, 1),
                                               date_fin=date(2027, 8, 31), aide_annuelle=Decimal("22810.61"),
                                               aide_mensuelle=Decimal("1900.88")))
+    # issue 16: a NACRE statement and expertise, an adultes-relais quarterly declaration
+    etat_nacre = _add(session, m.EtatActiviteNacre(convention_id=conv.id, mois=date(2025, 3, 1), nb_phase_1=4))
+    expertise = _add(session, m.ExpertiseNacre(convention_id=conv.id, prestataire="Cabinet Echantillon",
+                                               objet="Etude de marche", montant_contrat=Decimal("900.00"),
+                                               montant_facture=Decimal("850.00"), date_facture=date(2025, 3, 3)))
+    decl_ar = _add(session, m.DeclarationAdulteRelais(poste_id=poste.id, annee=2025, trimestre=1))
     sc = _add(session, m.ContratServiceCivique(numero=f"SC-{n}", organisme_id=accueil.id, volontaire_nom="Roux",
                                                volontaire_prenom="Emma", volontaire_date_naissance=date(2004, 6, 1),
                                                date_debut=date(2025, 2, 1), date_fin=date(2025, 9, 30),
@@ -197,6 +203,10 @@ def make_everything(session, ref) -> Sample:
         "agrement_esat": (agrement_esat.id, f"FIN-{n}"), "declaration_garantie": (garantie.id, "ESAT du Ponant"),
         "dotation_dgf": (dgf.id, "ESAT du Ponant"), "versement_dgf": (versement.id, "ESAT du Ponant"),
         "declaration_ea": (decl_ea.id, "EA des Flandres"),
+        "etat_activite_nacre": (etat_nacre.id, conv.numero), "expertise_nacre": (expertise.id, "Cabinet Echantillon"),
+        "declaration_adulte_relais": (decl_ar.id, poste.numero_convention),
+        # partners' own grids (NACRE, adultes-relais): closed to every staff role
+        "paiement_programme": (1, "—"), "reversement_programme": (1, "—"),
         "structure": (ref.nord.id, ref.nord.nom), "dispositif": (ref.dispositifs["CEJ"].id, "CEJ"),
         "motif_sortie": (ref.dispositifs["CEJ"].motifs_sortie[0].id, ref.dispositifs["CEJ"].motifs_sortie[0].libelle),
         "compte": (ref.comptes["conseiller"].id, "conseiller"), "compte_etablissement": (habilitation.id, "partenaire"),
