@@ -10,9 +10,10 @@ def demo_already_loaded(session) -> bool:
     return session.execute(sa.select(Compte.id).where(Compte.login == "siege")).first() is not None
 
 
-def load_demo(session, seed: int = 2026) -> dict[str, int]:
+def load_demo(session, seed: int = 2026, today=None) -> dict[str, int]:
+    """The demo dated relative to `today` (a date; the application's clock by default)."""
     from .demo import load
-    return load(session, seed=seed)
+    return load(session, seed=seed, today=today)
 
 
 def load_volume(session, *, scale: int, seed: int = 2026, progress=print) -> dict[str, int]:

@@ -9,6 +9,7 @@ from __future__ import annotations
 import os
 import re
 from contextlib import contextmanager
+from datetime import date, datetime
 
 import pytest
 import sqlalchemy as sa
@@ -110,6 +111,12 @@ def client(app, db):
     return app.test_client()
 
 
+# The populated tests' demo is dated relative to this "today" (the demo itself uses the clock: seeds.demo.demo_t0),
+# so that no test depends on the calendar date it runs; tests/seeds/test_demo_dates.py loads it on other days.
+DEMO_TODAY = date(2025, 6, 16)
+DEMO_T0 = datetime(2025, 6, 16, 9, 0)  # its "now" (seeds.demo.demo_t0(DEMO_TODAY))
+
+
 @pytest.fixture(scope="session")
 def _demo_snapshot(app, _tables):
     """The deterministic demo data (`seeds`, through the real workflows), loaded once per run into the empty
@@ -118,7 +125,7 @@ def _demo_snapshot(app, _tables):
     from backoffice.extensions import db as _db
     from seeds import load_demo
     with app.app_context():
-        load_demo(_db.session, seed=2026)
+        load_demo(_db.session, seed=2026, today=DEMO_TODAY)
         _db.session.commit()
         _db.session.remove()
         image = {}
