@@ -29,5 +29,8 @@ def deplacee(moment: datetime):
 
 
 def deplacer(moment: datetime) -> None:
-    """Inside deplacee(): move the clock on to `moment` (the block's end still puts it back)."""
+    """Inside deplacee(): move the clock on to `moment` (the block's end still puts it back). Outside one it would
+    stop the clock for good, so it is refused."""
+    if HORLOGE_DEPLACEE.get() is None:
+        raise RuntimeError("deplacer() ne s'emploie que dans un bloc deplacee()")
     HORLOGE_DEPLACEE.set(moment)

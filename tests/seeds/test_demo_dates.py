@@ -53,3 +53,16 @@ def test_the_coherence_check_sees_the_contradictions_of_the_issue(db):
     found = "\n".join(incoherences(s, t0))
     assert "« Verrouillé »" in found and "« Rapproché »" in found and "allocation.created_at" in found
     assert "allocation.validee_at : 1 ligne(s) avant leur création" in found
+
+
+def test_the_moved_clock_is_the_rows_default_and_goes_back_after_the_block():
+    from backoffice.clock import deplacee, deplacer
+    from backoffice.models.base import utcnow
+    t = datetime(2024, 2, 29, 10, 0)
+    with deplacee(t):
+        assert utcnow() == t and horloge() == t
+        deplacer(t + timedelta(days=1))
+        assert utcnow() == t + timedelta(days=1)
+    assert abs(utcnow() - datetime.utcnow()) < timedelta(minutes=1)
+    with pytest.raises(RuntimeError):
+        deplacer(t)  # outside a block it would stop the clock for good
