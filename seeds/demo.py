@@ -194,6 +194,19 @@ def _load(session, seed: int, T0: datetime) -> dict[str, int]:
                 cerfas.append((c, insc, b))
             session.flush()
 
+    # the scheduler's automatic ends (its job jobs.parcours: planned end or residence permit gone by) as they
+    # happened: a weekly pass over the story, then today's, so that no enrolment is still open after its end
+    from backoffice.workflows.parcours import cloturer_parcours_echus
+    fins = sorted({i.date_fin_prevue + timedelta(days=7 - i.date_fin_prevue.weekday()) for i, _ in inscriptions
+                   if i.date_fin_reelle is None and i.date_fin_prevue + timedelta(days=7) < AUJOURDHUI})
+    for lundi in fins:  # the Monday after a planned end (only the weeks where one ends: the passes between do nothing)
+        passage = datetime.combine(lundi, time(6, 0))
+        with deplacee(passage):
+            cloturer_parcours_echus(session, now=passage)
+    with deplacee(T0 - timedelta(minutes=5)):
+        cloturer_parcours_echus(session, now=T0 - timedelta(minutes=5))
+    session.commit()
+
     # allocations for each month since the start, amounts from the rules (R21-R34); some youths
     # missed a month, which their conseiller later asks for as a hors-délai (R48)
     missed = []

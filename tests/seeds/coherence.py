@@ -9,7 +9,7 @@ import sqlalchemy as sa
 
 from backoffice import models as m
 from backoffice.models.base import Base
-from backoffice.models.enums import CompteStatut, LotStatut
+from backoffice.models.enums import CompteStatut, InscriptionStatut, LotStatut
 
 # the only instants that may lie after "today": when a lock ends, a link expires, a mail is retried
 A_VENIR = {"locked_until", "expires_at", "prochain_essai_at"}
@@ -50,6 +50,11 @@ def incoherences(session, t0: datetime) -> list[str]:
         m.LotPaiement.statut.in_([LotStatut.EMISE, LotStatut.RAPPROCHEE]), m.LotPaiement.emis_at.is_(None))).scalar_one()
     if n:
         found.append(f"lot_paiement : {n} lot(s) émis sans date d'émission")
+    n = session.execute(sa.select(sa.func.count()).select_from(m.Inscription).where(
+        m.Inscription.statut.in_([InscriptionStatut.OUVERT, InscriptionStatut.RENOUVELE]),
+        m.Inscription.date_fin_prevue < t0.date())).scalar_one()
+    if n:
+        found.append(f"inscription : {n} parcours encore ouverts après leur fin prévue")
     n = session.execute(sa.select(sa.func.count()).select_from(m.Compte).where(
         m.Compte.statut == CompteStatut.VERROUILLE, m.Compte.locked_until.is_not(None),
         m.Compte.locked_until <= t0)).scalar_one()
