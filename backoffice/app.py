@@ -55,6 +55,8 @@ def create_app(config: dict[str, Any] | type | None = None, **overrides: Any):
     extranet.init_app(app)  # the Activité partielle extranet's public pages (sign-up, recovery R69/R70)
     security.init_app(app)
     statique.init_app(app)  # hashed static URLs cached a year, gzip (issue 19 §5)
+    from . import accessibilite
+    accessibilite.init_app(app)  # the « Accessibilité » page (issue 19 §4)
 
     from .admin_views import create_admin
     create_admin(app)

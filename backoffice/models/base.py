@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import enum
+from contextvars import ContextVar
 from datetime import datetime, timezone
 from decimal import Decimal
 
@@ -26,8 +27,14 @@ class Base(DeclarativeBase):
     metadata = sa.MetaData(naming_convention=NAMING_CONVENTION)
 
 
+# The clock moved by the demo seed (backoffice.clock.deplacee): rows it writes through the workflows get the
+# « Créé le » / « Modifié le » of the moment they happen in the demo's history, not of the day it was loaded.
+HORLOGE_DEPLACEE: ContextVar[datetime | None] = ContextVar("horloge_deplacee", default=None)
+
+
 def utcnow() -> datetime:
-    return datetime.now(timezone.utc).replace(tzinfo=None)
+    moved = HORLOGE_DEPLACEE.get()
+    return moved if moved is not None else datetime.now(timezone.utc).replace(tzinfo=None)
 
 
 def money_check(column: str, *, allow_negative: bool = False, name: str | None = None) -> sa.CheckConstraint:
