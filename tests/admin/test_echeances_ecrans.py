@@ -33,13 +33,13 @@ def _args(app, **values):
     return out
 
 
-def _afas(db, ref, montants, payee_id=777001, periode=date(2025, 4, 1)):
+def _afas(db, ref, montants, payee_id=777001, periode=date(2025, 4, 1), source=SE.AFAS_ACOMPTE):
     c = ref.comptes["comptable"]
     ctx = Context(actor_id=c.id, role=c.role, now=NOW, params={})
     lignes = [LigneEcheance(source_id=900000 + k + payee_id, periode=periode, payee_type=TB.PARTENAIRE,
                             payee_id=payee_id, montant=Decimal(x), iban=IBAN, titulaire="Espace Zoë Lefèvre",
                             libelle="AFAS ACOMPTE") for k, x in enumerate(montants)]
-    ids = creer_echeances(db.session, SE.AFAS_ACOMPTE, lignes, ctx)
+    ids = creer_echeances(db.session, source, lignes, ctx)
     db.session.commit()
     return ids
 
@@ -69,7 +69,9 @@ def test_a_conseiller_has_no_payables_grid(login_as, ref):
 
 
 def test_the_batch_page_lists_its_payments_and_links_to_its_sepa_file(app, db, ref, login_as):
-    ids = _afas(db, ref, ["100.10", "200.20"])
+    # payables of a programme whose source the payer does not look up (the Afas ones now need a real declaration
+    # at its step, issue 15): NACRE monthly payments typed straight into the chain
+    ids = _afas(db, ref, ["100.10", "200.20"], source=SE.NACRE_MENSUALITE)
     run(db.session, ECHEANCE, "mettre_en_lot", Selection.of_ids(ids), ref.comptes["comptable"], now=NOW)
     lot_id = db.session.execute(sa.select(Paiement.lot_id).where(Paiement.echeance_id == ids[0])).scalar_one()
     db.session.commit()

@@ -102,6 +102,9 @@ def test_afas_forecast_filled_approved_processed_and_its_first_acompte_in_a_sepa
     lot = db.session.get(m.LotPaiement, pay.lot_id)
     assert lot.dispositif.code == "AFAS"
     _bouton(page, live_server, "/admin/lot_paiement/", "emettre")
+    page.wait_for_selector("#apercu")  # money leaves: the same dry run and confirmation as in bulk (issue 18)
+    page.click("#bouton-confirmer")
+    page.wait_for_selector("#resultat")
     db.session.expire_all()
     lot = db.session.get(m.LotPaiement, pay.lot_id)
     assert lot.statut == LotStatut.EMISE
