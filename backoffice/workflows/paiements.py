@@ -171,7 +171,8 @@ PAIEMENT_COLS = ["lot_id", "echeance_id", "allocation_id", "beneficiaire_id", "a
 def _inserer_paiements(session, lot_id, select, now, pg) -> int:
     """INSERT INTO paiement … SELECT (one live payment per payable: ON CONFLICT DO NOTHING on the partial unique
     index), and the batch's totals: on PostgreSQL in the same statement (RETURNING → UPDATE)."""
-    ins = (_insert(session)(Paiement.__table__).from_select(PAIEMENT_COLS, select)
+    # SQLite reads « INSERT … SELECT … FROM src ON CONFLICT » as a join's ON unless the SELECT has a WHERE
+    ins = (_insert(session)(Paiement.__table__).from_select(PAIEMENT_COLS, select.where(sa.true()))
            .on_conflict_do_nothing(index_elements=["echeance_id"], index_where=sa.text("statut <> 'rejete'")))
     if pg:
         ins = ins.returning(Paiement.montant).cte("ins")

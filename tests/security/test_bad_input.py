@@ -39,6 +39,14 @@ def world(app):
         ref = f.make_reference(db.session)
         _one_seal(db)  # make_everything reads the last seal: the xmin horizon is shared with other databases
         make_everything(db.session, ref)
+        # the grids only a partner sees (its payables and orders, issue 16) are tried by a partner account
+        from backoffice.models import Compte
+        from backoffice.models.enums import Role
+        from backoffice.passwords import hash_password
+        from tests.conftest import DEMO_PASSWORD
+        db.session.add(Compte(login="partenaire", email="partenaire@example.fr", nom="Hostile", prenom="Paul",
+                              role=Role.PARTENAIRE, password_hash=hash_password(DEMO_PASSWORD),
+                              must_change_password=False))
         db.session.commit()
         db.session.remove()
     clients = {}

@@ -520,4 +520,10 @@ def test_every_route_for_a_partner_follows_the_policy_table(app, db, parc, gate_
     # issue 15: and the Afas grids, scoped to the services of its habilitations (policy.afas_scope)
     assert allowed == {"etablissement", "demande_habilitation", "autorisation_ap", "salarie", "demande_indemnisation",
                        "ligne_di", "declaration_partenaire", "lieu_accueil", "ligne_activite", "anomalie",
-                       "habilitation_afas"}
+                       "habilitation_afas",
+                       # issue 16: each programme's partner view (policy.programmes_scope, structure_scope): the NACRE
+                       # operator, the adultes-relais employer, the service civique host, the ESAT and the EA
+                       "convention_nacre", "etat_activite_nacre", "expertise_nacre", "poste_adulte_relais",
+                       "declaration_adulte_relais", "paiement_programme", "reversement_programme",
+                       "contrat_service_civique", "mois_service_civique", "declaration_garantie", "dotation_dgf",
+                       "versement_dgf", "declaration_ea"}

@@ -98,6 +98,8 @@ def _pages(app, targets):
     yield "accueil", "/admin/"
     for endpoint, ident in sorted(targets.items()):
         pol = POLICY[endpoint]
+        if "admin" not in pol.view:  # a partner's own view of rows the staff grids show (issue 16: its payables)
+            continue
         yield endpoint, f"/admin/{endpoint}/"
         yield endpoint, f"/admin/{endpoint}/details/?id={ident}"
         if "admin" in pol.edit:
@@ -129,6 +131,7 @@ def test_a_payload_in_every_text_column_renders_inert_in_chromium(app, poisoned,
             shown.add(endpoint)
         opened += 1
     # not a vacuous pass: the payloads are on the pages, as text
-    assert shown == {"accueil", *targets}, sorted({"accueil", *targets} - shown)
+    staff = {t for t in targets if "admin" in POLICY[t].view}  # the partners' own views: see _pages
+    assert shown == {"accueil", *staff}, sorted({"accueil", *staff} - shown)
     assert opened > 80
     assert errors == [], errors

@@ -127,7 +127,7 @@ def test_R51_monthly_run_in_bulk_on_a_filter_dry_run_then_confirmation_then_sepa
               params={"mois_paye": "2025-03-01"}, dry_run=True, now=NOW)
     assert (dry.total, dry.changed) == (3, 2), dry.message()
     assert any("aucun état d'activité validé" in r for r in dry.refused)
-    assert wf.montants_du_mois(s, dry.changed_ids, date(2025, 3, 1)) == {
+    assert wf.montants_du_mois(s, dry.eligible_ids, date(2025, 3, 1)) == {
         a.id: (s.scalar(sa.select(m.EtatActiviteNacre.id).where(m.EtatActiviteNacre.convention_id == a.id)), D("0.00")),
         b.id: (s.scalar(sa.select(m.EtatActiviteNacre.id).where(m.EtatActiviteNacre.convention_id == b.id)), D("2000.00"))}
     ours = [a.id, b.id, sans_etat.id]

@@ -89,7 +89,7 @@ def test_the_validated_to_send_card_reaches_zero_once_everything_is_sent_and_the
     db.session.commit()
     through_validation(db, ref, new.id)
     siege = login_as("siege")
-    before = _cards(siege.get("/admin/").get_data(as_text=True))["Allocations validées à envoyer"][1]
+    before = _cards(siege.get("/admin/").get_data(as_text=True))["Allocations validées à envoyer en paiement"][1]
     assert before >= 2
     waiting = db.session.execute(sa.select(Allocation.id).where(Allocation.statut == AS.VALIDEE_SIEGE)).scalars().all()
     sent = send(db, ref, waiting)
@@ -106,7 +106,7 @@ def test_the_validated_to_send_card_reaches_zero_once_everything_is_sent_and_the
     db.session.commit()
     assert issued.changed + refused.changed == len(left)
     assert issued.changed == sum(n for r, n in sent.refused.items() if "(R47)" in r)
-    url, value = _cards(siege.get("/admin/").get_data(as_text=True))["Allocations validées à envoyer"]
+    url, value = _cards(siege.get("/admin/").get_data(as_text=True))["Allocations validées à envoyer en paiement"]
     assert value == 0
     # the grid: a filter value, a French badge
     closed = db.session.execute(sa.select(sa.func.count()).select_from(Allocation)
