@@ -15,7 +15,7 @@ from .esat import AgrementEsat, DeclarationEA, DeclarationGarantie, DotationDGF,
 from .comptes import Compte, CompteEtablissement, DemandeHabilitation, JetonCompte
 from .nacre import EtatActiviteNacre, ExpertiseNacre
 from .outbox import JobOutbox, MailOutbox
-from .paiements import LotPaiement, Paiement
+from .paiements import CONTROLES_ENSEMBLISTES, LotPaiement, Paiement
 from .programmes import ContratServiceCivique, ConventionNacre, PosteAdulteRelais
 from .retours import RetourBancaire
 from .service_civique import AgrementServiceCivique, MoisServiceCivique, PieceServiceCivique
@@ -23,7 +23,7 @@ from .reversements import Compensation, EcheancierLigne, Remboursement, RemiseRe
 from .structures import Etablissement, Structure
 
 __all__ = [
-    "ActionParcours", "Allocation", "Anomalie", "AuditEvent", "AuditSceau", "AutorisationAP", "Base", "Beneficiaire", "BulkRun",
+    "CONTROLES_ENSEMBLISTES", "ActionParcours", "Allocation", "Anomalie", "AuditEvent", "AuditSceau", "AutorisationAP", "Base", "Beneficiaire", "BulkRun",
     "CalendrierPaiement", "Cerfa", "Compte", "CompteBancaire", "CompteEtablissement", "ContratServiceCivique",
     "ConventionNacre", "DeclarationPartenaire", "DefiCaptcha", "DemandeCreationCompte", "DemandeHabilitation", "DemandeHorsDelai", "DemandeIndemnisation",
     "Dispositif", "Echeance", "Etablissement", "Inscription", "JetonCompte", "HabilitationAfas", "JobOutbox",

@@ -233,11 +233,30 @@ def run(session, wf: Workflow, name: str, selection: Selection, actor, *, params
     return report
 
 
+class _TableauEntiers(sa.types.UserDefinedType):
+    """`integer[]` bound from its text form: the parameter is sent untyped and read by PostgreSQL as the array it
+    casts to (a constant the planner sees), not dumped by psycopg element by element."""
+    cache_ok = True
+    render_bind_cast = True
+
+    def get_col_spec(self, **kw):
+        return "INTEGER[]"
+
+    def bind_processor(self, dialect):
+        return None
+
+
+def int_array(ids):
+    """PostgreSQL: a list of ids as ONE text parameter read as integer[] (`'{1,2,3}'::INTEGER[]`). psycopg dumps a
+    Python list element by element (≈ 9 ms per 10,000 ids, against 2 ms for the joined text: issue 13's benchmark
+    binds about fifty such lists per 10,000 payments). `int()` keeps the literal to digits and commas."""
+    return sa.bindparam(None, "{" + ",".join([str(int(i)) for i in ids]) + "}", type_=_TableauEntiers())
+
+
 def id_in(session, column, ids: list[int]):
     """`col = ANY(:ids)` with one array parameter on PostgreSQL (one bind, one plan); IN (...) elsewhere."""
     if session.get_bind().dialect.name == "postgresql":
-        from sqlalchemy.dialects.postgresql import ARRAY
-        return column == sa.any_(sa.bindparam(None, list(ids), type_=ARRAY(sa.Integer)))
+        return column == sa.any_(int_array(ids))
     return column.in_(ids)
 
 

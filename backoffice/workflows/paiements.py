@@ -239,7 +239,11 @@ def _controles(session, lot_id: int) -> tuple[list, dict[str, list[tuple[int, in
               .join(Echeance, Echeance.id == Paiement.echeance_id)
               .outerjoin(Allocation, Allocation.id == Paiement.allocation_id)
               .outerjoin(Cerfa, Cerfa.id == Allocation.cerfa_id))
-    select, arms = controles_sources(select)
+    # the source types of this batch's payables: only their controls are joined (one small indexed read)
+    sources = set(session.execute(sa.select(Echeance.source_type).distinct()
+                                  .join(Paiement, Paiement.echeance_id == Echeance.id)
+                                  .where(Paiement.lot_id == lot_id, Paiement.statut == PS.EN_ATTENTE)).scalars())
+    select, arms = controles_sources(select, sources={getattr(t, "value", t) for t in sources})
     reason = sa.case(
         (sa.and_(is_alloc, sa.not_(sa.func.coalesce(Cerfa.statut.in_(CERFA_OK), sa.false()))),
          sa.literal("cerfa non validé (R45)")),
@@ -268,8 +272,8 @@ def _controles(session, lot_id: int) -> tuple[list, dict[str, list[tuple[int, in
 
 def _ids_array(session, ids):
     """`unnest(:ids)` as a table of ids (PostgreSQL): joined by primary key, whatever the statistics."""
-    from sqlalchemy.dialects.postgresql import ARRAY
-    return sa.func.unnest(sa.bindparam(None, list(ids), type_=ARRAY(sa.Integer))).table_valued("id").render_derived(name="v")
+    from .engine import int_array
+    return sa.func.unnest(int_array(ids)).table_valued("id").render_derived(name="v")
 
 
 def _deplacer_allocations(session, ids, to_status, action, ctx, params, extra=None) -> int:

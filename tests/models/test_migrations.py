@@ -6,8 +6,9 @@ from alembic.migration import MigrationContext
 
 
 def test_migrations_upgrade_an_empty_postgresql_database_to_the_models(app, db):
+    from backoffice.models.paiements import include_object
     with db.engine.connect() as conn:
-        diff = compare_metadata(MigrationContext.configure(conn), db.metadata)
+        diff = compare_metadata(MigrationContext.configure(conn, opts={"include_object": include_object}), db.metadata)
     assert diff == []  # nothing the models declare is missing from the migrated schema, nor the reverse
 
 
