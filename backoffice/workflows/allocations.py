@@ -108,9 +108,12 @@ def _plafond_annuel_pacea(ctx):
 
 
 def _cerfa_valide(ctx):
-    # R41/R45/R39: the cerfa is validated by the siège and carries a RIB
-    return sa.exists().where(Cerfa.id == Allocation.cerfa_id, Cerfa.statut.in_(CERFA_VALIDE),
-                             Cerfa.compte_bancaire_id.is_not(None))
+    # R41/R45/R39: the cerfa is validated by the siège and carries a RIB. A scalar subquery on the cerfa's primary
+    # key, not an EXISTS: under the engine's COALESCE the planner hashed the EXISTS, i.e. read the whole cerfa
+    # table for every chunk (quadratic at 1,000,000 rows, issues 13 and 20); a scalar subquery is probed per row
+    return sa.func.coalesce(
+        sa.select(sa.and_(Cerfa.statut.in_(CERFA_VALIDE), Cerfa.compte_bancaire_id.is_not(None)))
+        .where(Cerfa.id == Allocation.cerfa_id).correlate(Allocation).scalar_subquery(), sa.false())
 
 
 def _allocation_autorisee(ctx):
@@ -161,18 +164,23 @@ def _rib_iban_valide_sql(session, ids, ctx):
     chunk's accounts, then the predicate is "no account IBAN outside the ones found valid". The UPDATE
     re-reads the IBAN: an account changed meanwhile to an IBAN not checked here is refused, never moved.
     An allocation without cerfa or RIB passes here and is refused by R45 (checked before)."""
-    ibans = session.execute(sa.select(CompteBancaire.iban).distinct()
-                            .join(Cerfa, Cerfa.compte_bancaire_id == CompteBancaire.id)
-                            .join(Allocation, Allocation.cerfa_id == Cerfa.id)
-                            .where(id_in(session, Allocation.id, ids))).scalars().all()
+    # each allocation's IBAN by primary keys (a scalar subquery per row): the join was planned as hash joins over
+    # the whole cerfa and compte_bancaire tables for every chunk (quadratic at 1,000,000 rows, issues 13 and 20)
+    iban = (sa.select(CompteBancaire.iban).select_from(Cerfa)
+            .join(CompteBancaire, CompteBancaire.id == Cerfa.compte_bancaire_id)
+            .where(Cerfa.id == Allocation.cerfa_id).correlate(Allocation).scalar_subquery())
+    ibans = [i for i in session.execute(sa.select(iban).distinct().where(id_in(session, Allocation.id, ids))
+                                        ).scalars().all() if i is not None]
     valides = sorted(i for i in ibans if iban_valide(i))
     if session.get_bind().dialect.name == "postgresql":
         from sqlalchemy.dialects.postgresql import ARRAY
         hors_liste = CompteBancaire.iban != sa.all_(sa.bindparam(None, valides, type_=ARRAY(sa.String)))
     else:
         hors_liste = CompteBancaire.iban.notin_(valides)
-    return ~sa.exists().where(Cerfa.id == Allocation.cerfa_id, CompteBancaire.id == Cerfa.compte_bancaire_id,
-                              hors_liste)
+    # per row by primary keys (see _cerfa_valide: a hashed EXISTS read both tables whole for every chunk)
+    return sa.not_(sa.func.coalesce(
+        sa.select(hors_liste).select_from(Cerfa).join(CompteBancaire, CompteBancaire.id == Cerfa.compte_bancaire_id)
+        .where(Cerfa.id == Allocation.cerfa_id).correlate(Allocation).scalar_subquery(), sa.false()))
 
 
 def _rib_change_apres_rejet(ctx):
