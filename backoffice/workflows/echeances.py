@@ -273,6 +273,16 @@ def iban_normalise(col):
     return sa.func.upper(sa.func.replace(sa.func.coalesce(col, ""), " ", ""))
 
 
+def controles_des_lots(session, lot_ids, limite: int = 20) -> list[dict]:
+    """The payer's dry run of an emission (the batches' « Émettre » simulation): per batch, its reference and
+    {French reason: payments the controls would refuse}; read only."""
+    from ..models import LotPaiement
+    lots = session.execute(sa.select(LotPaiement.id, LotPaiement.reference)
+                           .where(id_in(session, LotPaiement.id, list(lot_ids)[:limite]))
+                           .order_by(LotPaiement.id)).all()
+    return [{"lot_id": i, "reference": ref, "refus": apercu_controles(session, i)} for i, ref in lots]
+
+
 def apercu_controles(session, lot_id: int) -> dict[str, int]:
     """The payer's dry run on one prepared batch: {French reason: number of payments the emission would refuse},
     read only (the same SELECT as the emission, paiements._controles)."""

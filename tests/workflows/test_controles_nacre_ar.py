@@ -7,8 +7,10 @@ defence against an inconsistent source): a few are made by an UPDATE written in 
 
 from __future__ import annotations
 
+import re
 from datetime import date, datetime
 from decimal import Decimal as D
+from html import unescape
 
 import pytest
 import sqlalchemy as sa
@@ -22,6 +24,7 @@ from backoffice.workflows import nacre as wf
 from backoffice.workflows.echeances import ECHEANCE, LigneEcheance, apercu_controles, creer_echeances
 from backoffice.workflows.paie_programmes import mettre_en_paiement
 from backoffice.workflows.paiements import emettre_lot
+from tests.conftest import csrf_from
 from tests.workflows.test_adultes_relais import employeur, poste
 from tests.workflows.test_nacre import IBANS, convention, etat, operateur, signer
 
@@ -40,7 +43,7 @@ def paiement(s, echeance):
                      .order_by(m.Paiement.id.desc())).first()
 
 
-def test_R51_payer_refuses_each_inconsistent_nacre_payable_and_pays_the_others(db, ref):
+def test_R51_payer_refuses_each_inconsistent_nacre_payable_and_pays_the_others(db, ref, login_as):
     s = db.session
     comptable = ref.comptes["comptable"]
     op, c_op = operateur(s, "OPQ")
@@ -98,6 +101,18 @@ def test_R51_payer_refuses_each_inconsistent_nacre_payable_and_pays_the_others(d
     for why in attendu.values():
         assert apercu.get(why, 0) >= 1, apercu
     s.rollback()
+    # …and on the batch's « Émettre » simulation page, for the comptable (HTTP)
+    c = login_as(comptable.login)
+    listing = c.get("/admin/lot_paiement/").get_data(as_text=True)
+    resp = c.post("/admin/lot_paiement/action/", data={"action": "wf_emettre", "rowid": [lot_id],
+                                                       "url": "/admin/lot_paiement/", "csrf_token": csrf_from(listing)})
+    assert resp.status_code == 302
+    page = unescape(c.get(resp.headers["Location"]).get_data(as_text=True))
+    controles = re.search(r'id="apercu-controles">(.*?)</ul>', page, re.S)[1]
+    assert f"Lot {lot.reference}" in controles
+    for why in attendu.values():
+        assert f"seront refusé(s) : {why}" in controles, controles
+    s.expire_all()
     assert {paiement(s, s.get(m.Echeance, i)).statut for i in attendu} == {PaiementStatut.EN_ATTENTE}
 
     assert emettre_lot(s, lot_id, now=NOW, actor=comptable).changed == 1
