@@ -147,6 +147,11 @@ def test_esat_extranet_shows_each_esat_its_own_orders_only_by_url_too(db, ref, a
     assert run(s, wf.GARANTIE, "corriger", Selection.of_ids([d.id]), ref.comptes["siege"], now=AVRIL,
                params={"etp": "9", "cotisations_obligatoires": D("850.00"), "motif": "Contrôle"}).changed == 1
     s.commit()
+    # the ASP's button on the declaration (its page), the ESAT's user has none
+    html = login_as(ref.comptes["siege"].login).get(f"/admin/declaration_garantie/details/?id={d.id}")
+    assert 'data-transition="corriger"' in html.get_data(as_text=True)
+    html = login_as("r-esat1").get(f"/admin/declaration_garantie/details/?id={d.id}")
+    assert html.status_code == 200 and 'data-transition="corriger"' not in html.get_data(as_text=True)
     ordre = _ordre(s, a["e1"].id)
     numero = ordre.numero
     assert ordre.id in s.scalars(sa.select(m.Reversement.id).where(policy.row_scope(m.Reversement, a["u1"]))).all()
