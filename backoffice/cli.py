@@ -311,6 +311,8 @@ PERIODIC = [  # (job, queue): idempotent, so a missed or doubled tick is harmles
     ("backoffice.jobs.activite_partielle.accords_implicites", "default"),  # R73: 15 days of silence
     ("backoffice.jobs.recouvrement.relancer_echeances", "default"),  # missed instalments (R47)
     ("backoffice.jobs.parcours.close_ended_enrolments", "default"),  # issue 17: automatic ends (R17)
+    # issues 13, 16: each programme's monthly run prepared on its calendar date, as a dry run to confirm
+    ("backoffice.jobs.paie_programmes.preparer_paies_mensuelles", "default"),
 ]
 
 

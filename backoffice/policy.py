@@ -109,6 +109,7 @@ POLICY: dict[str, ViewPolicy] = {
                                    actions={A, S, PA}),
     "paiement_programme": P({PA}),  # a partner's payables (NACRE, adultes-relais)
     "reversement_programme": P({PA}),  # the orders a partner owes
+    "reversement_esat": P({PA}),  # the ESAT extranet: the orders an ESAT or EA owes (R53, R54), its own only
     # Service civique (issue 16, R55): the ASP creates the contracts (R55 checks) and computes the months; the
     # host (Elisa: a partner whose account belongs to its structure) sees its contracts, their months and
     # payments, and uploads supporting documents
@@ -260,7 +261,9 @@ def programmes_scope(model, user):
     if model is m.Echeance:
         return sa.and_(model.payee_type == "partenaire", model.payee_id == mine) if mine is not None else own
     if model is m.Reversement:
-        return sa.and_(model.debiteur_type == "partenaire", model.debiteur_id == mine) if mine is not None else own
+        # issue 16: an ESAT's or an EA's orders too (debiteur « esat », its structure: R53, R54)
+        return (sa.and_(model.debiteur_type.in_(["partenaire", "esat"]), model.debiteur_id == mine)
+                if mine is not None else own)
     if model is m.Structure and mine is not None:
         return sa.or_(model.id == mine, afas_scope(model, user))
     return None

@@ -185,3 +185,16 @@ class VersementDGFView(ReadOnlyModelView):
     column_labels = {"dotation": "DGF", "dotation.esat": "ESAT", "dotation.esat.nom": "ESAT", "rang": "Versement n°",
                      "periode": "Mois", "dotation.exercice": "Exercice"}
     column_formatters = {"periode": _mois}
+
+
+class ReversementEsatView(ReadOnlyModelView):
+    """The ESAT extranet's ordres de reversement (issue 16): what an ESAT owes after a GRTH declaration corrected
+    downwards (R53), what an EA owes when the 80 % condition failed afterwards (R54), and how it is recovered
+    (repaid, offset against its next payment, remitted). Its own only (policy.programmes_scope): another ESAT's
+    order answers as a missing one, in the grid and by its URL."""
+
+    column_list = ["id", "numero", "dispositif", "origine", "montant", "montant_rembourse", "montant_compense",
+                   "statut", "date_notification", "date_echeance"]
+    column_details_list = column_list + ["montant_remis", "created_at"]
+    column_filters = ["statut"]
+    column_labels = {"dispositif": "Programme", "montant_rembourse": "Remboursé", "montant_compense": "Compensé"}

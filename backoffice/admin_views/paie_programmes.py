@@ -78,13 +78,18 @@ class PaieMensuelleMixin:
     def paie_apercu(self, run_id):
         t = self._paie_transition()
         run_row = db.session.get(BulkRun, run_id)
+        # a run the scheduler prepared (jobs/paie_programmes.py) waits for any payment officer: the one who
+        # confirms it becomes its actor
+        programmee = run_row is not None and (run_row.params or {}).get("programmee") is True
         if (run_row is None or run_row.workflow != self.workflow.name or run_row.transition != t.name
-                or run_row.actor_id != current_user.id):
+                or (run_row.actor_id != current_user.id and not programmee)):
             abort(404)
         params = {"mois_paye": (run_row.params or {}).get("mois_paye")}
         mois = parse_mois(params["mois_paye"])
         selection = Selection.of_ids(run_row.ids)
         if request.method == "POST" and run_row.statut == BulkRunStatut.APERCU:
+            if programmee:
+                run_row.actor_id = current_user.id
             try:
                 if run_row.total <= current_app.config.get("BULK_INLINE_THRESHOLD", 2000):
                     report = run(db.session, self.workflow, t.name, selection, current_user, params=params,

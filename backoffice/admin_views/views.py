@@ -66,6 +66,7 @@ GRIDS = [
     (esat.VersementDGFView, m.VersementDGF, "versement_dgf", "Versements de DGF", ESAT),
     (esat.DeclarationEAView, m.DeclarationEA, "declaration_ea", "Aide au poste (EA)", ESAT),
     (esat.AgrementEsatView, m.AgrementEsat, "agrement_esat", "Agréments ESAT et EA", ESAT),
+    (esat.ReversementEsatView, m.Reversement, "reversement_esat", "Ordres de reversement (ESAT, EA)", ESAT),
     (referentiel.StructureView, m.Structure, "structure", "Structures", REFERENTIEL),
     (referentiel.DispositifView, m.Dispositif, "dispositif", "Dispositifs", REFERENTIEL),
     (referentiel.MotifSortieView, m.MotifSortie, "motif_sortie", "Motifs de sortie", REFERENTIEL),

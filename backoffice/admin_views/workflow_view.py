@@ -188,6 +188,9 @@ class WorkflowModelView(SecureModelView):
                 outcome = {"programmes": amounts_by_programme(db.session, self.workflow, report.eligible_ids),
                            "lots": planned_batches(db.session, self.workflow, t, report.eligible_ids,
                                                    clock.now().date())}
+                if self.workflow.name == "lot_paiement" and t.name == "emettre":  # the payer's controls (issue 13)
+                    from ..workflows.echeances import controles_des_lots
+                    outcome["controles"] = controles_des_lots(db.session, report.eligible_ids)
             except WorkflowError as exc:
                 flash(str(exc), "error")
                 return redirect(self._retour())

@@ -55,6 +55,8 @@ class DeclarationGarantie(TimestampMixin, VersionMixin, Base):
         enum_column(DeclarationEsatStatut, "declaration_esat_statut"), default=DeclarationEsatStatut.DEPOSEE)
     motif: Mapped[Optional[str]] = mapped_column(sa.String(300))
     deposee_par_id: Mapped[Optional[int]] = mapped_column(sa.ForeignKey("compte.id"))
+    # issue 16: the ordre de reversement its correction made (R53 over-declared, R54 condition failed afterwards)
+    reversement_id: Mapped[Optional[int]] = mapped_column(sa.ForeignKey("reversement.id"))
 
     esat: Mapped[Structure] = relationship()
 
@@ -140,6 +142,8 @@ class DeclarationEA(TimestampMixin, VersionMixin, Base):
         enum_column(DeclarationEsatStatut, "declaration_esat_statut"), default=DeclarationEsatStatut.DEPOSEE)
     motif: Mapped[Optional[str]] = mapped_column(sa.String(300))
     deposee_par_id: Mapped[Optional[int]] = mapped_column(sa.ForeignKey("compte.id"))
+    # issue 16: the ordre de reversement its correction made (R53 over-declared, R54 condition failed afterwards)
+    reversement_id: Mapped[Optional[int]] = mapped_column(sa.ForeignKey("reversement.id"))
 
     ea: Mapped[Structure] = relationship()
 

@@ -18,13 +18,15 @@ from .enums import ReversementStatut
 
 # Who owes (the payees of issue 13: a youth today, an employer's establishment, a partner, a host organisation,
 # a volunteer tomorrow): the same words as the payment side's TypeBeneficiairePaiement.
-DEBITEURS = ("jeune", "etablissement", "partenaire", "structure_accueil", "volontaire")
+DEBITEURS = ("jeune", "etablissement", "partenaire", "structure_accueil", "volontaire", "esat")  # esat: an ESAT or EA
 # Where the debt comes from: a correction (R46/R47), a quarterly regularisation (adultes-relais), a control
 # (R31 self-employed income, R36 missing documents), an unjustified Afas gap, a cancelled claim.
-ORIGINES = ("correction", "regularisation", "controle_r31", "controle_r36", "ecart_afas", "demande_annulee")
+ORIGINES = ("correction", "regularisation", "controle_r31", "controle_r36", "ecart_afas", "demande_annulee",
+            "correction_declaration")  # issue 16: an ESAT's GRTH over-declared (R53), an EA under 80 % (R54)
 ORIGINE_LABELS = {"correction": "Correction d'allocation", "regularisation": "Régularisation",
                   "controle_r31": "Contrôle des revenus (R31)", "controle_r36": "Contrôle des justificatifs (R36)",
-                  "ecart_afas": "Écart Afas non justifié", "demande_annulee": "Demande annulée"}
+                  "ecart_afas": "Écart Afas non justifié", "demande_annulee": "Demande annulée",
+                  "correction_declaration": "Correction de déclaration (ESAT, EA)"}
 MODES_REMBOURSEMENT = ("virement", "cheque", "prelevement")
 
 

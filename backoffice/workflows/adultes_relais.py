@@ -321,3 +321,49 @@ DECLARATION = Workflow("declaration_adulte_relais", DeclarationAdulteRelais, [
 ], entity="declaration_adulte_relais", amount_column="ecart", scope=policy.row_scope)
 
 
+
+
+# ---- the payer's controls (workflows.echeances.controles_sources) ----------------------------------------------
+def _aide_du_mois_sql(poste, periode):
+    """R52, rules.adultes_relais.aide_mensuelle in SQL: the yearly barème in force that month (its dated lines,
+    AR_AIDE_ANNUELLE) × the post's working-time ratio / 100 / 12, to the cent."""
+    annuelle = sa.case(*[(periode >= debut, sa.literal(valeur, sa.Numeric(12, 2)))
+                         for debut, valeur in reversed(regles.AR_AIDE_ANNUELLE.lignes)], else_=sa.null())
+    return sa.func.round(annuelle * poste.quotite / 1200, 2)
+
+
+def controles_sources_ar(select, echeance):
+    """R52: an Adultes-relais payable is paid only while its post's agreement covers its month (in progress, or
+    ended after it), never for a month after the employment contract's end, to the post's employer on the account
+    named on the post, for at most the month's aid (barème × quotité / 12) or the regularisation's complement.
+    Outer joins on primary keys, one SELECT."""
+    from .echeances import couvre_periode, iban_normalise
+    poste = sa.orm.aliased(PosteAdulteRelais)
+    decl = sa.orm.aliased(DeclarationAdulteRelais)
+    is_mois = echeance.source_type == SE.ADULTE_RELAIS_MOIS
+    is_regul = echeance.source_type == SE.ADULTE_RELAIS_REGUL
+    is_ar = sa.or_(is_mois, is_regul)
+    select = (select.outerjoin(decl, sa.and_(is_regul, decl.id == echeance.source_id))
+              .outerjoin(poste, sa.and_(is_ar, poste.id == sa.case((is_regul, decl.poste_id),
+                                                                    else_=echeance.source_id))))
+
+    def non(cond):
+        return sa.not_(sa.func.coalesce(cond, sa.false()))
+
+    return select, [
+        (sa.and_(is_ar, non(couvre_periode(poste, "poste_adulte_relais", echeance.periode,
+                                                      sa.case((is_regul, 3), else_=1)))),
+         "poste d'adulte-relais hors convention : non conventionné ce mois, ou terminé ou résilié avant (R52)"),
+        (sa.and_(is_mois, poste.date_fin_contrat.is_not(None), echeance.periode > poste.date_fin_contrat),
+         "mois après la fin du contrat de travail de l'adulte-relais (R52)"),
+        (sa.and_(is_ar, non(sa.and_(echeance.payee_type == TB.PARTENAIRE, echeance.payee_id == poste.employeur_id))),
+         "bénéficiaire différent de l'employeur du poste d'adulte-relais (R52)"),
+        (sa.and_(is_ar, sa.or_(iban_normalise(poste.iban) == "", iban_normalise(poste.iban) != echeance.iban)),
+         "IBAN différent du compte de l'employeur sur le poste (R76)"),
+        (sa.and_(is_mois, non(echeance.montant <= _aide_du_mois_sql(poste, echeance.periode))),
+         "montant supérieur à l'aide mensuelle du poste (R52)"),
+        (sa.and_(is_regul, sa.func.coalesce(decl.statut, "") != D.REGULARISEE.value),
+         "déclaration trimestrielle non régularisée (R52)"),
+        (sa.and_(is_regul, echeance.montant > sa.func.coalesce(decl.ecart, 0)),
+         "montant supérieur au complément de la régularisation (R52)"),
+    ]

@@ -242,13 +242,67 @@ def controles_sources(select, echeance=Echeance, sources=None):
     from .afas_paiements import controles_afas  # issue 15: the Afas acomptes and balance (R79)
     from .esat import controles_sources_esat
     from .service_civique import controles_sources_sc
+    from .adultes_relais import controles_sources_ar
+    from .nacre import controles_sources_nacre
     for controles, types in ((controles_sources_sc, (SE.SERVICE_CIVIQUE_MOIS, SE.SC_SUBVENTION)),
                              (controles_sources_esat, (SE.ESAT_GARANTIE, SE.ESAT_DGF, SE.EA_AIDE_POSTE)),
-                             (controles_afas, (SE.AFAS_ACOMPTE, SE.AFAS_SOLDE))):
+                             (controles_afas, (SE.AFAS_ACOMPTE, SE.AFAS_SOLDE)),
+                             # issue 16: the NACRE advance, monthly payments and expertise (R51), the Adultes-relais
+                             # aid and complement (R52)
+                             (controles_sources_nacre, (SE.NACRE_AVANCE, SE.NACRE_MENSUALITE, SE.NACRE_EXPERTISE)),
+                             (controles_sources_ar, (SE.ADULTE_RELAIS_MOIS, SE.ADULTE_RELAIS_REGUL))):
         if present(*types):
             select, more = controles(select, echeance)
             arms += more
     return select, arms
+
+
+# ---- what the NACRE and Adultes-relais controls share (issue 16) -------------------------------------------------
+def _mois_num(d):
+    """year × 12 + month of a date column, in SQL (PostgreSQL and SQLite): months compared whatever the day."""
+    return sa.cast(sa.extract("year", d), sa.Integer) * 12 + sa.cast(sa.extract("month", d), sa.Integer)
+
+
+def fin_effective(model, entity: str):
+    """The day an agreement (a NACRE convention, an Adultes-relais post) stops covering payments, in SQL: its end
+    date while in progress; once terminated or ended, the day of that transition when it came before (the date of
+    its `terminer` / `resilier` audit event), else its end date."""
+    from ..models import AuditEvent
+    from ..models.enums import ConventionStatut as C
+    fin = sa.func.date(sa.select(sa.func.max(AuditEvent.at))
+                       .where(AuditEvent.entity == entity, AuditEvent.entity_id == model.id,
+                              AuditEvent.action.in_(["terminer", "resilier"])).scalar_subquery())
+    return sa.case((model.statut == C.EN_COURS, model.date_fin),
+                   (sa.func.coalesce(fin, model.date_fin) < model.date_fin, fin), else_=model.date_fin)
+
+
+def couvre_periode(model, entity: str, periode, mois: int | sa.ColumnElement = 1):
+    """The agreement covers the `mois` months from `periode` (a quarter for a regularisation): it began by their
+    end and had not ended before their first day (in progress, or ended after the period: its last payments)."""
+    return sa.and_(_mois_num(model.date_debut) <= _mois_num(periode) + mois - 1,
+                   fin_effective(model, entity) >= periode)
+
+
+def iban_normalise(col):
+    return sa.func.upper(sa.func.replace(sa.func.coalesce(col, ""), " ", ""))
+
+
+def controles_des_lots(session, lot_ids, limite: int = 20) -> list[dict]:
+    """The payer's dry run of an emission (the batches' « Émettre » simulation): per batch, its reference and
+    {French reason: payments the controls would refuse}; read only."""
+    from ..models import LotPaiement
+    lots = session.execute(sa.select(LotPaiement.id, LotPaiement.reference)
+                           .where(id_in(session, LotPaiement.id, list(lot_ids)[:limite]))
+                           .order_by(LotPaiement.id)).all()
+    return [{"lot_id": i, "reference": ref, "refus": apercu_controles(session, i)} for i, ref in lots]
+
+
+def apercu_controles(session, lot_id: int) -> dict[str, int]:
+    """The payer's dry run on one prepared batch: {French reason: number of payments the emission would refuse},
+    read only (the same SELECT as the emission, paiements._controles)."""
+    from .paiements import _controles
+    _, refused = _controles(session, lot_id)
+    return {why: len(rows) for why, rows in refused.items()}
 
 
 # ---- the life cycle --------------------------------------------------------------------------------------------
@@ -260,10 +314,28 @@ def _iban_valide_sql(session, ids, ctx):
 
 
 def _courant_iban():
-    """The IBAN a payable is paid to now: its account row's when it has one (a youth's RIB), else its own."""
-    return sa.func.coalesce(
-        sa.select(CompteBancaire.iban).where(CompteBancaire.id == Echeance.compte_bancaire_id)
-        .correlate(Echeance).scalar_subquery(), Echeance.iban)
+    """The IBAN a payable is paid to now: its account row's when it has one (a youth's RIB); for a NACRE or an
+    Adultes-relais payable the account named on its convention or post (issue 16: changed there after a
+    rejection, it is the new RIB); else its own."""
+    from ..models import ConventionNacre, DeclarationAdulteRelais, ExpertiseNacre, PosteAdulteRelais
+    conv = (sa.select(iban_normalise(ConventionNacre.iban)).where(ConventionNacre.id == Echeance.source_id)
+            .correlate(Echeance).scalar_subquery())
+    conv_exp = (sa.select(iban_normalise(ConventionNacre.iban))
+                .join(ExpertiseNacre, ExpertiseNacre.convention_id == ConventionNacre.id)
+                .where(ExpertiseNacre.id == Echeance.source_id).correlate(Echeance).scalar_subquery())
+    poste = (sa.select(iban_normalise(PosteAdulteRelais.iban)).where(PosteAdulteRelais.id == Echeance.source_id)
+             .correlate(Echeance).scalar_subquery())
+    poste_regul = (sa.select(iban_normalise(PosteAdulteRelais.iban))
+                   .join(DeclarationAdulteRelais, DeclarationAdulteRelais.poste_id == PosteAdulteRelais.id)
+                   .where(DeclarationAdulteRelais.id == Echeance.source_id).correlate(Echeance).scalar_subquery())
+    compte = (sa.select(CompteBancaire.iban).where(CompteBancaire.id == Echeance.compte_bancaire_id)
+              .correlate(Echeance).scalar_subquery())
+    partenaire = sa.case(
+        (Echeance.source_type.in_([SE.NACRE_AVANCE, SE.NACRE_MENSUALITE]), conv),
+        (Echeance.source_type == SE.NACRE_EXPERTISE, conv_exp),
+        (Echeance.source_type == SE.ADULTE_RELAIS_MOIS, poste),
+        (Echeance.source_type == SE.ADULTE_RELAIS_REGUL, poste_regul), else_=sa.null())
+    return sa.func.coalesce(compte, sa.func.nullif(partenaire, ""), Echeance.iban)
 
 
 def _rib_change(ctx):

@@ -282,3 +282,161 @@ def controles_sources_esat(select, echeance):
         (sa.and_(is_v, sa.func.coalesce(v.statut, "") != MS.LIQUIDE.value), "versement de DGF non liquidé"),
         (sa.and_(is_v, echeance.montant > v.montant), "montant supérieur au versement de DGF (R53)"),
     ]
+
+
+# ---- corrections after payment: the ESAT or EA owes the difference (R53, R54; recovered by the chain, R47) -------
+MOTIF_CORRECTION = Param("motif", "Motif de la correction", kind="textarea", max_length=300)
+ETP = Param("etp", "Équivalents temps plein corrigés", max_length=12)
+COTISATIONS = Param("cotisations_obligatoires", "Cotisations obligatoires corrigées", kind="money", max_length=20)
+PREVOYANCE = Param("prevoyance", "Prévoyance corrigée", kind="money", required=False, max_length=20)
+FORMATION = Param("formation", "Formation corrigée", kind="money", required=False, max_length=20)
+EFFECTIF_TOTAL = Param("effectif_total", "Effectif total constaté", max_length=8)
+EFFECTIF_TH = Param("effectif_th", "Travailleurs handicapés constatés", max_length=8)
+
+
+def _decimal_param(ctx, name, default=None):
+    raw = (ctx.params or {}).get(name)
+    if raw is None or (isinstance(raw, str) and raw.strip() == ""):
+        return default
+    try:
+        value = Decimal(str(raw).strip().replace(" ", "").replace(",", "."))
+    except ArithmeticError:
+        return None
+    return value if value.is_finite() and value >= 0 else None
+
+
+def _entier_param(ctx, name):
+    try:
+        value = int(str((ctx.params or {}).get(name)).strip())
+    except (TypeError, ValueError):
+        return None
+    return value if value >= 0 else None
+
+
+def _garanties_corrigees(session, ids, ctx) -> dict[int, Decimal]:
+    """R53: declaration id -> its reimbursement recomputed from the corrected figures (the barème of its month)."""
+    etp, cot = _decimal_param(ctx, "etp"), _decimal_param(ctx, "cotisations_obligatoires")
+    prev, form = _decimal_param(ctx, "prevoyance", Decimal("0")), _decimal_param(ctx, "formation", Decimal("0"))
+    if None in (etp, cot, prev, form):
+        return {}
+    rows = session.execute(sa.select(DeclarationGarantie.id, DeclarationGarantie.periode,
+                                     DeclarationGarantie.nb_travailleurs)
+                           .where(id_in(session, DeclarationGarantie.id, list(ids)))).all()
+    out = {}
+    for r in rows:
+        if etp > r.nb_travailleurs:
+            continue
+        try:
+            out[r.id] = regles.remboursement_garantie(r.periode, etp, cot, prev, form)
+        except (regles.DeclarationInvalide, HorsBareme, ArithmeticError):
+            continue
+    return out
+
+
+def _verse(session, source, ids) -> dict[int, Decimal]:
+    """What the payables of these declarations pay (a cancelled one: nothing)."""
+    from ..models import Echeance
+    from ..models.enums import EcheanceStatut as ES
+    return {i: Decimal(v) for i, v in session.execute(
+        sa.select(Echeance.source_id, sa.func.sum(Echeance.montant))
+        .where(Echeance.source_type == source, id_in(session, Echeance.source_id, list(ids)),
+               Echeance.statut != ES.ANNULEE).group_by(Echeance.source_id)).all()}
+
+
+def _garantie_sans_trop_percu(session, ids, ctx) -> set[int]:
+    if not (ctx.params or {}).get("etp"):  # a dry run previews before the figures are typed
+        return set()
+    corrige, verse = _garanties_corrigees(session, ids, ctx), _verse(session, SE.ESAT_GARANTIE, ids)
+    return {i for i in ids if i not in corrige or corrige[i].total >= verse.get(i, Decimal("0"))}
+
+
+def _ea_condition_remplie(session, ids, ctx) -> set[int]:
+    if not (ctx.params or {}).get("effectif_total"):
+        return set()
+    total, th = _entier_param(ctx, "effectif_total"), _entier_param(ctx, "effectif_th")
+    if total is None or th is None or total <= 0 or th > total:
+        return set(ids)
+    rows = session.execute(sa.select(DeclarationEA.id, DeclarationEA.periode)
+                           .where(id_in(session, DeclarationEA.id, list(ids)))).all()
+    return {r.id for r in rows if regles.condition_80_pourcent(r.periode, total, th)}
+
+
+def _ecrire_garantie_corrigee(session, ids, ctx) -> None:
+    from .paie_programmes import executemany_update
+    executemany_update(session, DeclarationGarantie.__table__, [
+        {"id": i, "etp": _decimal_param(ctx, "etp"), "aide_au_poste": r.aide_au_poste,
+         "cotisations_obligatoires": r.cotisations_obligatoires, "prevoyance": r.prevoyance, "formation": r.formation,
+         "montant": r.total} for i, r in _garanties_corrigees(session, ids, ctx).items()],
+        etp=None, aide_au_poste=None, cotisations_obligatoires=None, prevoyance=None, formation=None, montant=None)
+
+
+def _ecrire_effectif_constate(session, ids, ctx) -> None:
+    session.execute(sa.update(DeclarationEA).where(id_in(session, DeclarationEA.id, list(ids)))
+                    .values(effectif_total=_entier_param(ctx, "effectif_total"),
+                            effectif_th=_entier_param(ctx, "effectif_th"))
+                    .execution_options(synchronize_session=False))
+
+
+def _ordres(session, model, structure_col, source, programme, ids, dus: dict[int, Decimal], motif, ctx) -> None:
+    """The ordres de reversement of these declarations (debtor: the ESAT or EA, on its programme), linked to them,
+    notified at once by mail (the REVERSEMENT workflow's `notifier`): recovered by repayment or by offsetting
+    against its next payable of the same programme (R47, with its agreement recorded)."""
+    from ..models import Compte
+    from .echeances import dispositif_programme
+    from .engine import run
+    from .paie_programmes import executemany_update
+    from .reversements import REVERSEMENT, emettre_reversements
+    from .selection import Selection
+    dus = {i: m for i, m in dus.items() if m > 0}
+    if not dus:
+        return
+    email = sa.func.coalesce(Structure.email, sa.select(sa.func.min(Compte.email))
+                             .where(Compte.structure_id == Structure.id).scalar_subquery())
+    rows = session.execute(sa.select(model.id, model.periode, Structure.id, Structure.nom, email)
+                           .join(Structure, Structure.id == structure_col)
+                           .where(id_in(session, model.id, sorted(dus))).order_by(model.id)).all()
+    dispositif = dispositif_programme(session, programme).id
+    ordres = emettre_reversements(session, [dict(
+        origine="correction_declaration", debiteur_type="esat", debiteur_id=r[2], dispositif_id=dispositif,
+        antenne_id=r[2], montant=dus[r[0]], debiteur_nom=r[3], debiteur_email=r[4],
+        motif=f"{motif} {r[1]:%m/%Y} : {(ctx.params or {}).get('motif', '')}"[:500]) for r in rows], ctx)
+    executemany_update(session, model.__table__, [{"id": r[0], "reversement_id": o} for r, o in zip(rows, ordres)],
+                       reversement_id=None)
+    run(session, REVERSEMENT, "notifier", Selection.of_ids(ordres), None, now=ctx.now, system=True,
+        bulk_run_id=ctx.bulk_run_id)
+
+
+def _effect_trop_percu_garantie(session, ids, ctx) -> None:
+    """R53: the reimbursement paid above the corrected one is owed back by the ESAT."""
+    verse = _verse(session, SE.ESAT_GARANTIE, ids)
+    montants = dict(session.execute(sa.select(DeclarationGarantie.id, DeclarationGarantie.montant)
+                                    .where(id_in(session, DeclarationGarantie.id, list(ids)))).all())
+    _ordres(session, DeclarationGarantie, DeclarationGarantie.esat_id, SE.ESAT_GARANTIE, "ESAT", ids,
+            {i: verse.get(i, Decimal("0")) - montants[i] for i in ids}, "Garantie de rémunération surdéclarée (R53)",
+            ctx)
+
+
+def _effect_indu_ea(session, ids, ctx) -> None:
+    """R54: the ≥ 80 % condition failed for the month: the aid paid for it is owed back whole by the EA."""
+    verse = _verse(session, SE.EA_AIDE_POSTE, ids)
+    _ordres(session, DeclarationEA, DeclarationEA.ea_id, SE.EA_AIDE_POSTE, "EA", ids,
+            {i: verse.get(i, Decimal("0")) for i in ids}, "Aide au poste : condition des 80 % non remplie (R54)", ctx)
+
+
+SANS_ORDRE_G = Guard("R47", "un ordre de reversement a déjà été émis pour cette déclaration",
+                     lambda ctx: DeclarationGarantie.reversement_id.is_(None))
+SANS_ORDRE_EA = Guard("R47", "un ordre de reversement a déjà été émis pour cette déclaration",
+                      lambda ctx: DeclarationEA.reversement_id.is_(None))
+TROP_PERCU = Guard("R53", "la correction ne réduit pas le remboursement payé (chiffres invalides ou supérieurs) : "
+                   "rien à reverser", python=_garantie_sans_trop_percu)
+SOUS_80_CONSTATE = Guard("R54", "l'effectif constaté remplit la condition des 80 % (ou est invalide) : rien à "
+                         "reverser", python=_ea_condition_remplie)
+
+GARANTIE.transitions["corriger"] = T(
+    "corriger", "Corriger après paiement (trop-perçu)", {D.LIQUIDEE}, D.LIQUIDEE, {R.SIEGE},
+    params=[ETP, COTISATIONS, PREVOYANCE, FORMATION, MOTIF_CORRECTION], guards=[SANS_ORDRE_G, TROP_PERCU],
+    prepare=[_ecrire_garantie_corrigee], effects=[_effect_trop_percu_garantie], style="warning")
+EA.transitions["constater_sous_80"] = T(
+    "constater_sous_80", "Condition des 80 % non remplie (indu)", {D.LIQUIDEE}, D.LIQUIDEE, {R.SIEGE},
+    params=[EFFECTIF_TOTAL, EFFECTIF_TH, MOTIF_CORRECTION], guards=[SANS_ORDRE_EA, SOUS_80_CONSTATE],
+    prepare=[_ecrire_effectif_constate], effects=[_effect_indu_ea], style="warning")

@@ -393,3 +393,72 @@ EXPERTISE = Workflow("expertise_nacre", ExpertiseNacre, [
       params=[Param("motif_refus", "Motif du refus", kind="textarea", max_length=300)],
       values=lambda ctx: {"motif_refus": ctx.params["motif_refus"]}, style="danger"),
 ], entity="expertise_nacre", amount_column="montant_facture", scope=policy.row_scope)
+
+
+# ---- the payer's controls (workflows.echeances.controles_sources) ----------------------------------------------
+def _plafond_sql(conv):
+    """R51, rules.nacre.plafond_subvention in SQL: the annual subsidy × the convention's years begun."""
+    from .echeances import _mois_num
+    mois = _mois_num(conv.date_fin) - _mois_num(conv.date_debut) + 1
+    return conv.subvention_annuelle * ((mois + 11) // 12)
+
+
+def _cumul_sql(conv, echeance):
+    """R51: what the convention's NACRE payables up to this one (by id) pay — the advance, the monthly payments and
+    the expertise, a cancelled payable paying nothing: two correlated sums on the payables' unique key."""
+    from ..models import Echeance
+    from ..models.enums import EcheanceStatut as ES
+    e2 = sa.orm.aliased(Echeance)
+    x = sa.orm.aliased(ExpertiseNacre)
+    propres = (sa.select(sa.func.coalesce(sa.func.sum(e2.montant), 0))
+               .where(e2.source_type.in_([SE.NACRE_AVANCE, SE.NACRE_MENSUALITE]), e2.source_id == conv.id,
+                      e2.statut != ES.ANNULEE, e2.id <= echeance.id).scalar_subquery())
+    expertises = (sa.select(sa.func.coalesce(sa.func.sum(e2.montant), 0))
+                  .join(x, x.id == e2.source_id)
+                  .where(e2.source_type == SE.NACRE_EXPERTISE, x.convention_id == conv.id,
+                         e2.statut != ES.ANNULEE, e2.id <= echeance.id).scalar_subquery())
+    return propres + expertises
+
+
+def controles_sources_nacre(select, echeance):
+    """R51: a NACRE payable is paid only while its convention covers its month (in progress, or ended after it: the
+    last payments), to the convention's operator on the account named on it, for at most what its source allows
+    (the advance written at the first contract, the monthly statement's payment, the validated expertise's), and
+    the convention's payables together never above its subsidy. Outer joins on primary keys, one SELECT."""
+    from .echeances import couvre_periode, iban_normalise
+    conv = sa.orm.aliased(ConventionNacre)
+    etat = sa.orm.aliased(EtatActiviteNacre)
+    exp = sa.orm.aliased(ExpertiseNacre)
+    is_av = echeance.source_type == SE.NACRE_AVANCE
+    is_mois = echeance.source_type == SE.NACRE_MENSUALITE
+    is_exp = echeance.source_type == SE.NACRE_EXPERTISE
+    is_nacre = sa.or_(is_av, is_mois, is_exp)
+    select = (select.outerjoin(exp, sa.and_(is_exp, exp.id == echeance.source_id))
+              .outerjoin(conv, sa.and_(is_nacre, conv.id == sa.case((is_exp, exp.convention_id),
+                                                                     else_=echeance.source_id)))
+              .outerjoin(etat, sa.and_(is_mois, etat.convention_id == echeance.source_id,
+                                       etat.mois == echeance.periode)))
+
+    def non(cond):
+        return sa.not_(sa.func.coalesce(cond, sa.false()))
+
+    return select, [
+        (sa.and_(is_nacre, non(couvre_periode(conv, "convention_nacre", echeance.periode))),
+         "convention NACRE hors période : non en cours, ou terminée ou résiliée avant le mois payé (R51)"),
+        (sa.and_(is_nacre, non(sa.and_(echeance.payee_type == TB.PARTENAIRE,
+                                        echeance.payee_id == conv.operateur_id))),
+         "bénéficiaire différent de l'opérateur de la convention NACRE (R51)"),
+        (sa.and_(is_nacre, sa.or_(iban_normalise(conv.iban) == "", iban_normalise(conv.iban) != echeance.iban)),
+         "IBAN différent du compte de l'opérateur sur la convention (R76)"),
+        (sa.and_(is_av, conv.date_premier_contrat.is_(None)), "avance sans premier contrat d'accompagnement signé (R51)"),
+        (sa.and_(is_av, echeance.montant > conv.avance_versee), "montant supérieur à l'avance de la convention (R51)"),
+        (sa.and_(is_mois, sa.func.coalesce(etat.statut, "") != EA.VERSE.value),
+         "état d'activité du mois non payé par la paie mensuelle (R51)"),
+        (sa.and_(is_mois, echeance.montant > sa.func.coalesce(etat.montant_verse, 0)),
+         "montant supérieur au paiement de l'état d'activité du mois (R51)"),
+        (sa.and_(is_exp, sa.func.coalesce(exp.statut, "") != EX.VALIDEE.value), "expertise NACRE non validée (R51)"),
+        (sa.and_(is_exp, echeance.montant > sa.func.coalesce(exp.montant_paye, 0)),
+         "montant supérieur au paiement de l'expertise (R51)"),
+        (sa.and_(is_nacre, _cumul_sql(conv, echeance) > _plafond_sql(conv)),
+         "paiements NACRE cumulés supérieurs à la subvention de la convention (R51)"),
+    ]

@@ -206,7 +206,7 @@ def make_everything(session, ref) -> Sample:
         "etat_activite_nacre": (etat_nacre.id, conv.numero), "expertise_nacre": (expertise.id, "Cabinet Echantillon"),
         "declaration_adulte_relais": (decl_ar.id, poste.numero_convention),
         # partners' own grids (NACRE, adultes-relais): closed to every staff role
-        "paiement_programme": (1, "—"), "reversement_programme": (1, "—"),
+        "paiement_programme": (1, "—"), "reversement_programme": (1, "—"), "reversement_esat": (1, "—"),
         "structure": (ref.nord.id, ref.nord.nom), "dispositif": (ref.dispositifs["CEJ"].id, "CEJ"),
         "motif_sortie": (ref.dispositifs["CEJ"].motifs_sortie[0].id, ref.dispositifs["CEJ"].motifs_sortie[0].libelle),
         "compte": (ref.comptes["conseiller"].id, "conseiller"), "compte_etablissement": (habilitation.id, "partenaire"),

@@ -526,4 +526,4 @@ def test_every_route_for_a_partner_follows_the_policy_table(app, db, parc, gate_
                        "convention_nacre", "etat_activite_nacre", "expertise_nacre", "poste_adulte_relais",
                        "declaration_adulte_relais", "paiement_programme", "reversement_programme",
                        "contrat_service_civique", "mois_service_civique", "declaration_garantie", "dotation_dgf",
-                       "versement_dgf", "declaration_ea"}
+                       "versement_dgf", "declaration_ea", "reversement_esat"}
