@@ -279,39 +279,33 @@ def _creer_comptes(session, ids, ctx) -> None:
                              complement_adresse=d.complement_adresse, code_postal=d.code_postal, ville=d.ville,
                              email=d.email_etablissement, telephone=d.telephone_etablissement, effectif=d.effectif,
                              referent_nom=f"{d.contact_prenom} {d.contact_nom}"[:120])
-        if d.compte_id is not None:  # R64: the tiers déclarant's account, linked as the main contact
-            session.add(etab)
-            session.flush()
-            lien = CompteEtablissement(compte_id=d.compte_id, etablissement_id=etab.id,
-                                       role=RoleEtablissement.CONTACT_PRINCIPAL, demande_par_id=d.compte_id)
-            session.add(lien)
-            session.flush()
-            session.execute(sa.update(DC).where(DC.id == d.id).values(etablissement_id=etab.id)
-                            .execution_options(synchronize_session=False))
-            params = {"demande_creation_compte": d.id, "siret": d.siret, "rattachement_compte": d.compte_id}
-            for entity, entity_id in (("etablissement", etab.id), ("compte_etablissement", lien.id)):
-                events.append(dict(at=ctx.now, actor_id=ctx.actor_id, entity=entity, entity_id=entity_id,
-                                   action="rattachement_inscription", params=params, bulk_run_id=ctx.bulk_run_id))
-            continue
-        login = _login_libre(session, _login_de(d.contact_prenom, d.contact_nom), pris)
-        pris.add(login)
-        compte = Compte(login=login, email=d.contact_email, nom=d.contact_nom, prenom=d.contact_prenom,
-                        role=R.PARTENAIRE, structure_id=None, statut=CompteStatut.ACTIF, must_change_password=True,
-                        password_hash=hash_password(secrets.token_urlsafe(32)),
-                        question_secrete=d.question_secrete, reponse_secrete_hash=d.reponse_secrete_hash)
-        session.add_all([etab, compte])
+        session.add(etab)
+        rattachement = d.compte_id is not None  # R64: the tiers déclarant's account, no second one
+        if not rattachement:
+            login = _login_libre(session, _login_de(d.contact_prenom, d.contact_nom), pris)
+            pris.add(login)
+            compte = Compte(login=login, email=d.contact_email, nom=d.contact_nom, prenom=d.contact_prenom,
+                            role=R.PARTENAIRE, structure_id=None, statut=CompteStatut.ACTIF,
+                            must_change_password=True, password_hash=hash_password(secrets.token_urlsafe(32)),
+                            question_secrete=d.question_secrete, reponse_secrete_hash=d.reponse_secrete_hash)
+            session.add(compte)
         session.flush()
-        lien = CompteEtablissement(compte_id=compte.id, etablissement_id=etab.id,
-                                   role=RoleEtablissement.CONTACT_PRINCIPAL)
+        compte_id = d.compte_id if rattachement else compte.id
+        # the first user is the main contact (R64); a tiers' link is requested by the account itself
+        lien = CompteEtablissement(compte_id=compte_id, etablissement_id=etab.id,
+                                   role=RoleEtablissement.CONTACT_PRINCIPAL,
+                                   demande_par_id=compte_id if rattachement else None)
         session.add(lien)
         session.flush()
-        session.execute(sa.update(DC).where(DC.id == d.id).values(etablissement_id=etab.id, compte_id=compte.id)
+        session.execute(sa.update(DC).where(DC.id == d.id).values(etablissement_id=etab.id, compte_id=compte_id)
                         .execution_options(synchronize_session=False))
-        params = {"demande_creation_compte": d.id, "siret": d.siret}
-        for entity, entity_id in (("etablissement", etab.id), ("compte", compte.id),
-                                  ("compte_etablissement", lien.id)):
+        params = {"demande_creation_compte": d.id, "siret": d.siret,
+                  **({"rattachement_compte": compte_id} if rattachement else {})}
+        crees = [("etablissement", etab.id)] + ([] if rattachement else [("compte", compte_id)])
+        for entity, entity_id in crees + [("compte_etablissement", lien.id)]:
             events.append(dict(at=ctx.now, actor_id=ctx.actor_id, entity=entity, entity_id=entity_id,
-                               action="creation_inscription", params=params, bulk_run_id=ctx.bulk_run_id))
+                               action="rattachement_inscription" if rattachement else "creation_inscription",
+                               params=params, bulk_run_id=ctx.bulk_run_id))
     audit.record_many(session, events)
 
 

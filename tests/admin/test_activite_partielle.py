@@ -176,6 +176,12 @@ def test_the_employer_sees_only_its_establishments_list_detail_export_ajax_attac
     assert numero1 in listing and numero2 not in listing
     export = _text(client.get("/admin/autorisation_ap/export/csv/"))
     assert numero1 in export and numero2 not in export
+    # the claims' list and export (a claim shows its authorisation's number), the establishments' list and page
+    assert numero2 not in _text(client.get("/admin/demande_indemnisation/"))
+    assert numero2 not in _text(client.get("/admin/demande_indemnisation/export/csv/"))
+    etabs = _text(client.get("/admin/etablissement/"))
+    assert "Menuiserie emp1" in etabs and "Menuiserie emp2" not in etabs
+    assert client.get(f"/admin/etablissement/details/?id={d['e2']}").status_code in (302, 404)
     ajax = _text(client.get("/admin/ligne_di/ajax/lookup/?name=demande&query=DAP"))
     assert numero2 not in ajax
     ajax = _text(client.get("/admin/autorisation_ap/ajax/lookup/?name=etablissement&query=Menuiserie"))
