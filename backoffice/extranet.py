@@ -1,7 +1,9 @@
 """Blueprint "extranet": the public pages of the Activité partielle extranet (no login).
 
 - Sign-up per SIRET (R62, R63): SIRET, captcha and terms of use first; then the form, opened once by the solved
-  captcha; the sign-up waits for the siège or the UD (workflows.inscriptions.INSCRIPTION, R65).
+  captcha; the sign-up waits for the siège or the UD (workflows.inscriptions.INSCRIPTION, R65). A logged-in
+  partner (a tiers déclarant, R64) repeats it for each further establishment: the form asks the establishment
+  only, and the validation links it to that account (200 establishments at most).
 - Recovery of a partner's password (R69) and login (R70): login (or e-mail) and captcha, then the secret answer;
   the mail carries a single-use link, never a password.
 - The captcha's image and audio (workflows.captcha): served only while the challenge is open, never cached.
@@ -20,8 +22,8 @@ from sqlalchemy.exc import SQLAlchemyError
 from . import clock
 from .extensions import db
 from .models.enums import Role
-from .forms.extranet import (IdentifiantRecuperationForm, InscriptionForm, InscriptionSiretForm, RecuperationForm,
-                             ReponseSecreteForm, siret_saisi)
+from .forms.extranet import (IdentifiantRecuperationForm, InscriptionForm, InscriptionSiretForm, RattachementForm,
+                             RecuperationForm, ReponseSecreteForm, siret_saisi)
 from .workflows import captcha
 from .workflows import comptes as comptes_wf
 from .workflows import inscriptions as wf
@@ -37,6 +39,9 @@ MSG_PASSAGE_EXPIRE = "Cette étape a expiré ou a déjà servi : recommencez dep
 MSG_INSCRIPTION_ENVOYEE = ("Votre demande de création de compte est envoyée. Après sa validation, vous recevrez sous "
                            "48 heures trois messages : votre identifiant, un lien pour choisir votre mot de passe et "
                            "la confirmation de votre habilitation (R65).")
+MSG_RATTACHEMENT_ENVOYE = ("Votre demande de création de compte est envoyée. Après sa validation, l'établissement sera "
+                           "rattaché à votre compte (tiers déclarant) : vous recevrez la confirmation de votre "
+                           "habilitation ; votre identifiant et votre mot de passe ne changent pas (R64, R65).")
 MSG_TROP = "Trop de tentatives depuis votre adresse : réessayez dans quelques minutes."
 
 
@@ -77,9 +82,9 @@ def _page_avec_captcha(template, form, usage, status=200, **context):
     return render_template(template, form=form, cle_captcha=cle, **context), status
 
 
-def _trop(template, form, usage):
+def _trop(template, form, usage, **context):
     flash(MSG_TROP, "danger")
-    resp, _ = _page_avec_captcha(template, form, usage, 429)
+    resp, _ = _page_avec_captcha(template, form, usage, 429, **context)
     return resp, 429, {"Retry-After": "300"}
 
 
@@ -101,7 +106,41 @@ def captcha_audio(cle):
     return _media(cle, captcha.audio_wav, "audio/wav")
 
 
-# ---- sign-up (R62, R63) ---------------------------------------------------------------------------------------
+# ---- one step « a field + a captcha » (the sign-up's SIRET, the recovery's login or e-mail) ----------------
+
+def _etape_captcha(form, template, usage, apres_captcha, **context):
+    """Throttled per IP, the form checked, then the captcha (one answer per challenge); `apres_captcha(cle)`
+    returns the next page, or None when it refused (its French message on a field or flashed): the page again,
+    with a new challenge. Shared by the sign-up (R63) and the two recoveries (R69, R70)."""
+    if request.method != "POST":
+        return _page_avec_captcha(template, form, usage, **context)
+    if _ip_bloquee(usage):
+        return _trop(template, form, usage, **context)
+    _compter_ip(usage)
+    if not form.validate_on_submit():
+        db.session.commit()
+        return _page_avec_captcha(template, form, usage, 400, **context)
+    cle = form.cle_captcha.data
+    if not captcha.verifier(db.session, cle, form.captcha.data, usage, now=clock.now()):
+        db.session.commit()
+        form.captcha.errors = [MSG_CAPTCHA]
+        return _page_avec_captcha(template, form, usage, 400, **context)
+    suite = apres_captcha(cle)
+    db.session.commit()
+    if suite is None:
+        return _page_avec_captcha(template, form, usage, 400, **context)
+    return suite
+
+
+# ---- sign-up (R62, R63, R64) ----------------------------------------------------------------------------------
+
+def _tiers():
+    """The logged-in partner signing up a further establishment (R64, tiers déclarant), or None."""
+    from flask_login import current_user
+    if getattr(current_user, "is_authenticated", False) and getattr(current_user, "role", None) == Role.PARTENAIRE:
+        return current_user._get_current_object()
+    return None
+
 
 @bp.get("/cgu")
 def cgu():
@@ -111,111 +150,116 @@ def cgu():
 @bp.route("/inscription", methods=["GET", "POST"])
 def inscription():
     form = InscriptionSiretForm()
-    template = "extranet/inscription_siret.html"
-    if request.method == "POST" and _ip_bloquee("inscription"):
-        return _trop(template, form, "inscription")
-    if request.method == "POST":
-        _compter_ip("inscription")
-        if form.validate_on_submit():
-            now = clock.now()
-            cle = form.cle_captcha.data
-            if not captcha.verifier(db.session, cle, form.captcha.data, "inscription", now=now):
-                db.session.commit()
-                form.captcha.errors = [MSG_CAPTCHA]
-                return _page_avec_captcha(template, form, "inscription", 400)
-            try:
-                siret = wf.verifier_siret_inscription(db.session, siret_saisi(form.siret.data))
-            except TransitionRefused as exc:  # R62: an account exists (its message), or a bad SIRET
-                db.session.commit()
-                form.siret.errors = [str(exc)]
-                return _page_avec_captcha(template, form, "inscription", 400)
-            db.session.commit()
-            session["inscription_ap"] = {"siret": siret, "cle": cle}
-            return redirect(url_for("extranet.inscription_formulaire"))
-        db.session.commit()
-        return _page_avec_captcha(template, form, "inscription", 400)
-    return _page_avec_captcha(template, form, "inscription")
+    tiers = _tiers()
+    context = {"tiers": tiers}
+    if tiers is not None:
+        context["geres"] = wf.etablissements_geres(db.session, tiers.id)
+
+    def apres_captcha(cle):
+        try:
+            siret = wf.verifier_siret_inscription(db.session, siret_saisi(form.siret.data))
+            if tiers is not None:
+                wf.verifier_tiers(db.session, tiers)  # R64: the 201st establishment is refused here already
+        except TransitionRefused as exc:  # R62: an account exists (its message), or a bad SIRET; R64
+            form.siret.errors = [str(exc)]
+            return None
+        session["inscription_ap"] = {"siret": siret, "cle": cle, "tiers": getattr(tiers, "id", None)}
+        return redirect(url_for("extranet.inscription_formulaire"))
+
+    return _etape_captcha(form, "extranet/inscription_siret.html", "inscription", apres_captcha, **context)
 
 
 @bp.route("/inscription/formulaire", methods=["GET", "POST"])
 def inscription_formulaire():
     etat = session.get("inscription_ap") or {}
     now = clock.now()
-    if not etat.get("siret") or not captcha.passage_ouvert(db.session, etat.get("cle"), "inscription", now=now):
+    tiers = _tiers()
+    if (not etat.get("siret") or not captcha.passage_ouvert(db.session, etat.get("cle"), "inscription", now=now)
+            or etat.get("tiers") != getattr(tiers, "id", None)):  # the same person from the SIRET to the form
         session.pop("inscription_ap", None)
         flash(MSG_PASSAGE_EXPIRE, "warning")
         return redirect(url_for("extranet.inscription"))
-    form = InscriptionForm()
+    form = RattachementForm() if tiers is not None else InscriptionForm()
+    page = {"form": form, "siret": etat["siret"], "tiers": tiers}
     if form.validate_on_submit():
         try:
             if not captcha.consommer(db.session, etat["cle"], "inscription", now=now):
                 raise TransitionRefused(MSG_PASSAGE_EXPIRE)
-            wf.deposer_inscription(
-                db.session, siret=etat["siret"], donnees={k: getattr(form, k).data for k in wf.CHAMPS},
-                email_etablissement_confirmation=form.email_etablissement_confirmation.data,
-                contact_email_confirmation=form.contact_email_confirmation.data,
-                reponse_secrete=form.reponse_secrete.data, now=now, ip=request.remote_addr)
+            if tiers is not None:  # R64: linked to the tiers déclarant's account on validation
+                wf.deposer_rattachement(
+                    db.session, compte=tiers, siret=etat["siret"],
+                    donnees={k: getattr(form, k).data for k in wf.CHAMPS_RATTACHEMENT},
+                    email_etablissement_confirmation=form.email_etablissement_confirmation.data, now=now,
+                    ip=request.remote_addr)
+            else:
+                wf.deposer_inscription(
+                    db.session, siret=etat["siret"], donnees={k: getattr(form, k).data for k in wf.CHAMPS},
+                    email_etablissement_confirmation=form.email_etablissement_confirmation.data,
+                    contact_email_confirmation=form.contact_email_confirmation.data,
+                    reponse_secrete=form.reponse_secrete.data, now=now, ip=request.remote_addr)
             db.session.commit()
         except TransitionRefused as exc:
             db.session.rollback()
             flash(str(exc), "danger")
-            return render_template("extranet/inscription.html", form=form, siret=etat["siret"]), 400
+            return render_template("extranet/inscription.html", **page), 400
         session.pop("inscription_ap", None)
+        if tiers is not None:
+            flash(MSG_RATTACHEMENT_ENVOYE, "success")
+            return redirect(url_for("demande_indemnisation.suivi"))
         flash(MSG_INSCRIPTION_ENVOYEE, "success")
         return redirect(url_for("auth.login"))
-    return render_template("extranet/inscription.html", form=form, siret=etat["siret"]), (400 if form.errors else 200)
+    return render_template("extranet/inscription.html", **page), (400 if form.errors else 200)
 
 
-# ---- recovery (R69, R70) --------------------------------------------------------------------------------------
+# ---- recovery (R69, R70): login or e-mail + captcha, then the secret answer ------------------------------------
 
-def _etape_captcha(form_cls, template, champ, mode, question_de):
+# mode -> (first step's form, its template, its field, the question for the value, the action on the answer,
+#          the first step's endpoint)
+RECUPERATIONS = {
+    "mdp": (RecuperationForm, "extranet/recuperation.html", "username", wf.question_pour_login,
+            wf.reinitialiser_par_reponse, "extranet.mot_de_passe_oublie"),
+    "identifiant": (IdentifiantRecuperationForm, "extranet/recuperation_identifiant.html", "email",
+                    wf.question_pour_email, wf.identifiant_par_reponse, "extranet.identifiant_oublie"),
+}
+
+
+def _recuperation(mode):
+    form_cls, template, champ, question_de, _action, _depart = RECUPERATIONS[mode]
     form = form_cls()
-    if request.method == "POST" and _ip_bloquee("recuperation"):
-        return _trop(template, form, "recuperation")
-    if request.method == "POST":
-        _compter_ip("recuperation")
-        if form.validate_on_submit():
-            now = clock.now()
-            cle = form.cle_captcha.data
-            if not captcha.verifier(db.session, cle, form.captcha.data, "recuperation", now=now):
-                db.session.commit()
-                form.captcha.errors = [MSG_CAPTCHA]
-                return _page_avec_captcha(template, form, "recuperation", 400)
-            valeur = getattr(form, champ).data
-            _question, refus = question_de(db.session, valeur)
-            db.session.commit()
-            if refus:  # R69: never logged in: the support desk
-                flash(refus, "danger")
-                return _page_avec_captcha(template, form, "recuperation", 400)
-            session["recuperation_ap"] = {"mode": mode, "valeur": valeur, "cle": cle}
-            return redirect(url_for("extranet.question_secrete"))
-        db.session.commit()
-        return _page_avec_captcha(template, form, "recuperation", 400)
-    return _page_avec_captcha(template, form, "recuperation")
+
+    def apres_captcha(cle):
+        valeur = getattr(form, champ).data
+        _question, refus = question_de(db.session, valeur)
+        if refus:  # R69: never logged in: the support desk
+            flash(refus, "danger")
+            return None
+        session["recuperation_ap"] = {"mode": mode, "valeur": valeur, "cle": cle}
+        return redirect(url_for("extranet.question_secrete"))
+
+    return _etape_captcha(form, template, "recuperation", apres_captcha)
 
 
 @bp.route("/mot-de-passe", methods=["GET", "POST"])
 def mot_de_passe_oublie():
-    return _etape_captcha(RecuperationForm, "extranet/recuperation.html", "username", "mdp", wf.question_pour_login)
+    return _recuperation("mdp")
 
 
 @bp.route("/identifiant", methods=["GET", "POST"])
 def identifiant_oublie():
-    return _etape_captcha(IdentifiantRecuperationForm, "extranet/recuperation_identifiant.html", "email",
-                          "identifiant", wf.question_pour_email)
+    return _recuperation("identifiant")
 
 
 @bp.route("/question", methods=["GET", "POST"])
 def question_secrete():
     etat = session.get("recuperation_ap") or {}
     now = clock.now()
-    depart = "extranet.identifiant_oublie" if etat.get("mode") == "identifiant" else "extranet.mot_de_passe_oublie"
+    mode = etat.get("mode") if etat.get("mode") in RECUPERATIONS else "mdp"
+    _f, _t, _c, question_de, action, depart = RECUPERATIONS[mode]
     if not etat.get("valeur") or not captcha.passage_ouvert(db.session, etat.get("cle"), "recuperation", now=now):
         session.pop("recuperation_ap", None)
         flash(MSG_PASSAGE_EXPIRE, "warning")
         return redirect(url_for(depart))
-    par_email = etat["mode"] == "identifiant"
-    question, refus = (wf.question_pour_email if par_email else wf.question_pour_login)(db.session, etat["valeur"])
+    question, refus = question_de(db.session, etat["valeur"])
     if refus:
         session.pop("recuperation_ap", None)
         flash(refus, "danger")
@@ -228,7 +272,6 @@ def question_secrete():
             session.pop("recuperation_ap", None)
             flash(MSG_PASSAGE_EXPIRE, "warning")
             return redirect(url_for(depart))
-        action = wf.identifiant_par_reponse if par_email else wf.reinitialiser_par_reponse
         ok, message = action(db.session, etat["valeur"], form.reponse.data, now=now, ip=request.remote_addr)
         db.session.commit()
         session.pop("recuperation_ap", None)

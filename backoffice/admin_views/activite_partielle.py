@@ -30,6 +30,7 @@ from ..workflows.errors import WorkflowError
 from . import refs
 from .base import SecureModelView
 from .fiche import Related
+from .saisie_workflow import SaisieWorkflowMixin, refus_du_workflow
 
 
 def _periode(view, context, model, name):
@@ -53,13 +54,14 @@ CHAMPS_PARTENAIRE = ("referent_nom", "iban", "bic")
 class DemandeCreationCompteView(SecureModelView):
     """The employers' sign-ups from the public page (R62, R63), validated or refused by the siège or the UD of
     the département (INSCRIPTION workflow: row buttons, bulk on a filter); validation creates the establishment,
-    the main contact's account and sends the three mails (R65). The secret answer is never shown."""
+    the main contact's account and sends the three mails (R65). A tiers déclarant's sign-up shows its account
+    already: validated, the establishment is linked to it (R64). The secret answer is never shown."""
 
     can_create = False
     can_edit = False
     can_delete = False
     column_list = ["id", "siret", "raison_sociale", "code_postal", "ville", "contact_nom", "contact_prenom",
-                   "statut", "deposee_at", "decision_at"]
+                   "compte", "statut", "deposee_at", "decision_at"]
     column_details_list = ["id", "siret", "raison_sociale", "libelle_voie", "complement_adresse", "code_postal",
                            "ville", "email_etablissement", "telephone_etablissement", "effectif", "contact_nom",
                            "contact_prenom", "contact_email", "contact_telephone", "cgu_acceptees_at", "statut",
@@ -73,7 +75,8 @@ class DemandeCreationCompteView(SecureModelView):
                      "contact_email": "E-mail du contact", "contact_telephone": "Téléphone du contact",
                      "email_etablissement": "E-mail de l'établissement",
                      "telephone_etablissement": "Téléphone de l'établissement",
-                     "cgu_acceptees_at": "CGU acceptées le", "deposee_at": "Déposée le"}
+                     "cgu_acceptees_at": "CGU acceptées le", "deposee_at": "Déposée le",
+                     "compte": "Compte (tiers déclarant : rattachement, R64)"}
 
 
 class EtablissementView(SecureModelView):
@@ -146,7 +149,7 @@ def _partenaire() -> bool:
     return getattr(current_user, "role", None) == Role.PARTENAIRE
 
 
-class AutorisationAPView(SecureModelView):
+class AutorisationAPView(SaisieWorkflowMixin, SecureModelView):
     """DAP (R73): filed by the employer through workflows.activite_partielle.deposer_autorisation (period rules,
     commitments, the CSE opinion as an attachment); decided by the UD (AUTORISATION workflow: row buttons,
     bulk on a filter)."""
@@ -175,33 +178,23 @@ class AutorisationAPView(SecureModelView):
                                           "dans les 36 derniers mois (R73)."}
     editable_statuts = frozenset({AutorisationStatut.DEPOSEE})
     editable_message = "Une autorisation décidée ne se modifie plus."
+    message_modification = "Une demande déposée ne se modifie pas : l'UD la refuse, déposez-en une autre."
 
-    def create_model(self, form):
+    def saisir(self, form):
         """The DAP goes through the workflow (R73); the CSE opinion is stored as an attachment first."""
         etab = form.etablissement.data
-        try:
-            piece_id = None
-            fichier = request.files.get("piece_cse_fichier")
-            if fichier is not None and fichier.filename:
-                piece_id = pieces.enregistrer_piece(self.session, actor=current_user, contenu=fichier.read(),
-                                                    nom_fichier=fichier.filename,
-                                                    etablissement_id=getattr(etab, "id", None)).id
-            model = ap_wf.deposer_autorisation(
-                self.session, actor=current_user, etablissement_id=getattr(etab, "id", None),
-                motif=form.motif.data, date_debut=form.date_debut.data, date_fin=form.date_fin.data,
-                nb_salaries=form.nb_salaries.data, heures_prevues=form.heures_prevues.data,
-                forme_amenagement=form.forme_amenagement.data or "reduction", engagements=form.engagements.data,
-                piece_cse_id=piece_id, now=clock.now())
-            self.session.commit()
-        except WorkflowError as exc:
-            self.session.rollback()
-            flash(str(exc), "error")
-            return False
-        return model
-
-    def update_model(self, form, model):
-        flash("Une demande déposée ne se modifie pas : l'UD la refuse, déposez-en une autre.", "error")
-        return False
+        piece_id = None
+        fichier = request.files.get("piece_cse_fichier")
+        if fichier is not None and fichier.filename:
+            piece_id = pieces.enregistrer_piece(self.session, actor=current_user, contenu=fichier.read(),
+                                                nom_fichier=fichier.filename,
+                                                etablissement_id=getattr(etab, "id", None)).id
+        return ap_wf.deposer_autorisation(
+            self.session, actor=current_user, etablissement_id=getattr(etab, "id", None),
+            motif=form.motif.data, date_debut=form.date_debut.data, date_fin=form.date_fin.data,
+            nb_salaries=form.nb_salaries.data, heures_prevues=form.heures_prevues.data,
+            forme_amenagement=form.forme_amenagement.data or "reduction", engagements=form.engagements.data,
+            piece_cse_id=piece_id, now=clock.now())
 
     @expose("/piece/<int:ident>")
     def piece(self, ident):
@@ -312,7 +305,7 @@ def _h(value) -> str:
     return f"{value:.2f}".replace(".", ",") if value is not None else ""
 
 
-class DemandeIndemnisationView(SecureModelView):
+class DemandeIndemnisationView(SaisieWorkflowMixin, SecureModelView):
     """DI (R71, R72): created by the employer with the decision's secret code and a month (the « nouvelle
     demande » form); its lines are typed in « Heures par salarié » (computed on save, R74); sent, validated
     or invalidated through the DI workflow."""
@@ -342,27 +335,18 @@ class DemandeIndemnisationView(SecureModelView):
     form_args = {"mois": {"description": "1 à 12."}}
     editable_statuts = frozenset({DIStatut.CREEE, DIStatut.EN_SAISIE})
     editable_message = "Une demande envoyée à l'UD ne se modifie plus."
+    erreurs_de_champ = (TypeError, ValueError)
+    champs_manquants = "Année ou mois invalide."
+    message_modification = "Les heures se saisissent par salarié (« Heures par salarié »)."
 
-    def create_model(self, form):
+    def saisir(self, form):
         """R71/R72: the code finds the authorisation; the month must be inside its period, within 6 months."""
-        try:
-            model = ap_wf.creer_di(self.session, actor=current_user, code=form.code_secret.data or "",
-                                   annee=form.annee.data, mois=form.mois.data, now=clock.now())
-            self.session.commit()
-        except WorkflowError as exc:
-            self.session.rollback()
-            self.session.commit()  # the wrong-code attempt and its audit are kept
-            flash(str(exc), "error")
-            return False
-        except (TypeError, ValueError):
-            self.session.rollback()
-            flash("Année ou mois invalide.", "error")
-            return False
-        return model
+        return ap_wf.creer_di(self.session, actor=current_user, code=form.code_secret.data or "",
+                              annee=form.annee.data, mois=form.mois.data, now=clock.now())
 
-    def update_model(self, form, model):
-        flash("Les heures se saisissent par salarié (« Heures par salarié »).", "error")
-        return False
+    def annuler_saisie(self) -> None:
+        self.session.rollback()
+        self.session.commit()  # the wrong-code attempt and its audit are kept
 
     @expose("/suivi")
     def suivi(self):
@@ -409,24 +393,20 @@ class LigneDIView(SecureModelView):
     def on_model_change(self, form, model, is_created):
         demande_id = model.demande.id if model.demande is not None else model.demande_id
         salarie_id = model.salarie.id if model.salarie is not None else model.salarie_id
-        try:
+        with refus_du_workflow():
             ap_wf.verifier_ligne(self.session, actor=current_user, demande_id=demande_id, salarie_id=salarie_id)
             if not is_created:
                 old = sa.inspect(model).attrs.demande_id.history.deleted
                 if old and old[0] != demande_id:
                     raise WorkflowError("Une ligne ne change pas de demande.")
-        except WorkflowError as exc:
-            raise ValidationError(str(exc)) from None
         super().on_model_change(form, model, is_created)
         self.session.flush()
         ap_wf.recalculer_di(self.session, [demande_id], clock.now())
 
     def on_model_delete(self, model):
-        try:
+        with refus_du_workflow():
             ap_wf.verifier_ligne(self.session, actor=current_user, demande_id=model.demande_id,
                                  salarie_id=model.salarie_id)
-        except WorkflowError as exc:
-            raise ValidationError(str(exc)) from None
         self._deleted_demande = model.demande_id
 
     def after_model_delete(self, model):

@@ -7,18 +7,17 @@ from __future__ import annotations
 from decimal import Decimal
 
 from flask_login import current_user
-from wtforms.validators import ValidationError
 
 from .. import models as m
 from ..forms import entities
 from ..forms.fields import BicField, IbanField
 from ..models.enums import DeclarationARStatut, TypeStructure
 from ..workflows import adultes_relais as wf
-from ..workflows.errors import WorkflowError
 from . import refs
 from .base import ReadOnlyModelView, SecureModelView
 from .filters import structure_filter
 from .paie_programmes import PaieMensuelleMixin
+from .saisie_workflow import refus_du_workflow
 
 
 class PosteAdulteRelaisView(PaieMensuelleMixin, SecureModelView):
@@ -49,10 +48,8 @@ class PosteAdulteRelaisView(PaieMensuelleMixin, SecureModelView):
         return wf.montants_du_mois(session, ids, mois)
 
     def on_model_change(self, form, model, is_created):
-        try:
+        with refus_du_workflow():
             wf.preparer_poste(model)
-        except WorkflowError as exc:
-            raise ValidationError(str(exc)) from None
         super().on_model_change(form, model, is_created)
 
 
@@ -78,15 +75,12 @@ class DeclarationAdulteRelaisView(SecureModelView):
     editable_message = "Une déclaration déposée ne se modifie plus : l'ASP la renvoie pour correction."
 
     def on_model_change(self, form, model, is_created):
-        try:
-            with self.session.no_autoflush:
-                wf.verifier_declaration(self.session, actor=current_user,
-                                        poste_id=model.poste_id or getattr(model.poste, "id", None), annee=model.annee,
-                                        trimestre=model.trimestre,
-                                        absences=(model.absences_mois_1, model.absences_mois_2, model.absences_mois_3),
-                                        date_fin_contrat=model.date_fin_contrat)
-        except WorkflowError as exc:
-            raise ValidationError(str(exc)) from None
+        with refus_du_workflow(), self.session.no_autoflush:
+            wf.verifier_declaration(self.session, actor=current_user,
+                                    poste_id=model.poste_id or getattr(model.poste, "id", None), annee=model.annee,
+                                    trimestre=model.trimestre,
+                                    absences=(model.absences_mois_1, model.absences_mois_2, model.absences_mois_3),
+                                    date_fin_contrat=model.date_fin_contrat)
         super().on_model_change(form, model, is_created)
 
 

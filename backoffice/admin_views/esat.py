@@ -6,12 +6,11 @@ workflows.esat (computed at once), validated, refused and liquidated by the work
 from __future__ import annotations
 
 import sqlalchemy as sa
-from flask import abort, flash, request
 from flask_login import current_user
 from markupsafe import Markup
 from wtforms import StringField
 
-from .. import clock, security
+from .. import clock
 from .. import models as m
 from ..forms.fields import parse_mois
 from ..i18n import format_montant
@@ -21,6 +20,7 @@ from ..workflows.errors import WorkflowError
 from . import refs
 from .base import ReadOnlyModelView, SecureModelView
 from .formatters import iban_groupes
+from .saisie_workflow import SaisieWorkflowMixin
 
 
 def _mois(view, context, model, name):
@@ -34,32 +34,15 @@ def _mois_saisi(form):
 MOIS_FIELD = {"mois": StringField("Mois déclaré (MM/AAAA)")}
 
 
-class _DepotView(SecureModelView):
+class _DepotView(SaisieWorkflowMixin, SecureModelView):
     """A declaration is filed through the workflow (computed at once); it is never edited, only refused."""
 
-    def _deposer(self, form):
-        raise NotImplementedError
-
-    def create_model(self, form):
-        try:
-            model = self._deposer(form)
-            self.session.commit()
-        except (WorkflowError, ValueError) as exc:
-            self.session.rollback()
-            flash(str(exc), "error")
-            return False
-        except TypeError:
-            self.session.rollback()
-            flash("Tous les champs chiffrés sont obligatoires.", "error")
-            return False
-        return model
-
-    def update_model(self, form, model):
-        flash("Une déclaration déposée ne se modifie pas : l'ASP la refuse, déposez-la de nouveau.", "error")
-        return False
+    erreurs_affichees = (WorkflowError, ValueError)  # a month typed wrong (parse_mois) too
+    champs_manquants = "Tous les champs chiffrés sont obligatoires."
+    message_modification = "Une déclaration déposée ne se modifie pas : l'ASP la refuse, déposez-la de nouveau."
 
 
-class AgrementEsatView(SecureModelView):
+class AgrementEsatView(SaisieWorkflowMixin, SecureModelView):
     column_list = ["id", "numero", "structure", "places", "iban", "created_at"]
     column_details_list = ["id", "numero", "structure", "places", "iban", "bic", "created_at", "updated_at"]
     column_searchable_list = ["numero"]
@@ -68,25 +51,14 @@ class AgrementEsatView(SecureModelView):
     form_columns = ["structure", "numero", "places", "iban", "bic"]
     form_args = {"structure": {"query_factory": refs.structures(TypeStructure.ESAT, TypeStructure.EA)}}
 
-    def create_model(self, form):
-        stale = security.fresh_auth_redirect(next_url=request.full_path.rstrip("?"))
-        if stale is not None:
-            abort(stale)
-        try:
-            model = wf.enregistrer_agrement(self.session, actor=current_user,
-                                            structure_id=getattr(form.structure.data, "id", None),
-                                            numero=form.numero.data or "", places=form.places.data or 0,
-                                            iban=form.iban.data or "", bic=form.bic.data)
-            self.session.commit()
-        except WorkflowError as exc:
-            self.session.rollback()
-            flash(str(exc), "error")
-            return False
-        return model
+    message_modification = "Un agrément ne se modifie pas ici."
 
-    def update_model(self, form, model):
-        flash("Un agrément ne se modifie pas ici.", "error")
-        return False
+    def saisir(self, form):
+        self.mot_de_passe_recent()  # its IBAN: where the money goes (issue 12)
+        return wf.enregistrer_agrement(self.session, actor=current_user,
+                                       structure_id=getattr(form.structure.data, "id", None),
+                                       numero=form.numero.data or "", places=form.places.data or 0,
+                                       iban=form.iban.data or "", bic=form.bic.data)
 
 
 class DeclarationGarantieView(_DepotView):
@@ -105,7 +77,7 @@ class DeclarationGarantieView(_DepotView):
     form_extra_fields = MOIS_FIELD
     form_args = {"esat": {"query_factory": refs.structures(TypeStructure.ESAT)}}
 
-    def _deposer(self, form):
+    def saisir(self, form):
         return wf.deposer_garantie(self.session, actor=current_user, esat_id=getattr(form.esat.data, "id", None),
                                    periode=_mois_saisi(form), nb_travailleurs=form.nb_travailleurs.data,
                                    etp=form.etp.data, cotisations_obligatoires=form.cotisations_obligatoires.data,
@@ -129,7 +101,7 @@ class DeclarationEAView(_DepotView):
     form_extra_fields = MOIS_FIELD
     form_args = {"ea": {"query_factory": refs.structures(TypeStructure.EA)}}
 
-    def _deposer(self, form):
+    def saisir(self, form):
         return wf.deposer_ea(self.session, actor=current_user, ea_id=getattr(form.ea.data, "id", None),
                              periode=_mois_saisi(form), effectif_total=form.effectif_total.data,
                              effectif_th=form.effectif_th.data, postes_etp=form.postes_etp.data, now=clock.now())
@@ -145,7 +117,7 @@ def _versements(view, context, model, name):
         Markup("").join(lignes))
 
 
-class DotationDGFView(SecureModelView):
+class DotationDGFView(SaisieWorkflowMixin, SecureModelView):
     column_list = ["id", "esat", "exercice", "montant", "nb_versements", "fixee_at"]
     column_details_list = ["id", "esat", "exercice", "montant", "nb_versements", "fixee_at", "versements"]
     column_filters = ["exercice", "esat.nom"]
@@ -156,25 +128,13 @@ class DotationDGFView(SecureModelView):
     form_args = {"esat": {"query_factory": refs.structures(TypeStructure.ESAT)},
                  "nb_versements": {"description": "12 (mensuels), 4 (trimestriels)…"}}
 
-    def create_model(self, form):
-        try:
-            model = wf.fixer_dgf(self.session, actor=current_user, esat_id=getattr(form.esat.data, "id", None),
-                                 exercice=form.exercice.data, montant=form.montant.data,
-                                 nb_versements=form.nb_versements.data or 12, now=clock.now())
-            self.session.commit()
-        except WorkflowError as exc:
-            self.session.rollback()
-            flash(str(exc), "error")
-            return False
-        except TypeError:
-            self.session.rollback()
-            flash("Exercice et montant obligatoires.", "error")
-            return False
-        return model
+    champs_manquants = "Exercice et montant obligatoires."
+    message_modification = "Une DGF fixée ne se modifie pas ici."
 
-    def update_model(self, form, model):
-        flash("Une DGF fixée ne se modifie pas ici.", "error")
-        return False
+    def saisir(self, form):
+        return wf.fixer_dgf(self.session, actor=current_user, esat_id=getattr(form.esat.data, "id", None),
+                            exercice=form.exercice.data, montant=form.montant.data,
+                            nb_versements=form.nb_versements.data or 12, now=clock.now())
 
 
 class VersementDGFView(ReadOnlyModelView):

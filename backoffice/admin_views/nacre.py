@@ -5,7 +5,7 @@ operator's row answers as a missing one (policy.programmes_scope)."""
 
 from __future__ import annotations
 
-from flask import abort, flash, request
+from flask import abort, request
 from flask_admin import expose
 from flask_login import current_user
 from markupsafe import Markup
@@ -24,6 +24,7 @@ from . import refs
 from .base import SecureModelView
 from .filters import structure_filter
 from .paie_programmes import PaieMensuelleMixin
+from .saisie_workflow import SaisieWorkflowMixin, refus_du_workflow
 
 def _plafond(view, context, model, name):
     from ..i18n import format_montant
@@ -83,12 +84,9 @@ class EtatActiviteNacreView(SecureModelView):
         for n in (model.nb_phase_1, model.nb_phase_2, model.nb_phase_3):
             if n is None or n < 0 or n > 100000:
                 raise ValidationError("Nombre d'accompagnements : un entier positif.")
-        try:
-            with self.session.no_autoflush:
-                wf.verifier_etat(self.session, actor=current_user, convention_id=model.convention_id or getattr(
-                    model.convention, "id", None), mois=model.mois)
-        except WorkflowError as exc:
-            raise ValidationError(str(exc)) from None
+        with refus_du_workflow(), self.session.no_autoflush:
+            wf.verifier_etat(self.session, actor=current_user, convention_id=model.convention_id or getattr(
+                model.convention, "id", None), mois=model.mois)
         super().on_model_change(form, model, is_created)
 
 def _piece(attr):
@@ -100,7 +98,7 @@ def _piece(attr):
             view.get_url(".piece", ident=model.id, quelle=attr), piece.id, piece.nom_fichier)
     return formatter
 
-class ExpertiseNacreView(SecureModelView):
+class ExpertiseNacreView(SaisieWorkflowMixin, SecureModelView):
     """R51: filed by the operator with the expertise contract and the supplier's invoice; validated (and paid within
     the subsidy) or refused by the agency."""
 
@@ -121,26 +119,17 @@ class ExpertiseNacreView(SecureModelView):
     form_args = {"convention": {"query_factory": refs.scoped(m.ConventionNacre, order_by=lambda c: c.numero)}}
     editable_statuts = frozenset({ExpertiseStatut.DEPOSEE})
 
-    def create_model(self, form):
+    message_modification = "Une expertise déposée ne se modifie pas : l'ASP la refuse, déposez-en une autre."
+
+    def saisir(self, form):
         def fichier(name):
             f = request.files.get(name)
             return (f.read(), f.filename) if f is not None and f.filename else None
-        try:
-            model = wf.deposer_expertise(
-                self.session, actor=current_user, convention_id=getattr(form.convention.data, "id", None),
-                prestataire=form.prestataire.data, objet=form.objet.data, montant_contrat=form.montant_contrat.data,
-                montant_facture=form.montant_facture.data, date_facture=form.date_facture.data,
-                contrat=fichier("contrat_fichier"), facture=fichier("facture_fichier"), now=clock.now())
-            self.session.commit()
-        except WorkflowError as exc:
-            self.session.rollback()
-            flash(str(exc), "error")
-            return False
-        return model
-
-    def update_model(self, form, model):
-        flash("Une expertise déposée ne se modifie pas : l'ASP la refuse, déposez-en une autre.", "error")
-        return False
+        return wf.deposer_expertise(
+            self.session, actor=current_user, convention_id=getattr(form.convention.data, "id", None),
+            prestataire=form.prestataire.data, objet=form.objet.data, montant_contrat=form.montant_contrat.data,
+            montant_facture=form.montant_facture.data, date_facture=form.date_facture.data,
+            contrat=fichier("contrat_fichier"), facture=fichier("facture_fichier"), now=clock.now())
 
     @expose("/piece/<int:ident>/<quelle>")
     def piece(self, ident, quelle):

@@ -17,7 +17,7 @@ from markupsafe import Markup
 from wtforms import FileField, StringField
 from wtforms.validators import ValidationError
 
-from .. import clock, policy, security
+from .. import clock, policy
 from .. import models as m
 from ..forms import entities
 from ..forms.fields import parse_mois
@@ -30,6 +30,7 @@ from . import refs
 from .base import ReadOnlyModelView, SecureModelView
 from .filters import structure_filter
 from .formatters import iban_groupes
+from .saisie_workflow import SaisieWorkflowMixin
 
 
 def _scope(model):
@@ -41,7 +42,7 @@ def _statut(value) -> str:
     return STATUT_LABELS.get(v, v or "")
 
 
-class AgrementServiceCiviqueView(SecureModelView):
+class AgrementServiceCiviqueView(SaisieWorkflowMixin, SecureModelView):
     column_list = ["id", "numero", "organisme", "associatif", "iban", "created_at"]
     column_details_list = ["id", "numero", "organisme", "associatif", "iban", "bic", "created_at", "updated_at"]
     column_searchable_list = ["numero"]
@@ -51,25 +52,15 @@ class AgrementServiceCiviqueView(SecureModelView):
     form_columns = ["organisme", "numero", "associatif", "iban", "bic"]
     form_args = {"organisme": {"query_factory": refs.structures(TypeStructure.ORGANISME_ACCUEIL)}}
 
-    def create_model(self, form):
-        stale = security.fresh_auth_redirect(next_url=request.full_path.rstrip("?"))
-        if stale is not None and form.iban.data:
-            abort(stale)
-        try:
-            model = sc.enregistrer_agrement(self.session, actor=current_user,
-                                            organisme_id=getattr(form.organisme.data, "id", None),
-                                            numero=form.numero.data or "", associatif=bool(form.associatif.data),
-                                            iban=form.iban.data, bic=form.bic.data)
-            self.session.commit()
-        except WorkflowError as exc:
-            self.session.rollback()
-            flash(str(exc), "error")
-            return False
-        return model
+    message_modification = "Un agrément ne se modifie pas ici : enregistrez le nouvel agrément de l'organisme."
 
-    def update_model(self, form, model):
-        flash("Un agrément ne se modifie pas ici : enregistrez le nouvel agrément de l'organisme.", "error")
-        return False
+    def saisir(self, form):
+        if form.iban.data:
+            self.mot_de_passe_recent()  # the host's IBAN (issue 12)
+        return sc.enregistrer_agrement(self.session, actor=current_user,
+                                       organisme_id=getattr(form.organisme.data, "id", None),
+                                       numero=form.numero.data or "", associatif=bool(form.associatif.data),
+                                       iban=form.iban.data, bic=form.bic.data)
 
 
 def _mois(view, context, model, name):
@@ -113,7 +104,7 @@ def _statuts_paiement(mois_ids: list[int]) -> dict[int, str]:
     return {i: _statut(s) for i, s in rows}
 
 
-class ContratServiceCiviqueView(SecureModelView):
+class ContratServiceCiviqueView(SaisieWorkflowMixin, SecureModelView):
     form_base_class = entities.PersonneDateeForm
     column_list = ["id", "numero", "organisme", "volontaire_nom", "volontaire_prenom", "date_debut", "date_fin",
                    "majoration_sociale", "indemnite_mensuelle", "prestation_accueil", "statut"]
@@ -140,33 +131,19 @@ class ContratServiceCiviqueView(SecureModelView):
     column_descriptions = {"indemnite_mensuelle": "Calculée du barème en vigueur au début de la mission, "
                                                   "majoration comprise."}
 
-    def create_model(self, form):
-        """R55 checks and the barème: through the workflow."""
-        stale = security.fresh_auth_redirect(next_url=request.full_path.rstrip("?"))
-        if stale is not None:
-            abort(stale)  # the volunteer's IBAN: where the money goes (issue 12)
-        try:
-            model = sc.creer_contrat(
-                self.session, actor=current_user, organisme_id=getattr(form.organisme.data, "id", None),
-                numero=(form.numero.data or "").strip(), nom=form.volontaire_nom.data,
-                prenom=form.volontaire_prenom.data, naissance=form.volontaire_date_naissance.data,
-                debut=form.date_debut.data, fin=form.date_fin.data,
-                majoration_sociale=bool(form.majoration_sociale.data), prestation=form.prestation_accueil.data,
-                iban=form.iban.data or "", bic=form.bic.data, now=clock.now())
-            self.session.commit()
-        except WorkflowError as exc:
-            self.session.rollback()
-            flash(str(exc), "error")
-            return False
-        except TypeError:
-            self.session.rollback()
-            flash("Dates du volontaire et de la mission obligatoires.", "error")
-            return False
-        return model
+    champs_manquants = "Dates du volontaire et de la mission obligatoires."
+    message_modification = "Un contrat signé ne se modifie pas : résiliez-le et enregistrez le nouveau contrat."
 
-    def update_model(self, form, model):
-        flash("Un contrat signé ne se modifie pas : résiliez-le et enregistrez le nouveau contrat.", "error")
-        return False
+    def saisir(self, form):
+        """R55 checks and the barème: through the workflow."""
+        self.mot_de_passe_recent()  # the volunteer's IBAN: where the money goes (issue 12)
+        return sc.creer_contrat(
+            self.session, actor=current_user, organisme_id=getattr(form.organisme.data, "id", None),
+            numero=(form.numero.data or "").strip(), nom=form.volontaire_nom.data,
+            prenom=form.volontaire_prenom.data, naissance=form.volontaire_date_naissance.data,
+            debut=form.date_debut.data, fin=form.date_fin.data,
+            majoration_sociale=bool(form.majoration_sociale.data), prestation=form.prestation_accueil.data,
+            iban=form.iban.data or "", bic=form.bic.data, now=clock.now())
 
     def _contrat_visible(self, ident):
         q = sa.select(m.ContratServiceCivique).where(m.ContratServiceCivique.id == ident)

@@ -63,8 +63,9 @@ class InscriptionSiretForm(CaptchaMixin, FlaskForm):
                        validators=[DataRequired("Acceptez les conditions générales d'utilisation pour continuer.")])
 
 
-class InscriptionForm(FlaskForm):
-    """R63, the form: mandatory fields (*), the e-mails typed twice, landlines, address lengths, secret Q/A."""
+class RattachementForm(FlaskForm):
+    """R63, the establishment's part of the form; alone, a tiers déclarant's further establishment (R64): its
+    contact is the logged-in account, whose name, first name, e-mail and secrets do not change."""
 
     raison_sociale = _texte("Dénomination de l'établissement *", 120)
     libelle_voie = _texte("Libellé de voie *", 28, validators=[
@@ -80,23 +81,28 @@ class InscriptionForm(FlaskForm):
     telephone_etablissement = _texte("Téléphone fixe de l'établissement *", 20, validators=[_Fixe()])
     effectif = IntegerField("Effectif de l'établissement *", validators=[
         DataRequired("Indiquez l'effectif."), NumberRange(min=1, max=1_000_000, message="Effectif : 1 ou plus.")])
+    contact_telephone = _texte("Téléphone fixe de la personne à contacter *", 20, validators=[_Fixe()])
+
+    # R63: each e-mail typed twice, compared on the server
+    def validate_email_etablissement_confirmation(self, field):
+        if (field.data or "").casefold() != (self.email_etablissement.data or "").casefold():
+            raise ValidationError("Les deux saisies de l'adresse e-mail de l'établissement ne correspondent pas (R63).")
+
+
+class InscriptionForm(RattachementForm):
+    """R63, the form: mandatory fields (*), the e-mails typed twice, landlines, address lengths, secret Q/A."""
+
     contact_nom = _texte("Nom de la personne à contacter *", 80)
     contact_prenom = _texte("Prénom de la personne à contacter *", 80)
     contact_email = _email("Adresse e-mail de la personne à contacter *", render_kw=SANS_COLLER)
     contact_email_confirmation = _email("Adresse e-mail de la personne à contacter (confirmation) *",
                                         render_kw=SANS_COLLER)
-    contact_telephone = _texte("Téléphone fixe de la personne à contacter *", 20, validators=[_Fixe()])
     question_secrete = _QuestionField("Question secrète *", choices=[("", "— choisissez —")] + [(q, q) for q in QUESTIONS],
                                    validators=[DataRequired("Choisissez une question secrète.")])
     reponse_secrete = PasswordField("Réponse à la question secrète *", validators=[
         DataRequired("Saisissez la réponse à la question secrète."),
         Length(min=REPONSE_MIN, max=REPONSE_MAX, message=f"Réponse : {REPONSE_MIN} à {REPONSE_MAX} caractères.")],
         render_kw={"autocomplete": "off"})
-
-    # R63: each e-mail typed twice, compared on the server
-    def validate_email_etablissement_confirmation(self, field):
-        if (field.data or "").casefold() != (self.email_etablissement.data or "").casefold():
-            raise ValidationError("Les deux saisies de l'adresse e-mail de l'établissement ne correspondent pas (R63).")
 
     def validate_contact_email_confirmation(self, field):
         if (field.data or "").casefold() != (self.contact_email.data or "").casefold():

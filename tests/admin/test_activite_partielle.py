@@ -52,7 +52,11 @@ def deux_employeurs(app, db, ref):
 
 
 def test_R71_R74_E10_and_a_capped_employee_typed_in_the_UI_with_the_totals_shown(app, db, deux_employeurs):
-    d = deux_employeurs
+    _e10_dans_l_ecran(app, db, deux_employeurs)
+
+
+def _e10_dans_l_ecran(app, db, d):
+    """E10 and a capped employee typed through the screens by the employer; the claim's id."""
     client = RoleClient(app, d["login1"])
     # a wrong code is refused, nothing created
     resp = _post(client, "/admin/demande_indemnisation/new/", {"code_secret": "ZZZZZZZZZZ", "annee": "2025",
@@ -85,6 +89,42 @@ def test_R71_R74_E10_and_a_capped_employee_typed_in_the_UI_with_the_totals_shown
     # the tableau de suivi shows it with its status
     suivi = _text(client.get("/admin/demande_indemnisation/suivi"))
     assert "02/2025" in suivi and "En saisie" in suivi
+    return di.id, client
+
+
+def test_R74_E10_typed_in_the_UI_is_sent_validated_by_the_UD_and_paid_through_a_SEPA_batch(app, db, ref,
+                                                                                          deux_employeurs):
+    """Issue 14, « Must show » 1: the same claim sent by the employer (row button), validated by the UD (row
+    button), its payable put in a batch by the siège and the batch emitted: the SEPA file pays the allocation
+    (2 193,70 €, R74) to the establishment's IBAN; reconciled, the claim is « payée »."""
+    from backoffice.sepa import lire
+    from backoffice.workflows import Selection, run
+    from backoffice.workflows.echeances import ECHEANCE
+    from backoffice.workflows.paiements import emettre_lot, rapprocher_lot
+    di_id, client = _e10_dans_l_ecran(app, db, deux_employeurs)
+    resp = _post(client, "/admin/demande_indemnisation/workflow/envoyer/row", {"id": str(di_id)})
+    assert resp.status_code == 302
+    ud = RoleClient(app, "ud")
+    resp = _post(ud, "/admin/demande_indemnisation/workflow/valider/row", {"id": str(di_id)})
+    assert resp.status_code == 302
+    db.session.remove()
+    assert db.session.get(m.DemandeIndemnisation, di_id).statut == DIStatut.VALIDEE
+    ech = db.session.scalars(sa.select(m.Echeance).where(m.Echeance.source_id == di_id,
+                                                         m.Echeance.montant == Decimal("2193.70"))).one()
+    etab = db.session.get(m.Etablissement, deux_employeurs["e1"])
+    assert ech.iban == etab.iban
+    comptes = {c.login: c for c in db.session.scalars(sa.select(m.Compte).where(
+        m.Compte.login.in_(("siege", "comptable"))))}
+    assert run(db.session, ECHEANCE, "mettre_en_lot", Selection.of_ids([ech.id]), comptes["siege"],
+               now=T0).changed == 1
+    pay = db.session.scalars(sa.select(m.Paiement).where(m.Paiement.echeance_id == ech.id)).one()
+    emettre_lot(db.session, pay.lot_id, now=T0, actor=comptes["comptable"])
+    db.session.commit()
+    assert lire(db.session.get(m.LotPaiement, pay.lot_id).fichier_sepa) == [(pay.end_to_end_id, Decimal("2193.70"))]
+    rapprocher_lot(db.session, pay.lot_id, actor=comptes["comptable"], now=T0)
+    db.session.commit()
+    db.session.remove()
+    assert db.session.get(m.DemandeIndemnisation, di_id).statut == DIStatut.PAYEE
 
 
 def test_import_page_lists_both_errors_and_writes_nothing_then_the_fixed_file_is_accepted(app, db,
@@ -136,6 +176,12 @@ def test_the_employer_sees_only_its_establishments_list_detail_export_ajax_attac
     assert numero1 in listing and numero2 not in listing
     export = _text(client.get("/admin/autorisation_ap/export/csv/"))
     assert numero1 in export and numero2 not in export
+    # the claims' list and export (a claim shows its authorisation's number), the establishments' list and page
+    assert numero2 not in _text(client.get("/admin/demande_indemnisation/"))
+    assert numero2 not in _text(client.get("/admin/demande_indemnisation/export/csv/"))
+    etabs = _text(client.get("/admin/etablissement/"))
+    assert "Menuiserie emp1" in etabs and "Menuiserie emp2" not in etabs
+    assert client.get(f"/admin/etablissement/details/?id={d['e2']}").status_code in (302, 404)
     ajax = _text(client.get("/admin/ligne_di/ajax/lookup/?name=demande&query=DAP"))
     assert numero2 not in ajax
     ajax = _text(client.get("/admin/autorisation_ap/ajax/lookup/?name=etablissement&query=Menuiserie"))
