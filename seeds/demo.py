@@ -281,7 +281,7 @@ def _load(session, seed: int) -> dict[str, int]:
     lots = _pay(session, rng, comptable, months)
     corrections = _corrections(session, rng, comptes, conseiller_of)
     hors_delai = _hors_delai(session, rng, missed, conseiller_of, manager)
-    H.a(T0 - timedelta(minutes=5))
+    H.a(T0)
     _mails(session, rng)
     from .programmes import load_partenaires_et_programmes
     autres = load_partenaires_et_programmes(session, rng, fake, structures)

@@ -1,10 +1,10 @@
 """The demo's one anchor (issue 19): every date of every programme's seed derives from the `today` it is loaded on.
 
 The plans of the seeds are written in a reference calendar (REFERENCE, 16/06/2025: the demo's former fixed « today »);
-`jour()` / `moment()` move a reference date by a whole number of months so that the reference day lands on or
-before the real `today` (never after: no event in the future), keeping the day of the month (the 1st stays the 1st,
-the R41 days stay R41 days). `pas` keeps what has a calendar of its own: 3 for the quarterly declarations of the
-adultes-relais (R52), 12 for the Afas yearly cycle (R56). Loaded on 16/06/2025 the shift is 0: the demo is the
+`jour()` / `moment()` move a reference date by a whole number of months, keeping the day of the month (the 1st stays
+the 1st, the R41 days stay R41 days): from the 4th of a month (BASCULE) that month is the image of June 2025, so no
+planned event falls after `today`. `pas` keeps what has a calendar of its own: 3 for the quarterly declarations of
+the adultes-relais (R52), 12 for the Afas yearly cycle (R56). Loaded on 16/06/2025 the shift is 0: the demo is the
 one the tests have always known.
 
 The history is written with the clock moved (backoffice.clock.deplacee / deplacer): `horloger(fn)` makes a workflow
@@ -22,12 +22,15 @@ from backoffice import clock
 
 REFERENCE = date(2025, 6, 16)
 HEURE = time(9, 0)
+# The plans' events of the reference month (June 2025) end on the 3rd: from the 4th of a month on, that month is
+# the reference month's image (the plans' end-of-month dates, a contract ending on the 30th, stay ahead of today).
+BASCULE = 4
 
 
 @dataclass(frozen=True)
 class Ancre:
     today: date
-    t0: datetime     # the demo's « now »: today 9:00 (earlier if the real clock is not there yet)
+    t0: datetime     # the demo's « now »: today 9:00; loaded on the real today, the real time (a minute ago)
     mois: int        # the shift of the reference calendar, in months
 
     def decalage(self, pas: int = 1) -> int:
@@ -43,9 +46,9 @@ def fixer(today: date | None = None) -> Ancre:
     reel = clock.now()
     today = today or reel.date()
     t0 = datetime.combine(today, HEURE)
-    if today == reel.date() and t0 > reel:  # loaded before 9:00: the demo's « now » is the real one
+    if today == reel.date():  # `backoffice demo`: the lock of a quarter of an hour ago is one of the real clock
         t0 = max(datetime.combine(today, time(0, 0)), reel.replace(microsecond=0) - timedelta(minutes=1))
-    mois = (today.year - REFERENCE.year) * 12 + today.month - REFERENCE.month - (today.day < REFERENCE.day)
+    mois = (today.year - REFERENCE.year) * 12 + today.month - REFERENCE.month - (today.day < BASCULE)
     _ANCRE = Ancre(today=today, t0=t0, mois=mois)
     return _ANCRE
 

@@ -326,6 +326,11 @@ def _service_civique(session, rng, fake) -> dict[str, int]:
                 .where(Echeance.source_id.in_(calcul.ids), LotPaiement.statut == LotStatut.PREPAREE)).scalars():
             emettre_lot(session, lot_id, now=now + timedelta(days=6), actor=comptable)
     sc.calculer_mois(session, actor=siege, periode=H.jour(2025, 6, 1), now=t0)  # this month: to liquidate
+    for c in contrats[:5]:  # a mission that ended before today (loaded in the first days of a month) is closed
+        if c.date_fin < t0.date():
+            run(session, sc.CONTRAT, "terminer", Selection.of_ids([c.id]), siege,
+                now=min(t0 - timedelta(minutes=25), datetime.combine(c.date_fin + timedelta(days=1), datetime.min.time())
+                        + timedelta(hours=9)))
     H.a(t0 - timedelta(minutes=20))
     sc.deposer_piece(session, actor=session.scalars(sa.select(Compte).where(Compte.login == "accueil")).one(),
                      contrat_id=contrats[0].id, contenu=PDF_AVIS_CSE.replace(b"Avis du CSE", b"Attestation"),

@@ -72,6 +72,7 @@ def load_nacre(session, operateurs: list[tuple[Structure, Decimal]]) -> dict[str
     from backoffice.workflows import nacre as _wf
     wf = H.Module(_wf)
     siege, comptable = _staff(session, "siege"), _staff(session, "comptable")
+    H.a(H.moment(2022, 12, 1, 9))  # the operators' accounts and the conventions, before they start
     conventions, comptes = [], []
     for k, (op, subvention) in enumerate(operateurs):
         comptes.append(_compte(session, f"operateur-nacre{k + 1}" if k else "operateur-nacre", op, "Nora",
@@ -142,6 +143,7 @@ def load_adultes_relais(session, employeur: Structure, salaries: list[tuple[str,
     from backoffice.workflows import adultes_relais as _wf
     wf = H.Module(_wf)
     siege, comptable = _staff(session, "siege"), _staff(session, "comptable")
+    H.a(H.moment(2023, 12, 1, 9, pas=3))  # the employers' accounts and the posts, before the posts start
     compte = _compte(session, "employeur-ar", employeur, "Samia", "Employeuse")
     autre = Structure(code="AR-02", nom="Maison des Associations de Roubaix", type=TypeStructure.EMPLOYEUR,
                       ville="Roubaix", code_postal="59100", email="contact@ar-02.example.fr")
