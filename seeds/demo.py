@@ -15,12 +15,12 @@ from decimal import Decimal
 import sqlalchemy as sa
 from faker import Faker
 
+from backoffice import clock
 from backoffice.models import (Allocation, Beneficiaire, Cerfa, Compte, CompteBancaire, DemandeHorsDelai,
                                Inscription, LotPaiement, MailOutbox, Paiement)
-from backoffice.models.enums import (AllocationStatut as AS, CerfaType, CompteStatut, InscriptionStatut, LotStatut,
+from backoffice.models.enums import (AllocationStatut as AS, CerfaType, InscriptionStatut, LotStatut,
                                      MailStatut, ProtectionJuridique, Role, TrancheFiscale)
 from backoffice.passwords import hash_password
-from backoffice import clock
 from backoffice.workflows import Selection
 from backoffice.workflows import run as _run
 from backoffice.workflows.allocations import ALLOCATION
@@ -34,7 +34,6 @@ from backoffice.workflows.saisie import corriger_allocation
 from backoffice.workflows.saisie import enregistrer_allocation as _enregistrer_allocation
 
 from . import horloge as H
-
 from .comptes import load_demo_accounts
 from .identites import iban_fr
 from .referentiel import load_catalogue, load_structures

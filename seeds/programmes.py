@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import functools
 import random
-from datetime import date, datetime, timedelta
+from datetime import datetime, timedelta
 from decimal import Decimal
 
 import sqlalchemy as sa

@@ -1,9 +1,10 @@
 """Demo data of NACRE (R51) and Adultes-relais (R52), issue 16, made through their workflows and dated relative to
-the seed's « today » (seeds/horloge.py; 16/06/2025 in the reference calendar the plans below are written in): the operators' and employers' partner accounts, the conventions
-signed (their advance), the monthly statements typed, sent, validated and paid month by month, the expertise, a
-convention ended with its excess advance recovered; the posts paid month by month, their first-quarter declarations
-regularised into reversements, a contract end. May (NACRE) and June (adultes-relais) are left for the demo's own
-monthly run; the batches of the earlier months are emitted (SEPA) and those up to March executed by the bank."""
+the seed's « today » (seeds/horloge.py; the plans below are written in its reference calendar, 16/06/2025): the
+operators' and employers' partner accounts, the conventions signed (their advance), the monthly statements typed,
+sent, validated and paid month by month, the expertise, a convention ended with its excess advance recovered; the
+posts paid month by month, their first-quarter declarations regularised into reversements, a contract end. The last
+month (NACRE) and the current one (adultes-relais) are left for the demo's own monthly run; the batches of the
+earlier months are emitted (SEPA) and the older ones executed by the bank."""
 
 from __future__ import annotations
 
