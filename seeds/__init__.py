@@ -10,9 +10,11 @@ def demo_already_loaded(session) -> bool:
     return session.execute(sa.select(Compte.id).where(Compte.login == "siege")).first() is not None
 
 
-def load_demo(session, seed: int = 2026) -> dict[str, int]:
+def load_demo(session, seed: int = 2026, today=None) -> dict[str, int]:
+    """The demo as of `today` (a date; default: the real today, backoffice.clock), deterministic for a seed and
+    a `today`: every date of every programme derives from it (seeds/horloge.py)."""
     from .demo import load
-    return load(session, seed=seed)
+    return load(session, seed=seed, today=today)
 
 
 def load_volume(session, *, scale: int, seed: int = 2026, progress=print) -> dict[str, int]:

@@ -69,3 +69,38 @@ def load_demo_accounts(session, structures: dict, *, password: str = DEMO_PASSWO
         existing[login] = compte
     session.flush()
     return existing
+
+
+# R63/R69 (issue 14): the demo's partner accounts have a secret question and its hashed answer, and have logged in
+# once, so that « Mot de passe oublié » / « Identifiant oublié » work for them in the demo. Demo-only accounts:
+# the answer is public, like their password (README).
+DEMO_QUESTION_INDEX = 0  # « Quel est le nom de votre premier animal de compagnie ? »
+DEMO_REPONSE = "Médor"
+
+
+def secrets_des_partenaires(session) -> int:
+    """Each partner account of the seed without secrets: a first login a day after it was opened (R69: the
+    secrets count once the user has logged in), then its question and answer chosen (workflows.inscriptions
+    .choisir_secrets for the first one; the others get the same digest and the same audit, one argon2 for all)."""
+    from datetime import timedelta
+
+    from backoffice.workflows import audit
+    from backoffice.workflows.inscriptions import QUESTIONS, choisir_secrets
+
+    from . import horloge as H
+    comptes = session.scalars(sa.select(Compte).where(Compte.role == Role.PARTENAIRE,
+                                                      Compte.reponse_secrete_hash.is_(None)).order_by(Compte.id)).all()
+    question, digest = QUESTIONS[DEMO_QUESTION_INDEX], None
+    for compte in comptes:
+        quand = H.a(min(compte.created_at + timedelta(days=1), H.t0() - timedelta(hours=1)))
+        compte.last_login_at = quand
+        audit.record(session, entity="compte", entity_id=compte.id, action="connexion", actor_id=compte.id)
+        H.a(quand + timedelta(minutes=2))
+        if digest is None:
+            choisir_secrets(session, compte, question, DEMO_REPONSE)
+            digest = compte.reponse_secrete_hash
+        else:
+            compte.question_secrete, compte.reponse_secrete_hash = question, digest
+            audit.record(session, entity="compte", entity_id=compte.id, action="secrets_choisis", actor_id=compte.id)
+    session.flush()
+    return len(comptes)

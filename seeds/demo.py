@@ -1,7 +1,8 @@
 """The demo: a Mission Locale (siège + three antennes) whose records walk through the real workflows.
 
-Deterministic for a given seed (random.Random and Faker seeded; a fixed reference date), so the
-audit trail, the refusals and the reversements in the grids are those the application itself wrote.
+Deterministic for a given seed and `today` (random.Random and Faker seeded; every date relative to `today`, the
+real today by default, seeds/horloge.py), so the audit trail, the refusals and the reversements in the grids are
+those the application itself wrote, on the day they would have been (the clock moved, backoffice.clock.deplacee).
 """
 
 from __future__ import annotations
@@ -14,26 +15,36 @@ from decimal import Decimal
 import sqlalchemy as sa
 from faker import Faker
 
+from backoffice import clock
 from backoffice.models import (Allocation, Beneficiaire, Cerfa, Compte, CompteBancaire, DemandeHorsDelai,
                                Inscription, LotPaiement, MailOutbox, Paiement)
-from backoffice.models.enums import (AllocationStatut as AS, CerfaType, CompteStatut, InscriptionStatut, LotStatut,
+from backoffice.models.enums import (AllocationStatut as AS, CerfaType, InscriptionStatut, LotStatut,
                                      MailStatut, ProtectionJuridique, Role, TrancheFiscale)
 from backoffice.passwords import hash_password
-from backoffice.workflows import Selection, run
+from backoffice.workflows import Selection
+from backoffice.workflows import run as _run
 from backoffice.workflows.allocations import ALLOCATION
 from backoffice.workflows.cerfa import CERFA
 from backoffice.workflows.errors import WorkflowError
 from backoffice.workflows.hors_delai import HORS_DELAI
 from backoffice.workflows.parcours import PARCOURS
-from backoffice.workflows.reversements import REVERSEMENT, enregistrer_remboursement
-from backoffice.workflows.saisie import corriger_allocation, enregistrer_allocation
+from backoffice.workflows.reversements import REVERSEMENT
+from backoffice.workflows.reversements import enregistrer_remboursement as _enregistrer_remboursement
+from backoffice.workflows.saisie import corriger_allocation
+from backoffice.workflows.saisie import enregistrer_allocation as _enregistrer_allocation
 
+from . import horloge as H
 from .comptes import load_demo_accounts
 from .identites import iban_fr
 from .referentiel import load_catalogue, load_structures
 
-AUJOURDHUI = date(2025, 6, 16)  # the demo's "today": every date is relative to it, never to the clock
-T0 = datetime(2025, 6, 16, 9, 0)
+# the demo's « today » and « now », set by load() from its `today` (seeds/horloge.py); these are the reference's
+AUJOURDHUI = H.REFERENCE
+T0 = datetime.combine(H.REFERENCE, H.HEURE)
+NAISSANCE_MIN = (H.REFERENCE - date(2000, 1, 1)).days  # the youths are 16 to 25 on the demo's today (R9, R10)
+run = H.horloger(_run)
+enregistrer_allocation = H.horloger(_enregistrer_allocation)
+enregistrer_remboursement = H.horloger(_enregistrer_remboursement)
 ANTENNES = ["ML-ANT-NORD", "ML-ANT-SUD", "ML-ANT-EST"]
 
 
@@ -50,6 +61,19 @@ def _months(start: date, end: date) -> list[date]:
     return out
 
 
+def _au_plus_tard(moment: datetime, marge: int = 0) -> datetime:
+    """`moment`, or the demo's « now » (less `marge` minutes) when it has not come yet: nothing in the future."""
+    return min(moment, T0 - timedelta(minutes=marge))
+
+
+def _verrouiller(session, compte) -> None:
+    """R68: three wrong passwords a quarter of an hour ago, through the login itself: locked, within its window."""
+    from backoffice.workflows.comptes import authenticate
+    for minutes in (14, 13, 12):
+        authenticate(session, compte.login, "mot-de-passe-errone", now=H.a(T0 - timedelta(minutes=minutes)))
+    session.flush()
+
+
 def _envoi(mois: date) -> datetime:
     """The 1st of the month after `mois`, 9:00 (never after the demo's today): when its allocation went."""
     return min(T0, datetime(mois.year + mois.month // 12, mois.month % 12 + 1, 1, 9, 0))
@@ -61,7 +85,7 @@ def _beneficiaires(session, rng, fake, structures, n) -> list[Beneficiaire]:
         nom, prenom = fake.last_name(), fake.first_name()
         eee = rng.random() > 0.08
         protection = ProtectionJuridique.CURATELLE if rng.random() < 0.03 else ProtectionJuridique.AUCUNE
-        naissance = date(2000, 1, 1) + timedelta(days=rng.randrange(0, 365 * 9))
+        naissance = AUJOURDHUI - timedelta(days=NAISSANCE_MIN) + timedelta(days=rng.randrange(0, 365 * 9))
         micro = rng.random() < 0.05
         b = Beneficiaire(
             identifiant_imilo=f"IM{1_000_000 + k:08d}", nom=nom, prenom=prenom, nom_recherche=normalise(nom, prenom),
@@ -91,7 +115,18 @@ def _rib(rng, b, max_len) -> CompteBancaire:
     return CompteBancaire(beneficiaire_id=b.id, iban=iban_fr(rng), bic=None, titulaire=titulaire[:max_len])
 
 
-def load(session, seed: int = 2026) -> dict[str, int]:
+def load(session, seed: int = 2026, today: date | None = None) -> dict[str, int]:
+    """The demo as of `today` (default: the real today, backoffice.clock): its history written with the clock
+    moved to each moment (created_at, updated_at and the audit are those of the day things happened)."""
+    global AUJOURDHUI, T0
+    ancre = H.fixer(today)
+    AUJOURDHUI, T0 = ancre.today, ancre.t0
+    # the history starts with the reference data, before the earliest event of any programme
+    with clock.deplacee(H.moment(2022, 9, 1, 8, pas=12)):
+        return _load(session, seed)
+
+
+def _load(session, seed: int) -> dict[str, int]:
     rng = random.Random(seed)
     fake = Faker("fr_FR")
     fake.seed_instance(seed)
@@ -101,16 +136,15 @@ def load(session, seed: int = 2026) -> dict[str, int]:
     # a third antenne's conseiller, locked by three wrong passwords (the support desk's daily case, R68)
     verrou = Compte(login="conseiller3", role=Role.CONSEILLER, prenom="Inès", nom="Verrouillée",
                     email="conseiller3@ml-metropole.example.fr", structure_id=structures["ML-ANT-EST"].id,
-                    password_hash=comptes["admin"].password_hash, must_change_password=False,
-                    statut=CompteStatut.VERROUILLE, failed_attempts=3, failures_since_unlock_total=3,
-                    last_failed_at=T0 - timedelta(minutes=12), locked_at=T0 - timedelta(minutes=12),
-                    locked_until=T0 + timedelta(minutes=18))
+                    password_hash=comptes["admin"].password_hash, must_change_password=False)
     session.add(verrou)
     session.flush()
     conseiller_of = {structures["ML-ANT-NORD"].id: comptes["conseiller"], structures["ML-ANT-SUD"].id: comptes["conseiller2"],
                      structures["ML-ANT-EST"].id: verrou}
     siege, manager, comptable = comptes["siege"], comptes["manager"], comptes["comptable"]
 
+    _verrouiller(session, verrou)
+    H.a_jour(AUJOURDHUI - timedelta(days=310), 8)  # the youths known to the Mission Locale before their path
     youths = _beneficiaires(session, rng, fake, structures, 300)
     inscriptions, cerfas = [], []
     other_codes = ["DIAG", "RE", "PARRAINAGE", "QPV", "PAO", "AVENIR_PRO", "DECLIC"]
@@ -132,18 +166,22 @@ def load(session, seed: int = 2026) -> dict[str, int]:
         if code not in ("CEJ", "PACEA") and rng.random() < 0.3:  # some closed paths, with their exit reason
             fin_reelle = min(AUJOURDHUI, debut + timedelta(days=rng.randrange(10, 80)))
             cloture = (rng.choice(d.motifs_sortie), fin_reelle)
+        H.a_jour(debut - timedelta(days=3))  # entered by the conseiller before it starts
         session.add(insc)
         session.flush()
         if code == "PARRAINAGE":  # R8: validated with 2 professional parrainage actions at least
             for jours in (1, 8):
                 run(session, PARCOURS, "action", Selection.of_ids([insc.id]), conseiller_of[b.antenne_id],
                     params={"nature": "parrainage", "domaine": "professionnel", "date_action": debut + timedelta(days=jours),
-                            "libelle": "Rencontre avec le parrain : préparation d'entretien d'embauche"}, now=T0)
+                            "libelle": "Rencontre avec le parrain : préparation d'entretien d'embauche"},
+                    now=_au_plus_tard(datetime.combine(debut + timedelta(days=jours), H.HEURE).replace(hour=17)))
         if cloture is not None:  # through the close transition (R2, R3: the reason's positive-exit flag)
             run(session, PARCOURS, "cloturer", Selection.of_ids([insc.id]), conseiller_of[b.antenne_id],
-                params={"motif_sortie_id": cloture[0].id, "date_fin": cloture[1]}, now=T0)
+                params={"motif_sortie_id": cloture[0].id, "date_fin": cloture[1]},
+                now=_au_plus_tard(datetime.combine(cloture[1], H.HEURE).replace(hour=17)))
         inscriptions.append((insc, code))
         if code in ("CEJ", "PACEA"):
+            H.a_jour(debut)  # the cerfa is signed on the first day
             cb = _rib(rng, b, d.longueur_max_titulaire or 49)
             session.add(cb)
             session.flush()
@@ -184,18 +222,42 @@ def load(session, seed: int = 2026) -> dict[str, int]:
 
     all_c = [(c.id, c.antenne_id) for c, _, _ in cerfas]
     rng.shuffle(all_c)
+    # each cerfa goes through on the 1st of the month after its signature, the day its entry allocation is
+    # recorded (R40: validating the cerfa validates it): received, validated, sent, answered by the payer
+    mois_de = {c.id: c.date_signature.replace(day=1) for c, _, _ in cerfas}
+
+    def par_mois(ids):
+        groups = {}
+        for cid in ids:
+            groups.setdefault(mois_de[cid], []).append(cid)
+        return sorted(groups.items())
+
+    def le(mois, h, mi, marge):
+        return _au_plus_tard(_envoi(mois).replace(hour=h, minute=mi), marge)
+
     received = all_c[: int(len(all_c) * 0.9)]
-    for ant, ids in by_antenne(received).items():
-        run(session, CERFA, "recevoir", Selection.of_ids(ids), conseiller_of[ant], now=T0)
+    for mois, ids in par_mois([cid for cid, _ in received]):
+        ant_of = dict(received)
+        for ant, group in by_antenne([(cid, ant_of[cid]) for cid in ids]).items():
+            run(session, CERFA, "recevoir", Selection.of_ids(group), conseiller_of[ant], now=le(mois, 9, 30, 50))
     validated = [cid for cid, _ in received[: int(len(all_c) * 0.78)]]
-    run(session, CERFA, "valider", Selection.of_ids(validated), siege, now=T0)
+    for mois, ids in par_mois(validated):
+        run(session, CERFA, "valider", Selection.of_ids(ids), siege, now=le(mois, 10, 0, 45))
     refused = [cid for cid, _ in received[int(len(all_c) * 0.78): int(len(all_c) * 0.82)]]
-    run(session, CERFA, "refuser", Selection.of_ids(refused), siege, params={"motif_refus": "RIB illisible : fournir un nouveau RIB"}, now=T0)
+    for mois, ids in par_mois(refused):
+        run(session, CERFA, "refuser", Selection.of_ids(ids), siege,
+            params={"motif_refus": "RIB illisible : fournir un nouveau RIB"}, now=le(mois, 10, 0, 45))
     sent = validated[: int(len(validated) * 0.85)]
-    run(session, CERFA, "transmettre", Selection.of_ids(sent), siege, now=T0)
-    run(session, CERFA, "accepter_payeur", Selection.of_ids(sent[: int(len(sent) * 0.9)]), comptable, now=T0)
-    run(session, CERFA, "refuser_payeur", Selection.of_ids(sent[int(len(sent) * 0.95):]), comptable,
-        params={"motif_refus": "Titulaire du RIB différent du jeune"}, now=T0)
+    for mois, ids in par_mois(sent):
+        run(session, CERFA, "transmettre", Selection.of_ids(ids), siege, now=le(mois, 11, 0, 40))
+    accepted, refused_payer = set(sent[: int(len(sent) * 0.9)]), set(sent[int(len(sent) * 0.95):])
+    for mois, ids in par_mois(sent):
+        if [i for i in ids if i in accepted]:
+            run(session, CERFA, "accepter_payeur", Selection.of_ids([i for i in ids if i in accepted]), comptable,
+                now=le(mois, 14, 0, 35))
+        if [i for i in ids if i in refused_payer]:
+            run(session, CERFA, "refuser_payeur", Selection.of_ids([i for i in ids if i in refused_payer]),
+                comptable, params={"motif_refus": "Titulaire du RIB différent du jeune"}, now=le(mois, 14, 0, 35))
     session.commit()
 
     # allocations, month by month (R43: the next one waits for the previous validation)
@@ -208,19 +270,23 @@ def load(session, seed: int = 2026) -> dict[str, int]:
         submitted = [a for (a,) in session.execute(sa.select(Allocation.id).where(
             Allocation.mois == mois, Allocation.statut == AS.SOUMISE))]
         keep = submitted[: len(submitted) // 2] if last else submitted[: int(len(submitted) * 0.97)]
-        run(session, ALLOCATION, "valider", Selection.of_ids(keep), siege, now=T0)
+        decision = _au_plus_tard(_envoi(mois) + timedelta(days=3))  # the siège's check, a few days later
+        run(session, ALLOCATION, "valider", Selection.of_ids(keep), siege, now=decision)
         if len(submitted) > 3:
             run(session, ALLOCATION, "refuser", Selection.of_ids(submitted[-2:]), siege,
-                params={"motif_refus": "Justificatif de ressources manquant"}, now=T0)
+                params={"motif_refus": "Justificatif de ressources manquant"}, now=decision)
     session.commit()
 
     lots = _pay(session, rng, comptable, months)
     corrections = _corrections(session, rng, comptes, conseiller_of)
     hors_delai = _hors_delai(session, rng, missed, conseiller_of, manager)
+    H.a(T0)
     _mails(session, rng)
     from .programmes import load_partenaires_et_programmes
     autres = load_partenaires_et_programmes(session, rng, fake, structures)
     lots += _payer_activite_partielle(session, rng, comptable)
+    from .comptes import secrets_des_partenaires
+    secrets_des_partenaires(session)
     session.commit()
     counts = {
         "bénéficiaires": len(youths), "parcours": len(inscriptions), "cerfa": len(cerfas),
@@ -238,7 +304,9 @@ def _pay(session, rng, comptable, months) -> int:
     bank's execution confirmed for the older ones."""
     from backoffice.models import Dispositif
     from backoffice.rules.calendrier import prochaine_date_envoi
-    from backoffice.workflows.paiements import emettre_lot, rapprocher_lot
+    from backoffice.workflows import paiements
+    pw = H.Module(paiements)
+    emettre_lot, rapprocher_lot = pw.emettre_lot, pw.rapprocher_lot
     siege = session.execute(sa.select(Compte).where(Compte.login == "siege")).scalar_one()
     codes = dict(session.execute(sa.select(Dispositif.id, Dispositif.code)).all())
     rows = session.execute(
@@ -246,14 +314,16 @@ def _pay(session, rng, comptable, months) -> int:
         .where(Allocation.statut == AS.VALIDEE_SIEGE, Allocation.mois <= months[-2], Allocation.montant > 0)
         .order_by(Allocation.id)).all()
     sends: dict = {}
-    for r in rows:
-        execution = prochaine_date_envoi(codes[r.dispositif_id],
-                                         date(r.mois.year + r.mois.month // 12, r.mois.month % 12 + 1, 1))
+    for r in rows:  # R41: the next send after the siège's validation (3 days after the month's entry)
+        valide = (_envoi(r.mois) + timedelta(days=3)).date()
+        execution = prochaine_date_envoi(codes[r.dispositif_id], valide)
+        if datetime.combine(execution - timedelta(days=1), datetime.min.time()).replace(hour=16) > T0:
+            continue  # its send has not come yet: validated, waiting in the grid
         sends.setdefault(execution, []).append(r.id)
     lots = 0
     for execution, ids in sorted(sends.items()):
         sent_at = datetime.combine(execution - timedelta(days=1), datetime.min.time()).replace(hour=10)
-        run(session, ALLOCATION, "transmettre", Selection.of_ids(ids), siege, now=sent_at)
+        run(session, ALLOCATION, "transmettre", Selection.of_ids(ids), siege, now=H.a(sent_at))
         lot_ids = session.execute(sa.select(LotPaiement.id).where(
             LotPaiement.date_execution == execution, LotPaiement.statut == LotStatut.PREPAREE)).scalars().all()
         for lot_id in lot_ids:
@@ -274,7 +344,8 @@ def _payer_activite_partielle(session, rng, comptable) -> int:
     from backoffice.models.enums import DIStatut, EcheanceStatut, SourceEcheance
     from backoffice.workflows import activite_partielle as ap
     from backoffice.workflows.echeances import ECHEANCE
-    from backoffice.workflows.paiements import emettre_lot
+    from backoffice.workflows import paiements
+    emettre_lot = H.Module(paiements).emettre_lot
     di_ids = session.execute(sa.select(DemandeIndemnisation.id).join(AutorisationAP)
                              .where(DemandeIndemnisation.statut == DIStatut.ENVOYEE).order_by(DemandeIndemnisation.id)
                              ).scalars().all()
@@ -302,29 +373,35 @@ def _corrections(session, rng, comptes, conseiller_of) -> int:
     paid = session.execute(sa.select(Allocation).where(Allocation.statut == AS.VERSEE, Allocation.montant > 400)
                            .order_by(Allocation.id).limit(8)).scalars().all()
     done = 0
+    quand = T0 - timedelta(days=10)  # undeclared pay found ten days ago
     for k, a in enumerate(paid):
         conseiller = conseiller_of[a.antenne_id]
         try:
+            H.a(quand)
             new = corriger_allocation(session, a.id, lignes=[("Salaire", Decimal("800.00"))] if k % 4 else [],
                                       ressources_differentielles=Decimal("0") if k % 4 else a.montant,
                                       actor=conseiller)
             session.commit()
-            run(session, ALLOCATION, "soumettre", Selection.of_ids([new.id]), conseiller, now=T0)
-            run(session, ALLOCATION, "valider", Selection.of_ids([new.id]), comptes["siege"], now=T0)
+            run(session, ALLOCATION, "soumettre", Selection.of_ids([new.id]), conseiller, now=quand + timedelta(hours=1))
+            run(session, ALLOCATION, "valider", Selection.of_ids([new.id]), comptes["siege"],
+                now=quand + timedelta(days=1))
             if k < 6:
-                run(session, ALLOCATION, "emettre_reversement", Selection.of_ids([new.id]), comptes["comptable"], now=T0)
+                run(session, ALLOCATION, "emettre_reversement", Selection.of_ids([new.id]), comptes["comptable"],
+                    now=quand + timedelta(days=1, hours=2))
             session.commit()
             done += 1
         except WorkflowError:
             session.rollback()
     from backoffice.models import Reversement
     revs = session.execute(sa.select(Reversement).order_by(Reversement.id)).scalars().all()
-    run(session, REVERSEMENT, "notifier", Selection.of_ids([r.id for r in revs[:5]]), comptes["comptable"], now=T0)
+    run(session, REVERSEMENT, "notifier", Selection.of_ids([r.id for r in revs[:5]]), comptes["comptable"],
+        now=T0 - timedelta(days=8))
     session.commit()
     for k, r in enumerate(revs[:3]):
         montant = r.montant if k == 0 else (r.montant / 2).quantize(Decimal("0.01"))
         enregistrer_remboursement(session, r.id, montant=montant, date_reception=AUJOURDHUI - timedelta(days=3),
-                                  mode="virement", reference=f"VIR-{r.numero}", actor=comptes["comptable"], now=T0)
+                                  mode="virement", reference=f"VIR-{r.numero}", actor=comptes["comptable"],
+                                  now=T0 - timedelta(minutes=60 - k))
         session.commit()
     return done
 
@@ -332,6 +409,7 @@ def _corrections(session, rng, comptes, conseiller_of) -> int:
 def _hors_delai(session, rng, missed, conseiller_of, manager) -> int:
     """R48: missed months requested by conseillers; the manager approves or refuses (never their own)."""
     ids = []
+    H.a(T0 - timedelta(days=6))  # asked last week
     for c, insc, mois in missed[:8]:
         d = DemandeHorsDelai(inscription_id=insc.id, antenne_id=insc.antenne_id, mois=mois,
                              montant_demande=Decimal("561.68") if c.numero.startswith("CERFA-CEJ") else Decimal("300.00"),
@@ -341,9 +419,9 @@ def _hors_delai(session, rng, missed, conseiller_of, manager) -> int:
         session.flush()
         ids.append(d.id)
     session.commit()
-    run(session, HORS_DELAI, "approuver", Selection.of_ids(ids[:3]), manager, now=T0)
+    run(session, HORS_DELAI, "approuver", Selection.of_ids(ids[:3]), manager, now=T0 - timedelta(days=2))
     run(session, HORS_DELAI, "refuser", Selection.of_ids(ids[3:5]), manager,
-        params={"motif_refus": "Délai de forclusion de 3 mois dépassé (R36)"}, now=T0)
+        params={"motif_refus": "Délai de forclusion de 3 mois dépassé (R36)"}, now=T0 - timedelta(days=2))
     session.commit()
     return len(ids)
 

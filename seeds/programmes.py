@@ -1,10 +1,12 @@
 """Partners and the other programmes: Afas declarations (R56-R59), activité partielle (R71-R74),
-NACRE (R51), adultes-relais (R52), service civique (R55)."""
+NACRE (R51), adultes-relais (R52), service civique (R55). Every date derives from the demo's `today`
+(seeds/horloge.py: H.jour / H.moment move the reference calendar; the clock is moved to each workflow's `now`)."""
 
 from __future__ import annotations
 
+import functools
 import random
-from datetime import date, datetime, timedelta
+from datetime import datetime, timedelta
 from decimal import Decimal
 
 import sqlalchemy as sa
@@ -14,6 +16,7 @@ from backoffice.models import (Anomalie, Compte, ContratServiceCivique, Etabliss
 from backoffice.models.enums import (ConventionStatut, DeclarationType, ModeLieu, MotifAP,
                                      TypeStructure)
 
+from . import horloge as H
 from .identites import iban_fr, siret
 
 
@@ -32,6 +35,7 @@ def load_partenaires_et_programmes(session, rng, fake, structures) -> dict[str, 
     # typed by the providers, checked (R59) and justified, estimated (R78), approved, sent, processed by the
     # Caf, the acomptes and balances computed (R79)
     from backoffice.workflows.afas_items import creer_items_par_defaut
+    H.a(H.moment(2022, 9, 1, 8, pas=12))  # the partners are known before their first declaration
     creer_items_par_defaut(session)  # R57: the yearly items (migration 0021), again if the tables were emptied
     counts["déclarations Afas"] += _afas(session, rng, fake)
     # --- Activité partielle: establishments (one account per SIRET, R62), then everything through the workflows:
@@ -42,6 +46,7 @@ def load_partenaires_et_programmes(session, rng, fake, structures) -> dict[str, 
     # --- NACRE (R51) and adultes-relais (R52), issue 16: through their workflows (seeds/programmes_nacre_ar.py)
     from .programmes_nacre_ar import load_adultes_relais, load_nacre
     operateurs = []
+    H.a(H.moment(2022, 12, 1, 9))  # the operators and employers, before their conventions
     for k in range(3):
         op = _structure(session, f"NACRE-{k + 1:02d}", f"Initiative {fake.city()}", TypeStructure.OPERATEUR_NACRE, rng)
         operateurs.append((op, Decimal(rng.choice([60_000, 90_000, 120_000]))))
@@ -61,9 +66,11 @@ def _afas(session, rng, fake) -> int:
     from backoffice.models import HabilitationAfas
     from backoffice.models.enums import HabilitationAfasRole, Role
     from backoffice.passwords import hash_password
-    from backoffice.workflows import Selection, run
-    from backoffice.workflows import afas
-    from backoffice.workflows.afas_items import saisir_items
+    from backoffice.workflows import Selection
+    from backoffice.workflows import afas as _afas_wf
+    from backoffice.workflows import run as _run
+    from backoffice.workflows.afas_items import saisir_items as _saisir_items
+    afas, run, saisir_items = H.Module(_afas_wf), H.horloger(_run), H.horloger(_saisir_items)
 
     from .comptes import DEMO_PASSWORD
 
@@ -78,7 +85,7 @@ def _afas(session, rng, fake) -> int:
         from schwifty import IBAN
         p.iban = str(IBAN.generate("FR", bank_code="42559", branch_code="10000", account_code=f"{k + 1:011d}"))
         lieux = [afas.creer_lieu(session, actor=caf, partenaire_id=p.id, nom=f"{p.nom} — lieu {j + 1}", mode=mode,
-                                 commune=fake.city(), ouvert_le=date(2020, 1, 1))
+                                 commune=fake.city(), ouvert_le=H.jour(2020, 1, 1, pas=12))
                  for j in range(1 if mode == ModeLieu.MONO_LIEU else 3)]
         users = {}
         for role, login, prenom in ((HabilitationAfasRole.FOURNISSEUR_ACTIVITE, "activite", "Agathe"),
@@ -93,13 +100,16 @@ def _afas(session, rng, fake) -> int:
         act, fin, app = (users[HabilitationAfasRole.FOURNISSEUR_ACTIVITE], users[HabilitationAfasRole.FOURNISSEUR_FINANCIER],
                          users[HabilitationAfasRole.APPROBATEUR])
         # (exercice, type, sent on, how far it goes): chronological, so that each step finds the earlier ones
-        plan = [(2023, DeclarationType.PREVISIONNELLE, datetime(2022, 11, 15, 10), "traitee"),
-                (2024, DeclarationType.PREVISIONNELLE, datetime(2023, 11, 15, 10), "traitee"),
-                (2023, DeclarationType.REELLE, datetime(2024, 3, 20, 10), "traitee"),
-                (2025, DeclarationType.PREVISIONNELLE, datetime(2024, 11, 15, 10), "traitee" if k != 1 else "en_traitement"),
-                (2024, DeclarationType.REELLE, datetime(2025, 3, 20, 10), ["controlee", "transmise", "renvoyee"][k]),
-                (2026, DeclarationType.PREVISIONNELLE, datetime(2025, 6, 10, 10), "en_saisie")]
+        # (the Afas year: shifted by whole years, pas=12)
+        Y, M = H.annee, functools.partial(H.moment, pas=12)
+        plan = [(Y(2023), DeclarationType.PREVISIONNELLE, M(2022, 11, 15, 10), "traitee"),
+                (Y(2024), DeclarationType.PREVISIONNELLE, M(2023, 11, 15, 10), "traitee"),
+                (Y(2023), DeclarationType.REELLE, M(2024, 3, 20, 10), "traitee"),
+                (Y(2025), DeclarationType.PREVISIONNELLE, M(2024, 11, 15, 10), "traitee" if k != 1 else "en_traitement"),
+                (Y(2024), DeclarationType.REELLE, M(2025, 3, 20, 10), ["controlee", "transmise", "renvoyee"][k]),
+                (Y(2026), DeclarationType.PREVISIONNELLE, M(2025, 6, 10, 10), "en_saisie")]
         for exercice, type_, t, jusqu in plan:
+            t = min(t, H.t0() - timedelta(minutes=30))
             d = afas.creer_declaration(session, actor=fin, partenaire_id=p.id, exercice=exercice, type=type_, now=t)
             n += 1
             for lieu in lieux:  # R58: activity per venue, twice a year (R57), by the activity provider
@@ -155,16 +165,19 @@ def items_exemple(session, part: str | None = None) -> dict[str, str]:
     return out
 
 
+_MOIS = ("janvier", "février", "mars", "avril", "mai", "juin", "juillet", "août", "septembre", "octobre", "novembre",
+         "décembre")
 PDF_AVIS_CSE = b"%PDF-1.4\n% Avis du CSE (demo)\n1 0 obj << /Type /Catalog >> endobj\ntrailer << /Root 1 0 R >>\n%%EOF\n"
 
 
 def _inscriptions_ap(session) -> None:
     """Two employers' sign-ups from the public page (R62, R63), waiting for the siège or the UD (R65); their own
     generator, so the demo's other draws stay the same."""
-    from backoffice.workflows import inscriptions
+    from backoffice.workflows import inscriptions as _inscriptions
+    inscriptions = H.Module(_inscriptions)
 
     r = random.Random("inscriptions-ap")
-    t0 = datetime(2025, 6, 16, 9, 0)  # the demo's "today" (seeds.demo.T0)
+    t0 = H.t0()  # the demo's « now »
     for k, (nom, prenom, ville, cp) in enumerate((("Lemaire", "Élodie", "Lille", "59000"),
                                                   ("Carpentier", "Hugo", "Valenciennes", "59300"))):
         email = f"{prenom[0].lower()}.{nom.lower()}@inscription{k}.example.fr"
@@ -180,15 +193,21 @@ def _inscriptions_ap(session) -> None:
 
 
 def _activite_partielle(session, rng, fake) -> int:
-    from backoffice.workflows import Selection, run
-    from backoffice.workflows import activite_partielle as ap
+    from backoffice.workflows import Selection
+    from backoffice.workflows import activite_partielle as _ap
+    from backoffice.workflows import run as _run
     from backoffice.rules.activite_partielle import ajouter_mois
     from backoffice.workflows import pieces
+    ap, run = H.Module(_ap), H.horloger(_run)
 
     ud = session.scalars(sa.select(Compte).where(Compte.login == "ud")).first()
-    t0 = datetime(2025, 6, 16, 9, 0)  # the demo's "today" (seeds.demo.T0)
+    t0 = H.t0()  # the demo's « now »
     n_di = 0
     for k in range(8):
+        cas = k % 4  # 0 agreed by the UD, 1 accepted by silence, 2 filed 5 days ago, 3 refused
+        debut = (H.ajouter_mois(t0.date(), 1).replace(day=1) if cas == 2 else H.jour(2025, 1 + k % 3, 1))
+        depot = t0 - timedelta(days=5) if cas == 2 else datetime.combine(debut, datetime.min.time()) - timedelta(days=20)
+        H.a(depot - timedelta(days=2))  # the employer known to the UD a little before it files
         e = Etablissement(siret=siret(rng), raison_sociale=f"{fake.company()} {fake.company_suffix()}"[:120],
                           libelle_voie=fake.street_name()[:28], code_postal=f"59{rng.randrange(1000):03d}",
                           ville=fake.city()[:80], email=f"rh{k}@entreprise.example.fr", telephone="0320000000",
@@ -204,9 +223,6 @@ def _activite_partielle(session, rng, fake) -> int:
                     for _ in range(nb)]
         session.add_all(salaries)
         session.flush()
-        cas = k % 4  # 0 agreed by the UD, 1 accepted by silence, 2 filed 5 days ago, 3 refused
-        debut = date(2025, 7, 1) if cas == 2 else date(2025, 1 + k % 3, 1)
-        depot = t0 - timedelta(days=5) if cas == 2 else datetime.combine(debut, datetime.min.time()) - timedelta(days=20)
         piece = None
         if e.effectif >= 50:
             piece = pieces.enregistrer_piece(session, actor=None, contenu=PDF_AVIS_CSE, nom_fichier="avis-cse.pdf",
@@ -229,16 +245,19 @@ def _activite_partielle(session, rng, fake) -> int:
         contexte = session.scalars(sa.select(MailOutbox.contexte).where(MailOutbox.cle == f"ap-decision-{a.id}")).one()
         code = ap.code_de_reference(contexte[ap.REF_CODE])
         for m in range(2):
-            mois = debut.month + m
-            di = ap.creer_di(session, actor=None, code=code, annee=debut.year, mois=mois, now=t0)
+            periode = H.ajouter_mois(debut, m)
+            # filed a few days after the month (R71), at the latest four days ago
+            quand = min(datetime.combine(H.ajouter_mois(periode, 1), datetime.min.time()) + timedelta(days=5, hours=10),
+                        t0 - timedelta(days=4))
+            di = ap.creer_di(session, actor=None, code=code, annee=periode.year, mois=periode.month, now=quand)
             for s in salaries:
                 heures = Decimal(rng.choice([14, 21, 35, 70]))
                 session.add(LigneDI(demande_id=di.id, salarie_id=s.id, heures_chomees=heures,
                                     heures_travaillees=Decimal("151.67") - heures))
-            ap.recalculer_di(session, [di.id], t0)
-            run(session, ap.DI, "envoyer", Selection.of_ids([di.id]), None, now=t0, system=True)
+            ap.recalculer_di(session, [di.id], quand)
+            run(session, ap.DI, "envoyer", Selection.of_ids([di.id]), None, now=quand, system=True)
             if m == 0:
-                run(session, ap.DI, "valider", Selection.of_ids([di.id]), ud, now=t0 + timedelta(hours=1))
+                run(session, ap.DI, "valider", Selection.of_ids([di.id]), ud, now=quand + timedelta(hours=1))
             n_di += 1
     return n_di
 
@@ -263,12 +282,13 @@ def _service_civique(session, rng, fake) -> dict[str, int]:
     month computed and left to liquidate in the grid; the host's user « accueil » (Elisa) sees its own."""
     from backoffice.models import LotPaiement, Paiement, Echeance, MoisServiceCivique
     from backoffice.models.enums import LotStatut, MoisProgrammeStatut
-    from backoffice.workflows import Selection, run
-    from backoffice.workflows import pieces
-    from backoffice.workflows import service_civique as sc
-    from backoffice.workflows.paiements import emettre_lot
+    from backoffice.workflows import Selection
+    from backoffice.workflows import paiements, run as _run
+    from backoffice.workflows import service_civique as _sc
+    sc, run, emettre_lot = H.Module(_sc), H.horloger(_run), H.Module(paiements).emettre_lot
 
-    t0 = datetime(2025, 6, 16, 9, 0)  # the demo's "today" (seeds.demo.T0)
+    t0 = H.t0()  # the demo's « now »
+    H.a(H.moment(2024, 9, 1, 9))  # the hosts' agréments, before the first contract
     siege = session.scalars(sa.select(Compte).where(Compte.login == "siege")).one()
     comptable = session.scalars(sa.select(Compte).where(Compte.login == "comptable")).one()
     ligue = _structure(session, "SC-01", "Ligue de l'enseignement du Nord", TypeStructure.ORGANISME_ACCUEIL, rng)
@@ -281,33 +301,41 @@ def _service_civique(session, rng, fake) -> dict[str, int]:
     _partenaire(session, "accueil", ligue, "Élise", "Accueil")
     _partenaire(session, "accueil2", mairie, "Thomas", "Mairie")
     # (host, start, months, social increase, IBAN): the 4th volunteer is paid in Belgium (SEPA, R76)
-    plan = [(ligue, date(2024, 11, 15), 8, False, None), (ligue, date(2025, 1, 1), 6, True, None),
-            (ligue, date(2025, 2, 1), 10, False, None), (ligue, date(2025, 3, 15), 9, True, "BE68539007547034"),
-            (mairie, date(2025, 1, 1), 12, False, None), (mairie, date(2024, 10, 1), 7, True, None)]
+    J = H.jour
+    plan = [(ligue, J(2024, 11, 15), 8, False, None), (ligue, J(2025, 1, 1), 6, True, None),
+            (ligue, J(2025, 2, 1), 10, False, None), (ligue, J(2025, 3, 15), 9, True, "BE68539007547034"),
+            (mairie, J(2025, 1, 1), 12, False, None), (mairie, J(2024, 10, 1), 7, True, None)]
     contrats = []
     for k, (org, debut, mois, majoration, iban) in enumerate(plan):
         from backoffice.rules.service_civique import _ajouter_mois
         fin = _ajouter_mois(debut, mois) - timedelta(days=1)
         contrats.append(sc.creer_contrat(
             session, actor=siege, organisme_id=org.id, numero=f"SC-059-{debut.year}-{k + 1:05d}",
-            nom=fake.last_name(), prenom=fake.first_name(), naissance=date(2001 + k, 1 + k, 10), debut=debut,
+            nom=fake.last_name(), prenom=fake.first_name(), naissance=H.jour(2001 + k, 1 + k, 10), debut=debut,
             fin=fin, majoration_sociale=majoration, iban=iban or iban_fr(random.Random(f"volontaire-{k}")),
             now=datetime.combine(debut, datetime.min.time()) - timedelta(days=10)))
     # the mission of the 6th ended in April: closed by the siège
-    run(session, sc.CONTRAT, "terminer", Selection.of_ids([contrats[5].id]), siege, now=datetime(2025, 5, 2, 9))
-    for m in range(1, 6):  # January to May 2025: computed, liquidated, the batch emitted
-        periode = date(2025, m, 1)
-        now = datetime(2025, m, 24, 10)
+    run(session, sc.CONTRAT, "terminer", Selection.of_ids([contrats[5].id]), siege, now=H.moment(2025, 5, 2, 9))
+    for m in range(1, 6):  # the five months before (January to May 2025 in the reference): computed, liquidated
+        periode = H.jour(2025, m, 1)
+        now = H.moment(2025, m, 24, 10)
         calcul = sc.calculer_mois(session, actor=siege, periode=periode, now=now)
         run(session, sc.MOIS, "liquider", Selection.of_ids(calcul.ids), comptable, now=now + timedelta(hours=1))
         for lot_id in session.execute(sa.select(sa.distinct(Paiement.lot_id)).join(
                 Echeance, Echeance.id == Paiement.echeance_id).join(LotPaiement, LotPaiement.id == Paiement.lot_id)
                 .where(Echeance.source_id.in_(calcul.ids), LotPaiement.statut == LotStatut.PREPAREE)).scalars():
             emettre_lot(session, lot_id, now=now + timedelta(days=6), actor=comptable)
-    sc.calculer_mois(session, actor=siege, periode=date(2025, 6, 1), now=t0)  # June: to liquidate in the grid
+    sc.calculer_mois(session, actor=siege, periode=H.jour(2025, 6, 1), now=t0)  # this month: to liquidate
+    for c in contrats[:5]:  # a mission that ended before today (loaded in the first days of a month) is closed
+        if c.date_fin < t0.date():
+            run(session, sc.CONTRAT, "terminer", Selection.of_ids([c.id]), siege,
+                now=min(t0 - timedelta(minutes=25), datetime.combine(c.date_fin + timedelta(days=1), datetime.min.time())
+                        + timedelta(hours=9)))
+    H.a(t0 - timedelta(minutes=20))
     sc.deposer_piece(session, actor=session.scalars(sa.select(Compte).where(Compte.login == "accueil")).one(),
                      contrat_id=contrats[0].id, contenu=PDF_AVIS_CSE.replace(b"Avis du CSE", b"Attestation"),
-                     nom_fichier="attestation-presence.pdf", objet="Attestation de présence de mai 2025")
+                     nom_fichier="attestation-presence.pdf",
+                     objet=f"Attestation de présence de {_MOIS[H.jour(2025, 5, 1).month - 1]} {H.jour(2025, 5, 1).year}")
     session.flush()
     n_mois = session.execute(sa.select(sa.func.count()).select_from(MoisServiceCivique)).scalar_one()
     liquides = session.execute(sa.select(sa.func.count()).select_from(MoisServiceCivique).where(
@@ -323,10 +351,10 @@ def _esat(session, rng, fake) -> dict[str, int]:
     them under 80 % handicapped workers, refused (R54)."""
     from backoffice.models import DeclarationEA, DeclarationGarantie, LotPaiement, Paiement, VersementDGF
     from backoffice.models.enums import LotStatut
-    from backoffice.workflows import Selection, run
-    from backoffice.workflows import esat as wf
-    from backoffice.workflows.paiements import emettre_lot
-
+    from backoffice.workflows import Selection
+    from backoffice.workflows import esat as _esat_wf, paiements, run as _run
+    wf, run, emettre_lot = H.Module(_esat_wf), H.horloger(_run), H.Module(paiements).emettre_lot
+    H.a(H.moment(2024, 11, 1, 9))  # the agréments, before the DGF
     siege = session.scalars(sa.select(Compte).where(Compte.login == "siege")).one()
     comptable = session.scalars(sa.select(Compte).where(Compte.login == "comptable")).one()
     ars = session.scalars(sa.select(Compte).where(Compte.login == "ars")).first()
@@ -349,13 +377,16 @@ def _esat(session, rng, fake) -> dict[str, int]:
     u_esat2 = _partenaire(session, "esat2", esats[1], "Paul", "ESAT Amiens")
     u_ea = _partenaire(session, "ea", eas[0], "Emma", "EA Roubaix")
     u_ea2 = _partenaire(session, "ea2", eas[1], "Hugo", "EA Valenciennes")
-    for e, fixer_par in zip(esats, (ars, ars, admin)):  # the ARS sets its région's; the admin the other one
-        wf.fixer_dgf(session, actor=fixer_par, esat_id=e.id, exercice=2025, montant=Decimal(rng.choice(
-            [480_000, 612_000, 750_000])), now=datetime(2024, 12, 15, 10))
+    # the DGF of each year the declared months fall in (one in the reference), set on 15 December before it
+    exercices = sorted({H.jour(2025, m, 1).year for m in range(1, 6)})
+    for exercice in exercices:
+        for e, fixer_par in zip(esats, (ars, ars, admin)):  # the ARS sets its région's; the admin the other one
+            wf.fixer_dgf(session, actor=fixer_par, esat_id=e.id, exercice=exercice, montant=Decimal(rng.choice(
+                [480_000, 612_000, 750_000])), now=datetime(exercice - 1, 12, 15, 10))
     users = {esats[0].id: u_esat, esats[1].id: u_esat2}
     for m in range(1, 6):
-        now = datetime(2025, m, 25, 10)
-        periode = date(2025, m, 1)
+        now = H.moment(2025, m, 25, 10)
+        periode = H.jour(2025, m, 1)
         g_ids = []
         for e in esats[:2]:
             etp = Decimal(rng.randrange(40, 70))
