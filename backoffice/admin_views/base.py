@@ -597,6 +597,17 @@ class SecureModelView(FastGridMixin, ModelView):
         from . import fiche
         return fiche.history_lines(self, self.history(model))
 
+    def record_history(self, model) -> dict:
+        """« Tout ce qui est arrivé à … »: the record's and its related records' events, one query a page."""
+        from . import fiche
+        return fiche.history_panel(self, model)
+
+    def record_navigation(self, model) -> dict:
+        """Previous / next in the list the user came from (its filters, search, sort), back to that list."""
+        from . import fiche
+        from flask_admin.helpers import get_redirect_target
+        return fiche.navigation(self, model, get_redirect_target())
+
     def audit_diff(self, event):
         """What the history panel shows of an event's diff: audit.diff_visible, the one masking function."""
         from ..workflows import audit
