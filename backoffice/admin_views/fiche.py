@@ -305,6 +305,8 @@ def _sort_terms(view, query, joins, sort_column, sort_desc):
     else:
         order = [(field, path, bool(d)) for field, path, d in view._get_default_order()]
     for field, path, desc in order:
+        if isinstance(field, str):  # column_sortable_list's ("nom", "nom_recherche"): a column of the model
+            field = getattr(view.model, field)
         query, joins, alias = view._apply_path_joins(query, joins, path, inner_join=False)
         terms.append((field if alias is None else getattr(alias, field.key), desc))
     return query, terms, bool(sort_desc)
@@ -358,8 +360,13 @@ def neighbours(view, record, return_url: str | None) -> dict:
     # written out term by term
     null_big = view.session.get_bind().dialect.name == "postgresql"
     query, terms, pk_desc = _sort_terms(view, query, joins, sort_column, sort_desc)
-    own, own_terms, _d = _sort_terms(view, view.get_query(), {}, sort_column, sort_desc)
-    found = own.with_entities(*[e for e, _d in own_terms]).filter(pk == record.id).first() if own_terms else ()
+    table = view.model.__table__
+    if all(isinstance(e, sa.Column) and e.table is table or getattr(e, "class_", None) is view.model
+           for e, _d in terms):  # the sort is on the record's own columns: its values, no query
+        found = [getattr(record, e.key) for e, _d in terms]
+    else:
+        own, own_terms, _d = _sort_terms(view, view.get_query(), {}, sort_column, sort_desc)
+        found = own.with_entities(*[e for e, _d in own_terms]).filter(pk == record.id).first() if own_terms else ()
     if found is None:
         return {"precedent": None, "suivant": None}
     terms = terms + [(pk, pk_desc)]
