@@ -336,7 +336,7 @@ def _after(terms, values, null_big: bool):
 
 def neighbours(view, record, return_url: str | None) -> dict:
     """{"precedent": id | None, "suivant": id | None} of `record` in the list of `return_url` (same filters,
-    search and sort, the user's scope): one query each."""
+    search and sort, the user's scope): one keyset look-up each, both in one statement."""
     args = list_args(view, return_url)
     if args is None:
         return {"precedent": None, "suivant": None}
@@ -354,8 +354,8 @@ def neighbours(view, record, return_url: str | None) -> dict:
         for name, forward in (("suivant", True), ("precedent", False)):
             cond = (row < key) if desc == forward else (row > key)
             out[name] = query.with_entities(pk).filter(cond).order_by(
-                *view._order(keys, reverse=not forward)).limit(1).scalar()
-        return out
+                *view._order(keys, reverse=not forward)).limit(1).scalar_subquery()
+        return _both(view, out)
     # a sort on a joined or nullable column: the record's sort values (one query), then the same comparison
     # written out term by term
     null_big = view.session.get_bind().dialect.name == "postgresql"
@@ -374,8 +374,16 @@ def neighbours(view, record, return_url: str | None) -> dict:
     for name, forward in (("suivant", True), ("precedent", False)):
         ts = terms if forward else [(e, not d) for e, d in terms]
         order = [e.desc() if d else e.asc() for e, d in ts]
-        out[name] = query.with_entities(pk).filter(_after(ts, values, null_big)).order_by(*order).limit(1).scalar()
-    return out
+        out[name] = query.with_entities(pk).filter(_after(ts, values, null_big)).order_by(*order).limit(1) \
+            .scalar_subquery()
+    return _both(view, out)
+
+
+def _both(view, subqueries: dict) -> dict:
+    """The two keyset look-ups in one statement: SELECT (… LIMIT 1), (… LIMIT 1)."""
+    names = list(subqueries)
+    row = view.session.execute(sa.select(*[subqueries[n] for n in names])).one()
+    return dict(zip(names, row))
 
 
 # ---- « Tout ce qui est arrivé à … »: the record's history and its related records' (issue 18 §3, §6) ---------
