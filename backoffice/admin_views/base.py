@@ -591,7 +591,7 @@ class SecureModelView(FastGridMixin, ModelView):
 
     def record_related(self, model) -> list[dict]:
         from . import fiche
-        return fiche.load_related(self, model)
+        return fiche.load_related(self, model, request.args.get("onglet"))
 
     def history_lines(self, model) -> list[dict]:
         from . import fiche

@@ -77,13 +77,23 @@ def _value(row, name):
     return value
 
 
-def load_related(view, record) -> list[dict]:
-    """The record's related sections the user may see: [{key, title, columns, rows, more_url, nb_shown}]."""
+def load_related(view, record, active: str | None = None) -> list[dict]:
+    """The record's related sections the user may see, as tabs: [{key, title, url, active, columns, rows, more,
+    more_url}]. Only the visible tab is loaded (one query; `active`, else the first): the others are links
+    (issue 20: render only what is visible)."""
+    from flask import request
+
     from .base import ENDPOINT_BY_MODEL
     out = []
     role = getattr(current_user, "role", None)
-    for spec in getattr(view, "related_sections", ()):
-        if not policy.allows(spec.endpoint, "view", current_user):
+    specs = [s for s in getattr(view, "related_sections", ()) if policy.allows(s.endpoint, "view", current_user)]
+    if active not in {s.key for s in specs}:
+        active = specs[0].key if specs else None
+    args = {k: v for k, v in request.args.items() if k not in ("onglet", "historique_avant")}
+    for spec in specs:
+        url = url_for(f"{view.endpoint}.details_view", **args, onglet=spec.key) + "#fiche-onglets"
+        if spec.key != active:
+            out.append({"key": spec.key, "title": spec.title, "url": url, "active": False})
             continue
         hidden = set(policy.hidden_columns(spec.endpoint, role))
         columns = [c for c in spec.columns if c not in hidden]
@@ -118,8 +128,8 @@ def load_related(view, record) -> list[dict]:
             grid = next((v for v in view.admin._views if getattr(v, "endpoint", None) == spec.endpoint), None)
             args = filter_args(grid, spec.filtre[0], spec.filtre[1](record)) if grid is not None else {}
             more_url = url_for(f"{spec.endpoint}.index_view", **args) if args else None
-        out.append({"key": spec.key, "title": spec.title, "columns": [label_for(c) for c in columns],
-                    "rows": lines, "more": more, "more_url": more_url})
+        out.append({"key": spec.key, "title": spec.title, "url": url, "active": True,
+                    "columns": [label_for(c) for c in columns], "rows": lines, "more": more, "more_url": more_url})
     return out
 
 
