@@ -33,12 +33,19 @@ def _dossier_statique(endpoint: str) -> str | None:
     return blueprint.static_folder if blueprint is not None else None
 
 
+_chemins: dict[tuple[str, str], str | None] = {}
+
+
 def _fichier(endpoint: str, filename: str | None) -> tuple[str, os.stat_result] | None:
     folder = _dossier_statique(endpoint)
     if not folder or not filename:
         return None
-    path = os.path.realpath(os.path.join(folder, filename))
-    if not path.startswith(os.path.realpath(folder) + os.sep):
+    key = (folder, filename)
+    if key not in _chemins:  # realpath walks every component (issue 20: ≈ 0,2 ms per static URL of a page)
+        path = os.path.realpath(os.path.join(folder, filename))
+        _chemins[key] = path if path.startswith(os.path.realpath(folder) + os.sep) else None
+    path = _chemins[key]
+    if path is None:
         return None
     try:
         return path, os.stat(path)

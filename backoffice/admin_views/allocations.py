@@ -5,6 +5,7 @@ The amount (`montant`) is computed by the rules and moved by the workflow: it is
 
 from __future__ import annotations
 
+import sqlalchemy as sa
 from flask_login import current_user
 from sqlalchemy.orm import joinedload
 from wtforms import TextAreaField
@@ -15,7 +16,7 @@ from ..forms import entities
 from ..models.enums import AllocationNature, AllocationStatut, HorsDelaiStatut
 from . import refs
 from .base import SecureModelView
-from .fiche import Related
+from .fiche import Lie, Related
 from .filters import antenne_filter, dispositif_filter, mois_filters
 
 
@@ -36,6 +37,18 @@ class AllocationView(SecureModelView):
                 ("mois", "montant_demande", "montant_approuve", "statut", "decision_at")),
         Related("reversement", "Ordre de reversement", "reversement", m.Reversement,
                 lambda a: m.Reversement.allocation_id == a.id, ("numero", "montant", "montant_rembourse", "statut")),
+    )
+    # « Tout ce qui est arrivé à … » (issue 18): its versions (the one it corrects, its corrections, R46), its
+    # resources, payment and the payment's lot, its hors-délai request (R48), its reversement
+    history_related = (
+        Lie("allocation", m.Allocation, lambda a: sa.or_(m.Allocation.corrige_id == a.id,
+                                                         m.Allocation.id == a.corrige_id)),
+        Lie("ressource", m.Ressource, lambda a: m.Ressource.allocation_id == a.id),
+        Lie("paiement", m.Paiement, lambda a: m.Paiement.allocation_id == a.id),
+        Lie("lot_paiement", m.LotPaiement, lambda a: m.LotPaiement.id.in_(
+            sa.select(m.Paiement.lot_id).where(m.Paiement.allocation_id == a.id))),
+        Lie("demande_hors_delai", m.DemandeHorsDelai, lambda a: m.DemandeHorsDelai.id == a.demande_hors_delai_id),
+        Lie("reversement", m.Reversement, lambda a: m.Reversement.allocation_id == a.id),
     )
     column_list = ["id", "beneficiaire", "dispositif", "mois", "nature", "montant_forfaitaire", "montant",
                    "statut", "hors_delai", "antenne"]

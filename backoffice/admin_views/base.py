@@ -17,7 +17,7 @@ import mimetypes
 from decimal import Decimal
 
 import sqlalchemy as sa
-from flask import Response, abort, flash, has_request_context, redirect, request, stream_with_context, url_for
+from flask import Response, abort, flash, g, has_request_context, redirect, request, stream_with_context, url_for
 from flask_admin import expose
 from flask_admin._compat import csv_encode
 from flask_admin.contrib.sqla import ModelView
@@ -359,7 +359,20 @@ class SecureModelView(FastGridMixin, ModelView):
         if pk is None:
             return None
         query = self.get_query().filter(self.model.id == pk)
-        return query.options(*[sa.orm.joinedload(r) for r in self._detail_joins]).one_or_none()
+        query = query.options(*[sa.orm.joinedload(r) for r in self._detail_joins])
+        if has_request_context() and request.endpoint == f"{self.endpoint}.details_view":
+            # the record page's previous / next, read with the record (issue 18 §3, issue 20: one round trip)
+            from flask_admin.helpers import get_redirect_target
+
+            from . import fiche
+            subs = fiche.neighbour_subqueries(self, pk, get_redirect_target())
+            if subs is not None:
+                row = query.add_columns(*subs.values()).one_or_none()
+                if row is None:
+                    return None
+                g.bo_voisins = {"id": pk, **dict(zip(subs, row[1:]))}
+                return row[0]
+        return query.one_or_none()
 
     def _detail_relations(self):
         """The many-to-one relations the detail page shows (computed once, with the view)."""
@@ -591,11 +604,22 @@ class SecureModelView(FastGridMixin, ModelView):
 
     def record_related(self, model) -> list[dict]:
         from . import fiche
-        return fiche.load_related(self, model)
+        return fiche.load_related(self, model, request.args.get("onglet"))
 
     def history_lines(self, model) -> list[dict]:
         from . import fiche
         return fiche.history_lines(self, self.history(model))
+
+    def record_history(self, model) -> dict:
+        """« Tout ce qui est arrivé à … »: the record's and its related records' events, one query a page."""
+        from . import fiche
+        return fiche.history_panel(self, model)
+
+    def record_navigation(self, model) -> dict:
+        """Previous / next in the list the user came from (its filters, search, sort), back to that list."""
+        from . import fiche
+        from flask_admin.helpers import get_redirect_target
+        return fiche.navigation(self, model, get_redirect_target())
 
     def audit_diff(self, event):
         """What the history panel shows of an event's diff: audit.diff_visible, the one masking function."""

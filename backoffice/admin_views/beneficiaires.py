@@ -16,7 +16,7 @@ from ..models.enums import CerfaStatut, InscriptionStatut, Role
 from ..workflows import cerfa as cerfa_wf
 from . import refs
 from .base import SecureModelView
-from .fiche import Related
+from .fiche import Lie, Related
 from .filters import antenne_filter, dispositif_filter
 from .formatters import iban_groupes
 from .reversements import lien_compte_debiteur
@@ -60,6 +60,15 @@ class BeneficiaireView(SecureModelView):
                 lambda b: m.Paiement.allocation_id.in_(_allocations_de(b)),
                 ("lot", "allocation", "montant", "statut", "motif_rejet"),
                 options=lambda: (joinedload(m.Paiement.lot), joinedload(m.Paiement.allocation))),
+    )
+    # « Tout ce qui est arrivé à … » (issue 18): the youth, enrolments, cerfa, allocations, RIBs, payments, reversements
+    history_related = (
+        Lie("inscription", m.Inscription, lambda b: m.Inscription.beneficiaire_id == b.id),
+        Lie("cerfa", m.Cerfa, lambda b: m.Cerfa.inscription_id.in_(_inscriptions_de(b))),
+        Lie("allocation", m.Allocation, lambda b: m.Allocation.beneficiaire_id == b.id),
+        Lie("compte_bancaire", m.CompteBancaire, lambda b: m.CompteBancaire.beneficiaire_id == b.id),
+        Lie("paiement", m.Paiement, lambda b: m.Paiement.beneficiaire_id == b.id),
+        Lie("reversement", m.Reversement, lambda b: m.Reversement.beneficiaire_id == b.id),
     )
     form_base_class = entities.BeneficiaireForm
     column_list = ["id", "identifiant_imilo", "nom", "prenom", "date_naissance", "antenne",

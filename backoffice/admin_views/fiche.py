@@ -77,13 +77,23 @@ def _value(row, name):
     return value
 
 
-def load_related(view, record) -> list[dict]:
-    """The record's related sections the user may see: [{key, title, columns, rows, more_url, nb_shown}]."""
+def load_related(view, record, active: str | None = None) -> list[dict]:
+    """The record's related sections the user may see, as tabs: [{key, title, url, active, columns, rows, more,
+    more_url}]. Only the visible tab is loaded (one query; `active`, else the first): the others are links
+    (issue 20: render only what is visible)."""
+    from flask import request
+
     from .base import ENDPOINT_BY_MODEL
     out = []
     role = getattr(current_user, "role", None)
-    for spec in getattr(view, "related_sections", ()):
-        if not policy.allows(spec.endpoint, "view", current_user):
+    specs = [s for s in getattr(view, "related_sections", ()) if policy.allows(s.endpoint, "view", current_user)]
+    if active not in {s.key for s in specs}:
+        active = specs[0].key if specs else None
+    args = {k: v for k, v in request.args.items() if k not in ("onglet", "historique_avant")}
+    for spec in specs:
+        url = url_for(f"{view.endpoint}.details_view", **args, onglet=spec.key) + "#fiche-onglets"
+        if spec.key != active:
+            out.append({"key": spec.key, "title": spec.title, "url": url, "active": False})
             continue
         hidden = set(policy.hidden_columns(spec.endpoint, role))
         columns = [c for c in spec.columns if c not in hidden]
@@ -118,8 +128,8 @@ def load_related(view, record) -> list[dict]:
             grid = next((v for v in view.admin._views if getattr(v, "endpoint", None) == spec.endpoint), None)
             args = filter_args(grid, spec.filtre[0], spec.filtre[1](record)) if grid is not None else {}
             more_url = url_for(f"{spec.endpoint}.index_view", **args) if args else None
-        out.append({"key": spec.key, "title": spec.title, "columns": [label_for(c) for c in columns],
-                    "rows": lines, "more": more, "more_url": more_url})
+        out.append({"key": spec.key, "title": spec.title, "url": url, "active": True,
+                    "columns": [label_for(c) for c in columns], "rows": lines, "more": more, "more_url": more_url})
     return out
 
 
@@ -173,14 +183,29 @@ def _phrase_value(key, value, columns) -> str:
     return str(value)
 
 
-def history_lines(view, events) -> list[dict]:
+def _workflow_of(entity: str):
+    from ..workflows import registry
+    for wf in registry().values():
+        if wf.entity == entity:
+            return wf
+    return None
+
+
+def history_lines(view, events, with_object: bool = False) -> list[dict]:
     """Each audit event as a sentence: « Validée (siège) par Sébastien Valideur le 12/03/2025 à 10:14 », with the
     changed values and the transition's parameters formatted and labelled (the diff as audit.diff_visible masks
-    it for the role)."""
-    wf = getattr(view, "workflow", None)
-    columns = {c.key: c for c in sa.inspect(view.model).columns}
+    it for the role). `with_object`: each line also names the record it is about, linked to its page."""
+    from .base import ENDPOINT_BY_MODEL
+    own = view.model.__tablename__
+    models = {mdl.__tablename__: (mdl, ep) for mdl, ep in ENDPOINT_BY_MODEL.items()}
+    workflows, columns_of = {}, {}
     out = []
     for e in events:
+        if e.entity not in workflows:
+            workflows[e.entity] = getattr(view, "workflow", None) if e.entity == own else _workflow_of(e.entity)
+            mdl = view.model if e.entity == own else models.get(e.entity, (None, None))[0]
+            columns_of[e.entity] = {c.key: c for c in sa.inspect(mdl).columns} if mdl is not None else {}
+        wf, columns = workflows[e.entity], columns_of[e.entity]
         t = wf.transitions.get(e.action) if wf is not None else None
         if e.to_status and e.to_status != e.from_status:
             what = STATUT_LABELS.get(e.to_status, e.to_status)
@@ -188,7 +213,8 @@ def history_lines(view, events) -> list[dict]:
             what = t.label if t is not None else ACTIONS.get(e.action, e.action.replace("_", " ").capitalize())
         phrase = f"{what} par {_person(e.actor)} le {e.at:%d/%m/%Y} à {e.at:%H:%M}"
         details = []
-        diff = view.audit_diff(e) or {}
+        from ..workflows import audit
+        diff = audit.diff_visible(e.entity, e.diff, view._role()) or {}
         for k, v in diff.items():
             before, after = (v + [None, None])[:2] if isinstance(v, list) else (None, v)
             details.append(f"{label_for(k)} : {_phrase_value(k, before, columns)} → {_phrase_value(k, after, columns)}")
@@ -202,7 +228,14 @@ def history_lines(view, events) -> list[dict]:
             details.append(f"{labels.get(k) or label_for(k)} : {v}")
         if e.bulk_run_id:
             details.append(f"Traitement de masse n° {e.bulk_run_id}")
-        out.append({"event": e, "phrase": phrase, "details": details})
+        line = {"event": e, "phrase": phrase, "details": details}
+        if with_object:
+            name = ENTITY_NAMES.get(e.entity) or e.entity.replace("_", " ").capitalize()
+            line["objet"] = f"{name} n° {e.entity_id}"
+            endpoint = models.get(e.entity, (None, None))[1]
+            line["url"] = (url_for(f"{endpoint}.details_view", id=e.entity_id)
+                           if endpoint and e.entity_id and policy.allows(endpoint, "view", current_user) else None)
+        out.append(line)
     return out
 
 
@@ -212,3 +245,260 @@ def _cause(value: str) -> str:
     wf = registry().get(wf_name)
     t = wf.transitions.get(t_name) if wf is not None else None
     return t.label if t is not None else str(value)
+
+
+# ---- previous / next within the list the user came from (issue 18 §3) ------------------------------
+# The details link of a list carries the list's URL (`url=`, Flask-Admin's return_url): its filters, sort and
+# search. The record page reads them back, as the list reads its own URL, and asks for the row just before and
+# just after the record in that order: one keyset query each (`(sort key, id) < (record's key, id)` … LIMIT 1),
+# within the user's row scope (the view's get_query), never the list itself.
+
+def list_args(view, return_url: str | None):
+    """(sort_column, sort_desc, search, filters) of `return_url` when it is this view's list, else None; the
+    default list (no filter, default sort) when there is no return URL."""
+    from urllib.parse import parse_qsl, urlsplit
+
+    from flask import url_for as _url_for
+    from werkzeug.datastructures import MultiDict
+
+    from .grille import _filter_type, fits
+    if not return_url:
+        return None, None, None, []
+    parts = urlsplit(return_url)
+    if parts.path.rstrip("/") != _url_for(f"{view.endpoint}.index_view").rstrip("/"):
+        return None
+    args = MultiDict(parse_qsl(parts.query, keep_blank_values=True))
+
+    def integer(name):
+        raw = args.get(name)
+        return int(raw) if raw and raw.isascii() and raw.isdigit() and len(raw) < 6 else None
+    sort_column = None
+    sort = integer("sort")
+    if sort is not None:
+        found = view._get_column_by_idx(sort)
+        sort_column = found[0] if found is not None else None
+    sort_desc = integer("desc")
+    search = " ".join((args.get("search") or "").split())[:80] or None
+    if search and not fits(sa.String(), search):
+        search = None
+    filters = []
+    if view._filters:  # as Flask-Admin's _get_list_filter_args and grille's check of the values
+        found = []
+        for arg in args:
+            if not arg.startswith("flt") or "_" not in arg:
+                continue
+            pos, key = arg[3:].split("_", 1)
+            if key not in view._filter_args:
+                continue
+            idx, flt = view._filter_args[key]
+            value = args[arg]
+            try:
+                ok = flt.validate(value) and (fits(_filter_type(flt), flt.clean(value))
+                                              if _filter_type(flt) is not None else fits(None, value))
+            except (ValueError, TypeError, ArithmeticError):
+                ok = False
+            if ok:
+                found.append((pos, (idx, str(flt.name), value)))
+        filters = [v for _p, v in sorted(found, key=lambda n: n[0])]
+    return sort_column, sort_desc, search, filters
+
+
+def _sort_terms(view, query, joins, sort_column, sort_desc):
+    """(query with the sort's joins, [(expression, desc)], pk desc): the list's order, as get_list builds it
+    when the sort is not a keyset one (the primary key last, ascending unless the list is descending)."""
+    terms = []
+    if sort_column is not None and sort_column in view._sortable_columns:
+        fields = view._sortable_columns[sort_column]
+        paths = view._sortable_joins.get(sort_column)
+        pairs = list(zip(fields, paths)) if isinstance(fields, list) else [(fields, paths)]
+        order = [(field, path, bool(sort_desc)) for field, path in pairs]
+    else:
+        order = [(field, path, bool(d)) for field, path, d in view._get_default_order()]
+    for field, path, desc in order:
+        if isinstance(field, str):  # column_sortable_list's ("nom", "nom_recherche"): a column of the model
+            field = getattr(view.model, field)
+        query, joins, alias = view._apply_path_joins(query, joins, path, inner_join=False)
+        terms.append((field if alias is None else getattr(alias, field.key), desc))
+    return query, terms, bool(sort_desc)
+
+
+def _after(terms, values, null_big: bool):
+    """SQL condition: the row comes strictly after `values` in the order `terms` ([(expr, desc)]), NULLs sorted
+    as the database sorts them (PostgreSQL: as the largest value; SQLite: as the smallest)."""
+    def greater(e, v):
+        if v is None:
+            return sa.false() if null_big else e.is_not(None)
+        return sa.or_(e > v, e.is_(None)) if null_big else e > v
+
+    def less(e, v):
+        if v is None:
+            return e.is_not(None) if null_big else sa.false()
+        return e < v if null_big else sa.or_(e < v, e.is_(None))
+
+    def equal(e, v):
+        return e.is_(None) if v is None else e == v
+    ors = []
+    for i, ((e, desc), v) in enumerate(zip(terms, values)):
+        step = less(e, v) if desc else greater(e, v)
+        ors.append(sa.and_(*[equal(e2, v2) for (e2, _d), v2 in zip(terms[:i], values[:i])], step))
+    return sa.or_(*ors)
+
+
+def neighbour_subqueries(view, ident: int, return_url: str | None) -> dict | None:
+    """The two keyset look-ups as uncorrelated scalar subqueries, for a sort an index serves, so that get_one
+    reads them with the record itself (one round trip less, issue 20): the record's sort value comes from its own
+    row (`SELECT sort FROM model alias WHERE id = :id`). None for another sort (neighbours() then runs them)."""
+    args = list_args(view, return_url)
+    if args is None:
+        return None
+    sort_column, sort_desc, search, filters = args
+    keys = view._keyset_columns(sort_column, sort_desc)
+    if keys is None:
+        return None
+    query, _joins = view._filtered_query(search, filters)
+    pk = view.model.__mapper__.primary_key[0]
+    mapper = sa.inspect(view.model)
+    own = sa.orm.aliased(view.model)
+    values = [sa.literal(ident, type_=c.type) if c is pk else
+              sa.select(getattr(own, mapper.get_property_by_column(c).key))
+              .where(getattr(own, pk.key) == ident).scalar_subquery() for c, _d in keys]
+    row, key = sa.tuple_(*[c for c, _d in keys]), sa.tuple_(*values)
+    desc = keys[0][1]
+    out = {}
+    for name, forward in (("suivant", True), ("precedent", False)):
+        cond = (row < key) if desc == forward else (row > key)
+        out[name] = query.with_entities(pk).filter(cond).order_by(
+            *view._order(keys, reverse=not forward)).limit(1).scalar_subquery().correlate(None)
+    return out
+
+
+def neighbours(view, record, return_url: str | None) -> dict:
+    """{"precedent": id | None, "suivant": id | None} of `record` in the list of `return_url` (same filters,
+    search and sort, the user's scope): one keyset look-up each, both in one statement."""
+    args = list_args(view, return_url)
+    if args is None:
+        return {"precedent": None, "suivant": None}
+    sort_column, sort_desc, search, filters = args
+    query, joins = view._filtered_query(search, filters)
+    pk = view.model.__mapper__.primary_key[0]
+    keys = view._keyset_columns(sort_column, sort_desc)
+    out = {}
+    if keys is not None:  # a sort an index serves: a row-value comparison on (sort column, id)
+        mapper = sa.inspect(view.model)
+        cols = [c for c, _d in keys]
+        values = [getattr(record, mapper.get_property_by_column(c).key) for c in cols]
+        row, key = sa.tuple_(*cols), sa.tuple_(*[sa.literal(v, type_=c.type) for c, v in zip(cols, values)])
+        desc = keys[0][1]
+        for name, forward in (("suivant", True), ("precedent", False)):
+            cond = (row < key) if desc == forward else (row > key)
+            out[name] = query.with_entities(pk).filter(cond).order_by(
+                *view._order(keys, reverse=not forward)).limit(1).scalar_subquery()
+        return _both(view, out)
+    # a sort on a joined or nullable column: the record's sort values (one query), then the same comparison
+    # written out term by term
+    null_big = view.session.get_bind().dialect.name == "postgresql"
+    query, terms, pk_desc = _sort_terms(view, query, joins, sort_column, sort_desc)
+    table = view.model.__table__
+    if all(isinstance(e, sa.Column) and e.table is table or getattr(e, "class_", None) is view.model
+           for e, _d in terms):  # the sort is on the record's own columns: its values, no query
+        found = [getattr(record, e.key) for e, _d in terms]
+    else:
+        own, own_terms, _d = _sort_terms(view, view.get_query(), {}, sort_column, sort_desc)
+        found = own.with_entities(*[e for e, _d in own_terms]).filter(pk == record.id).first() if own_terms else ()
+    if found is None:
+        return {"precedent": None, "suivant": None}
+    terms = terms + [(pk, pk_desc)]
+    values = list(found) + [record.id]
+    for name, forward in (("suivant", True), ("precedent", False)):
+        ts = terms if forward else [(e, not d) for e, d in terms]
+        order = [e.desc() if d else e.asc() for e, d in ts]
+        out[name] = query.with_entities(pk).filter(_after(ts, values, null_big)).order_by(*order).limit(1) \
+            .scalar_subquery()
+    return _both(view, out)
+
+
+def _both(view, subqueries: dict) -> dict:
+    """The two keyset look-ups in one statement: SELECT (… LIMIT 1), (… LIMIT 1)."""
+    names = list(subqueries)
+    row = view.session.execute(sa.select(*[subqueries[n] for n in names])).one()
+    return dict(zip(names, row))
+
+
+# ---- « Tout ce qui est arrivé à … »: the record's history and its related records' (issue 18 §3, §6) ---------
+
+@dataclass(frozen=True)
+class Lie:
+    """A record whose audit events belong on the page of another: its grid (policy, link), model, and how it
+    hangs on the record (record -> SQL condition on `model`)."""
+    endpoint: str
+    model: Any
+    where: Callable[[Any], Any]
+
+
+HISTORY_PAGE = 20
+ENTITY_NAMES = {"beneficiaire": "Jeune", "inscription": "Parcours", "cerfa": "Cerfa", "allocation": "Allocation",
+                "compte_bancaire": "RIB", "paiement": "Paiement", "lot_paiement": "Lot", "reversement": "Reversement",
+                "ressource": "Ressource", "demande_hors_delai": "Demande hors délai"}
+
+
+def history_links(view) -> tuple:
+    """The view's `history_related`, else its related sections (each a grid, a model and a condition)."""
+    explicit = getattr(view, "history_related", None)
+    if explicit is not None:
+        return explicit
+    return tuple(Lie(s.endpoint, s.model, s.where) for s in getattr(view, "related_sections", ()))
+
+
+def history_events(view, record, before: int | None = None, limit: int = HISTORY_PAGE):
+    """(events, more): the audit events of the record and of its related records the user may see, newest first,
+    `limit` a page from `before` (an event id, keyset), in ONE query: `(entity, entity_id)` pairs OR-ed, each an
+    `IN (SELECT id … within the user's scope)`, every branch served by ix_audit_event_entity."""
+    from ..models import AuditEvent as AE
+    conds = [sa.and_(AE.entity == view.model.__tablename__, AE.entity_id == record.id)]
+    for lie in history_links(view):
+        if not policy.allows(lie.endpoint, "view", current_user):
+            continue  # a grid the role may not open: its events are not shown either
+        ids = sa.select(lie.model.id).where(lie.where(record))
+        scope = policy.row_scope(lie.model, current_user)
+        if scope is not None:
+            ids = ids.where(scope)
+        conds.append(sa.and_(AE.entity == lie.model.__tablename__, AE.entity_id.in_(ids)))
+    query = sa.select(AE).where(sa.or_(*conds))
+    if before is not None:
+        query = query.where(AE.id < before)
+    rows = view.session.execute(query.options(sa.orm.joinedload(AE.actor)).order_by(AE.id.desc())
+                                .limit(limit + 1)).scalars().all()
+    return rows[:limit], len(rows) > limit
+
+
+def history_panel(view, record) -> dict:
+    """The « Tout ce qui est arrivé à … » panel: a page of lines (`?historique_avant=<event id>` for the older
+    ones), the links to the older and the newest page."""
+    from flask import request
+
+    from .grille import parse_id
+    before = parse_id(request.args.get("historique_avant"))
+    events, more = history_events(view, record, before=before)
+    lines = history_lines(view, events, with_object=True)
+    args = request.args.to_dict()
+    args.pop("historique_avant", None)
+    older = (url_for(f"{view.endpoint}.details_view", **args, historique_avant=events[-1].id) + "#historique"
+             if more and events else None)
+    newest = url_for(f"{view.endpoint}.details_view", **args) + "#historique" if before is not None else None
+    return {"lines": lines, "older": older, "newest": newest}
+
+
+def navigation(view, record, return_url: str | None) -> dict:
+    """« Précédent », « Suivant » (carrying the same list URL) and « Retour à la liste »."""
+    from flask import g
+    found = getattr(g, "bo_voisins", None)  # read by get_one with the record (keyset sorts)
+    if found is None or found.get("id") != record.id:
+        found = neighbours(view, record, return_url)
+    back = return_url or url_for(f"{view.endpoint}.index_view")
+
+    def link(ident):
+        if ident is None:
+            return None
+        return url_for(f"{view.endpoint}.details_view", id=ident, url=return_url) if return_url \
+            else url_for(f"{view.endpoint}.details_view", id=ident)
+    return {"precedent": link(found["precedent"]), "suivant": link(found["suivant"]), "liste": back}

@@ -48,15 +48,27 @@ def _youth_with_everything(db, ref):
 
 
 def _sections(html):
-    return dict(re.findall(r'<section class="mt-4" id="fiche-([a-z_]+)"(.*?)</section>', html, re.S))
+    return dict(re.findall(r'<section class="mt-\d" id="fiche-([a-z_]+)"(.*?)</section>', html, re.S))
+
+
+def _tabs(html):
+    return re.findall(r'id="onglet-([a-z_]+)"', html)
+
+
+def _tab(client, url, key):
+    """The page with the related grid `key`'s tab open (issue 20: only the visible tab is loaded)."""
+    html = client.get(f"{url}&onglet={key}").get_data(as_text=True)
+    return _sections(html)[key]
 
 
 def test_a_youths_page_reaches_each_related_record(db, ref, clients):
     rec = _youth_with_everything(db, ref)
     c = clients["siege"]
-    html = c.get(f"/admin/beneficiaire/details/?id={rec['b']}").get_data(as_text=True)
-    sections = _sections(html)
-    assert set(sections) >= {"parcours", "cerfa", "allocations", "rib", "paiements"}
+    url = f"/admin/beneficiaire/details/?id={rec['b']}"
+    html = c.get(url).get_data(as_text=True)
+    assert set(_tabs(html)) >= {"parcours", "cerfa", "allocations", "rib", "paiements"}
+    assert list(_sections(html)) == ["parcours"]  # only the visible tab is loaded
+    sections = {key: _tab(c, url, key) for key in _tabs(html)}
     expected = {"parcours": f"/admin/inscription/details/?id={rec['i']}",
                 "cerfa": f"/admin/cerfa/details/?id={rec['c']}",
                 "allocations": f"/admin/allocation/details/?id={rec['a2']}",
@@ -72,8 +84,9 @@ def test_a_youths_page_reaches_each_related_record(db, ref, clients):
 def test_the_conseiller_sees_only_the_sections_of_grids_they_may_open(db, ref, clients):
     rec = _youth_with_everything(db, ref)
     html = clients["conseiller"].get(f"/admin/beneficiaire/details/?id={rec['b']}").get_data(as_text=True)
-    sections = _sections(html)
-    assert "allocations" in sections and "paiements" not in sections
+    assert "allocations" in _tabs(html) and "paiements" not in _tabs(html)
+    html = clients["conseiller"].get(f"/admin/beneficiaire/details/?id={rec['b']}&onglet=paiements")
+    assert "paiements" not in _sections(html.get_data(as_text=True))  # a tab typed by hand: not opened
 
 
 def test_an_allocations_page_has_its_header_resources_and_payment(db, ref, clients):
@@ -82,10 +95,10 @@ def test_an_allocations_page_has_its_header_resources_and_payment(db, ref, clien
     header = unescape(re.search(r'id="entete-fiche">(.*?)</header>', html, re.S)[1])
     assert 'data-statut="soumise"' in header and format_montant(Decimal("400.00")) in header
     assert 'data-transition="valider"' in header and 'data-transition="refuser"' in header
-    sections = _sections(html)
-    assert format_montant(Decimal("161.68")) in unescape(sections["ressources"])
-    paid = clients["siege"].get(f"/admin/allocation/details/?id={rec['a1']}").get_data(as_text=True)
-    assert f"ALLOC-{rec['a1']}" in _sections(paid)["paiements"] and "LOT-FICHE-1" in _sections(paid)["paiements"]
+    ressources = _tab(clients["siege"], f"/admin/allocation/details/?id={rec['a2']}", "ressources")
+    assert format_montant(Decimal("161.68")) in unescape(ressources)
+    paid = _tab(clients["siege"], f"/admin/allocation/details/?id={rec['a1']}", "paiements")
+    assert f"ALLOC-{rec['a1']}" in paid and "LOT-FICHE-1" in paid
 
 
 def test_the_history_says_who_did_what_and_when(db, ref, clients, app):

@@ -105,17 +105,19 @@ def test_a_youths_page_reaches_each_related_record(app, db, ref, live_server, pa
     page.goto(youth)
     reached = {}
     for key in ("parcours", "cerfa", "allocations", "rib", "paiements"):
+        page.click(f"#onglet-{key}")  # one tab per related grid, loaded when opened (issue 20)
         link = page.locator(f"#fiche-{key} a[data-lie='{key}']").first
         assert link.is_visible(), key
         link.click()
         page.wait_for_selector("#entete-fiche")
         reached[key] = page.url
-        page.go_back()
+        page.goto(youth)
         page.wait_for_selector("#fiche-parcours")
     assert "/admin/inscription/details/" in reached["parcours"] and "/admin/cerfa/details/" in reached["cerfa"]
     assert "/admin/allocation/details/" in reached["allocations"]
     assert "/admin/compte_bancaire/details/" in reached["rib"] and "/admin/paiement/details/" in reached["paiements"]
     # and from the payment, its batch
     page.goto(reached["allocations"])
+    page.click("#onglet-paiements")
     page.locator("#fiche-paiements a[href*='/admin/lot_paiement/details/']").first.click()
     page.wait_for_selector("#paiements-du-lot")
