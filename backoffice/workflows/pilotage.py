@@ -87,6 +87,7 @@ class Referentiel:
     departements: dict[str, tuple[str, str]]  # code → (nom, région code)
     regions: dict[str, str]  # code → nom
     programmes: dict[str, str]  # dispositif code → libellé, the programmes with payables or orders
+    ids: dict[str, int] = field(default_factory=dict)  # dispositif code → id (the grids' filters)
 
     def region_de(self, dep: str | None) -> str | None:
         return self.departements[dep][1] if dep in self.departements else None
@@ -97,9 +98,9 @@ def referentiel(session) -> Referentiel:
         sa.select(Departement.code, Departement.nom, Departement.region_code).order_by(Departement.code))}
     regs = dict(session.execute(sa.select(Region.code, Region.nom).order_by(Region.nom)).all())
     used = sa.union(sa.select(Echeance.dispositif_id), sa.select(Reversement.dispositif_id)).subquery()
-    progs = dict(session.execute(sa.select(Dispositif.code, Dispositif.libelle)
-                                 .where(Dispositif.id.in_(sa.select(used.c[0]))).order_by(Dispositif.code)).all())
-    return Referentiel(deps, regs, progs)
+    rows = session.execute(sa.select(Dispositif.code, Dispositif.libelle, Dispositif.id)
+                           .where(Dispositif.id.in_(sa.select(used.c[0]))).order_by(Dispositif.code)).all()
+    return Referentiel(deps, regs, {c: lib for c, lib, _i in rows}, {c: i for c, _l, i in rows})
 
 
 def _within(dep_expr, filtres: Filtres):
@@ -264,24 +265,47 @@ def restitution(session, filtres: Filtres, ref: Referentiel | None = None) -> Re
     return r
 
 
-def lignes_export(r: Restitution) -> tuple[list[str], list[list]]:
-    """Exactly the screen's table: one line per programme and month with money, its programme's total, then
-    the grand total. Amounts stay Decimal (the CSV writes 1234,56, the XLSX a number)."""
-    header = ["Niveau", "Programme", "Mois", "Versé (€)", "dont confirmé par la banque (€)", "Recouvré (€)",
-              "Reste dû (€)", "Bénéficiaires payés"]
-    niveau = r.libelle_niveau
-    rows = []
+@dataclass
+class Ligne:
+    valeurs: list  # what the screen shows and the export writes, amounts as Decimal
+    genre: str = "mois"  # mois | total_programme | total | territoire
+    programme: str | None = None
+    mois: str | None = None  # 'YYYY-MM'
+
+
+@dataclass
+class Tableau:
+    cle: str
+    titre: str
+    entetes: list[str]
+    lignes: list[Ligne]
+
+
+ENTETES_MESURES = ["Versé (€)", "dont confirmé par la banque (€)", "Recouvré (€)", "Reste dû (€)",
+                   "Bénéficiaires payés"]
+
+
+def _valeurs(c: dict) -> list:
+    return [c["verse"], c["confirme"], c["recouvre"], c["reste_du"], c["beneficiaires"]]
+
+
+def tableaux(r: Restitution) -> list[Tableau]:
+    """Exactly what the screen shows and the export writes: per programme its months with money and its total
+    over the period, then the grand total; and the level below the chosen one (régions under national,
+    départements under a région) with its total."""
+    lignes = []
     for p in r.programmes:
         for k in r.cles_mois:
             c = r.cellules.get((p, k))
-            if c is None:
-                continue
-            rows.append([niveau, p, f"{k[5:]}/{k[:4]}", c["verse"], c["confirme"], c["recouvre"], c["reste_du"],
-                         c["beneficiaires"]])
-        t = r.par_programme[p]
-        rows.append([niveau, p, "Total de la période", t["verse"], t["confirme"], t["recouvre"], t["reste_du"],
-                     t["beneficiaires"]])
-    t = r.total
-    rows.append([niveau, "Tous programmes", "Total général", t["verse"], t["confirme"], t["recouvre"],
-                 t["reste_du"], t["beneficiaires"]])
-    return header, rows
+            if c is not None:
+                lignes.append(Ligne([p, f"{k[5:]}/{k[:4]}", *_valeurs(c)], "mois", p, k))
+        lignes.append(Ligne([p, "Total de la période", *_valeurs(r.par_programme[p])], "total_programme", p))
+    lignes.append(Ligne(["Tous programmes", "Total général", *_valeurs(r.total)], "total"))
+    out = [Tableau("programmes", "Par programme et par mois", ["Programme", "Mois", *ENTETES_MESURES], lignes)]
+    if r.filtres.niveau in ("national", "region"):
+        titre = "Par région" if r.filtres.niveau == "national" else "Par département"
+        keys = sorted(r.par_territoire, key=lambda k: (k is None, r.libelle_territoire(k)))
+        rows = [Ligne([r.libelle_territoire(k), *_valeurs(r.par_territoire[k])], "territoire") for k in keys]
+        rows.append(Ligne(["Total", *_valeurs(r.total)], "total"))
+        out.append(Tableau("territoires", titre, ["Territoire", *ENTETES_MESURES], rows))
+    return out
