@@ -205,4 +205,5 @@ def _graphique(r: wf.Restitution) -> dict:
         for s in series:
             series[s].append(str(sum((r.cellules[(p, k)][s] for p in r.programmes if (p, k) in r.cellules),
                                      Decimal("0.00"))))
-    return {"labels": [f"{k[5:]}/{k[:4]}" for k in keys], "series": series}
+    # a list, not a mapping: the JSON filter sorts a mapping's keys, the legend keeps this order
+    return {"labels": [f"{k[5:]}/{k[:4]}" for k in keys], "series": [[k, v] for k, v in series.items()]}

@@ -12,8 +12,8 @@
   var LABELS = { verse: "Versé", recouvre: "Recouvré", reste_du: "Reste dû" };
   new window.Chart(canvas, {
     type: "bar",
-    data: { labels: data.labels, datasets: Object.keys(data.series).map(function (k) {
-      return { label: LABELS[k], data: data.series[k].map(Number), backgroundColor: COLOURS[k] };
+    data: { labels: data.labels, datasets: data.series.map(function (s) {
+      return { label: LABELS[s[0]], data: s[1].map(Number), backgroundColor: COLOURS[s[0]] };
     }) },
     options: {
       animation: false, responsive: true,
