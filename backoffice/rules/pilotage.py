@@ -116,7 +116,8 @@ def parse_filtres(args, *, departements: dict[str, str], regions: set[str], prog
         if len(territoire) == 1 and territoire.isdigit():
             territoire = "0" + territoire
         if territoire not in departements:
-            raise FiltreInvalide(f"Département inconnu : « {territoire[:10]} » (code INSEE : 01 à 95, 2A, 2B, 971 à 976).")
+            raise FiltreInvalide(f"Département inconnu : « {territoire[:10]} » "
+                                 "(code INSEE : 01 à 95, 2A, 2B, 971 à 976).")
     programme = (args.get("programme") or "").strip().upper() or None
     if programme is not None and programme not in programmes:
         raise FiltreInvalide(f"Programme inconnu : « {programme[:20]} ».")

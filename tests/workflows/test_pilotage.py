@@ -276,8 +276,9 @@ def test_random_payments_and_repayments_keep_the_figures_equal_to_the_model(demo
                 lot = m.LotPaiement(reference=f"PIL-HYP-{n}", dispositif_id=disp, date_execution=jour,
                                     statut="emise", fichier_sha256="0" * 64)
                 e = m.Echeance(dispositif_id=disp, source_type="allocation", source_id=900_000_000 + n,
-                               periode=jour.replace(day=1), payee_type=ptype, payee_id=pid, iban="FR7630006000011234567890189",
-                               titulaire="Hypothesis", libelle="PILOTAGE", montant=montant, statut="en_lot")
+                               periode=jour.replace(day=1), payee_type=ptype, payee_id=pid,
+                               iban="FR7630006000011234567890189", titulaire="Hypothesis", libelle="PILOTAGE",
+                               montant=montant, statut="en_lot")
                 s.add_all([lot, e])
                 s.flush()
                 s.add(m.Paiement(lot_id=lot.id, echeance_id=e.id, end_to_end_id=f"PIL-HYP-{n}", montant=montant,
