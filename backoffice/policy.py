@@ -124,6 +124,10 @@ POLICY: dict[str, ViewPolicy] = {
     "declaration_ea": P({A, S, M, C, PA, ARS}, create={PA}, export={A, S, C, ARS}, actions={A, S, C}),
     "dotation_dgf": P({A, S, M, C, PA, ARS}, create={ARS}, export={A, C, ARS}, actions={A, ARS}),
     "versement_dgf": P({A, S, M, C, PA, ARS}, export={A, C, ARS}, actions={A, S, C}),
+    # Pilotage (issue 16 §5): national restitutions of every programme's money — the agency's head office and
+    # its accountants and managers; no partner, conseiller (one antenne) nor territorial agent (UD, Caf, ARS:
+    # their scope is one programme in one territory, the screen crosses them all)
+    "pilotage": P({A, S, M, C}, export={A, S, M, C}),
     # Suivi
     "mail_outbox": P({A, SU}, export={A}),
     "job_outbox": P({A}),

@@ -26,6 +26,8 @@ def create_admin(app):
     from .retours import RetourBancaireView
     admin.add_view(RetourBancaireView(name="Retours bancaires", category="Paiements", endpoint="retour_bancaire",
                                       url="/admin/retour_bancaire"))
+    from .pilotage import PilotageView  # issue 16 §5
+    admin.add_view(PilotageView(name="Pilotage", endpoint="pilotage", url="/admin/pilotage"))
     if app.config.get("DEMO_MAILBOX_DIR"):  # set by `backoffice demo` only (its mail sink, issue 19)
         from .boite_mail import BoiteMailDemoView
         admin.add_view(BoiteMailDemoView(name="Boîte mail de démonstration", category="Suivi",

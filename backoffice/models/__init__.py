@@ -21,6 +21,7 @@ from .retours import RetourBancaire
 from .service_civique import AgrementServiceCivique, MoisServiceCivique, PieceServiceCivique
 from .reversements import Compensation, EcheancierLigne, Remboursement, RemiseReversement, Reversement
 from .structures import Etablissement, Structure
+from .territoires import Departement, Region
 
 __all__ = [
     "CONTROLES_ENSEMBLISTES", "ActionParcours", "Allocation", "Anomalie", "AuditEvent", "AuditSceau", "AutorisationAP", "Base", "Beneficiaire", "BulkRun",
@@ -36,4 +37,5 @@ __all__ = [
     "MoisServiceCivique", "PieceServiceCivique", "VersementDGF",
     "Structure", "Compensation", "EcheancierLigne", "RemiseReversement", "ItemAnnuelAfas", "ValeurItemAfas",
     "DeclarationAdulteRelais", "EtatActiviteNacre", "ExpertiseNacre",
+    "Departement", "Region",  # issue 16: pilotage's referential
 ]

@@ -10,7 +10,8 @@ from backoffice.policy import POLICY
 from .conftest import ROLES
 
 ENDPOINTS = sorted(POLICY)
-PAGES = {"files", "retour_bancaire", "boite_mail_demo"}  # screens that are not grids (queue health, bank returns import, the demo's mailbox)
+PAGES = {"files", "retour_bancaire", "boite_mail_demo", "pilotage"}  # screens that are not grids (queue health,
+# bank returns import, the demo's mailbox, the pilotage restitutions: tests/admin/test_pilotage.py)
 DEMO_ONLY = {"boite_mail_demo"}  # registered by `backoffice demo` only (tests/seeds/test_demo_mailbox.py)
 NOT_A_VIEW = {"piece_jointe"}  # the policy of attachment downloads (/admin/autorisation_ap/piece/<id>), no grid
 PAGES |= NOT_A_VIEW
