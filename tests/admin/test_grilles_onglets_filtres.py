@@ -29,6 +29,10 @@ def _tabs(html):
             for url, statut, n, shown in TAB.findall(html)}
 
 
+def _detail_ids(html, endpoint):
+    return {int(x) for x in re.findall(rf'/admin/{endpoint}/details/\?id=(\d+)&', html)}
+
+
 def _active_tab(html):
     m_ = re.search(r'class="nav-link[^"]* active[^"]*" href="[^"]+"\s+data-statut="([^"]*)"', html)
     return m_[1] if m_ else None
@@ -61,9 +65,9 @@ def test_tabs_counts_equal_the_filtered_counts_and_each_tab_is_the_status_filter
 
 
 def test_a_tab_combines_with_the_other_filters_and_the_search_and_keeps_them(app, db, ref, clients):
+    antenne_id = ref.nord.id
     c = clients["siege"]
     view = _view(app, "allocation")
-    antenne_id = ref.nord.id
     with app.test_request_context():
         args = {**filter_args(view, "antenne_id", str(antenne_id)), "search": "M"}
     html = c.get("/admin/allocation/", query_string=args).get_data(as_text=True)
@@ -219,15 +223,18 @@ def _eloise(db, ref):
 def test_the_search_finds_eloise_anywhere_in_the_name_accents_and_case_ignored(app, db, ref, clients, terme):
     b, a = _eloise(db, ref)
     c = clients["siege"]
-    assert b in _ids(c.get("/admin/beneficiaire/", query_string={"search": terme}).get_data(as_text=True))
+    assert b in _detail_ids(c.get("/admin/beneficiaire/", query_string={"search": terme}).get_data(as_text=True),
+                            "beneficiaire")
     assert a in _ids(c.get("/admin/allocation/", query_string={"search": terme}).get_data(as_text=True))
 
 
 def test_a_short_term_stays_a_prefix_search(app, db, ref, clients):
     b, _a = _eloise(db, ref)
     c = clients["siege"]
-    assert b in _ids(c.get("/admin/beneficiaire/", query_string={"search": "du"}).get_data(as_text=True))
-    assert b not in _ids(c.get("/admin/beneficiaire/", query_string={"search": "el"}).get_data(as_text=True))
+    assert b in _detail_ids(c.get("/admin/beneficiaire/", query_string={"search": "du"}).get_data(as_text=True),
+                            "beneficiaire")
+    assert b not in _detail_ids(c.get("/admin/beneficiaire/", query_string={"search": "el"}).get_data(as_text=True),
+                                "beneficiaire")
 
 
 def test_the_search_of_an_establishment_finds_its_raison_sociale_and_siret(app, db, ref, clients):
