@@ -214,6 +214,18 @@ def estimated_sums(session, query, table, columns, count: int) -> list[Decimal] 
     return [Decimal(a or 0) * count for a in avgs]
 
 
+def _count_input_rows(node) -> int | None:
+    """The planner's estimate of the rows a `SELECT count(*) FROM (…)` branch counts: the input of its Aggregate.
+    None for a parallel (partial) aggregate, whose nodes show per-worker figures."""
+    while node.get("Node Type") != "Aggregate":
+        if not node.get("Plans"):
+            return None
+        node = node["Plans"][0]
+    if node.get("Partial Mode", "Simple") != "Simple" or not node.get("Plans"):
+        return None
+    return int(node["Plans"][0]["Plan Rows"])
+
+
 # ---- cursors -----------------------------------------------------------------------------------
 
 def _encode_value(value):
@@ -494,18 +506,66 @@ class FastGridMixin:
         active = on_statut[0][2] if len(on_statut) == 1 and on_statut[0][0] == equal else None
         query, _joins = self._filtered_query(args.search, others)
         from .formatters import enum_choices
-
-        def tab(label, value, q, is_active):
-            n, estimated = self._count_rows(q)
+        choices = enum_choices(column.type.enum_class)
+        branches = [query] + [query.filter(column == column.type.enum_class(v)) for v, _l in choices]
+        counts = self._count_branches(query, column, branches, [v for v, _l in choices])
+        tabs = []
+        for (label, value, is_active), (n, estimated) in zip(
+                [("Tous", None, not on_statut)] + [(lbl, v, active == v) for v, lbl in choices], counts):
             url_filters = others + ([(equal, flt.name, value)] if value is not None else [])
-            return {"label": label, "value": value, "count": n, "estimated": estimated,
-                    "display": format_count(n, estimated), "active": is_active,
-                    "url": self._get_list_url(args.clone(filters=url_filters or None, page=0))}
-
-        tabs = [tab("Tous", None, query, not on_statut)]
-        for value, label in enum_choices(column.type.enum_class):
-            tabs.append(tab(label, value, query.filter(column == column.type.enum_class(value)), active == value))
+            tabs.append({"label": label, "value": value, "count": n, "estimated": estimated,
+                         "display": format_count(n, estimated), "active": is_active,
+                         "url": self._get_list_url(args.clone(filters=url_filters or None, page=0))})
         return tabs
+
+    def _count_branches(self, query, column, branches, values) -> list[tuple[int, bool]]:
+        """(count, estimated) of each query of `branches` (« Tous » then one per status), decided exactly as
+        _count_rows decides the grid's count, in two statements whatever the number of statuses: one EXPLAIN of
+        their UNION ALL (the planner's estimate of each branch, the same figure as its own EXPLAIN), then one
+        UNION ALL of capped counts (at most exact_count_under + 1 index entries each) for the branches it
+        expects small. SQLite, or `?compte=exact`: one exact GROUP BY."""
+        session = self.session
+        pk = self.model.__mapper__.primary_key[0]
+        forced = has_request_context() and request.args.get("compte") == "exact"
+        if forced or session.get_bind().dialect.name != "postgresql":
+            by_value = {getattr(k, "value", k): n for k, n in
+                        query.with_entities(column, sa.func.count(pk)).order_by(None).group_by(column).all()}
+            return [(sum(by_value.values()), False)] + [(by_value.get(v, 0), False) for v in values]
+        cap = self.exact_count_under
+        estimates = self._branch_estimates(branches)
+        small = [i for i, e in enumerate(estimates) if e < cap]
+        capped = {}
+        if small:
+            subs = [sa.select(sa.literal(i).label("branche"), sa.func.count().label("n"))
+                    .select_from(branches[i].with_entities(pk).order_by(None).limit(cap + 1).subquery())
+                    for i in small]
+            capped = dict(session.execute(sa.union_all(*subs)).all())
+        out = []
+        for i, estimate in enumerate(estimates):
+            if i not in capped:
+                out.append((estimate, True))
+            elif capped[i] <= cap:
+                out.append((capped[i], False))
+            else:
+                out.append((max(estimate, capped[i]), True))
+        return out
+
+    def _branch_estimates(self, branches) -> list[int]:
+        """The planner's row estimate of each query (one EXPLAIN of a UNION ALL of their counts)."""
+        bind = self.session.get_bind()
+        stmt = sa.union_all(*[sa.select(sa.func.count()).select_from(b.order_by(None).subquery()) for b in branches])
+        compiled = stmt.compile(dialect=bind.dialect, compile_kwargs={"render_postcompile": True})
+        plan = self.session.connection().exec_driver_sql("EXPLAIN (FORMAT JSON) " + compiled.string,
+                                                         compiled.params).scalar()
+        if isinstance(plan, str):
+            plan = json.loads(plan)
+        top = plan[0]["Plan"]
+        children = top.get("Plans", []) if top.get("Node Type") == "Append" else [top]
+        out = [_count_input_rows(node) for node in children]
+        if len(out) != len(branches) or None in out:
+            # a parallel plan (its nodes show per-worker figures) or another shape: one EXPLAIN per branch
+            return [planner_estimate(self.session, b) or 0 for b in branches]
+        return out
 
     # -- saved filters (issue 18) -----------------------------------------------------------------
     @staticmethod
