@@ -4,6 +4,7 @@ the final outcome."""
 from datetime import timedelta
 
 import sqlalchemy as sa
+from playwright.sync_api import expect
 
 from backoffice.models import BulkRun
 from backoffice.models.base import utcnow
@@ -26,7 +27,7 @@ def test_the_progress_page_updates_without_reloading(app, db, ref, live_server, 
     db.session.execute(sa.update(BulkRun).where(BulkRun.id == run_id).values(
         traites=250, modifies=240, refus={"cerfa non validé par le siège ou sans RIB (R45)": 10}, updated_at=utcnow()))
     db.session.commit()
-    page.wait_for_function("document.getElementById('progression-traites').textContent.includes('250')")
+    expect(page.locator("#progression-traites")).to_contain_text("250", timeout=15000)  # no reload: fetch
     assert page.inner_text("#progression-refuses") == "10"
     assert "lignes/s" in page.inner_text("#progression-debit")
     assert "encore" in page.inner_text("#progression-fin")
@@ -41,6 +42,6 @@ def test_the_progress_page_updates_without_reloading(app, db, ref, live_server, 
     page.wait_for_selector("#resultat[data-issue=refus]")
     assert "Terminé, avec des lignes refusées" in page.inner_text("#resultat")
     assert "480" in page.inner_text("#resultat-modifiees")
-    page.wait_for_function("document.getElementById('progression-annonce').textContent.includes('480')")
+    expect(page.locator("#progression-annonce")).to_contain_text("480")
     assert page.evaluate("window.__pas_recharge") == "oui"
     assert page.locator("#resultat a", has_text="Retour à la liste").count() == 1
