@@ -141,6 +141,10 @@ def _heure(value: datetime | None) -> str | None:
     return format_date(value) if value else None
 
 
+def _nombre(n: int) -> str:
+    return f"{n:,}".replace(",", "\u202f")
+
+
 def _duree(secondes: float) -> str:
     secondes = max(0, int(round(secondes)))
     if secondes < 60:
@@ -181,6 +185,7 @@ def progression(run, now: datetime, outcome: dict | None = None, lot_url=None) -
         "total": run.total, "traites": run.traites, "modifies": run.modifies, "refuses": refuses,
         "refus": [{"motif": motif, "nb": n} for motif, n in sorted(refus.items(), key=lambda kv: -kv[1])],
         "pourcentage": pct,
+        "traites_texte": f"{_nombre(run.traites)} / {_nombre(run.total)} ({pct} %)",
         "debit": round(debit, 1) if debit is not None else None,
         "debit_texte": (f"{debit:,.0f}".replace(",", "\u202f") + " lignes/s") if debit is not None else None,
         "demarre_at": _heure(run.demarre_at), "termine_at": _heure(run.termine_at),

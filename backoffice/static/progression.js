@@ -9,7 +9,6 @@
   if (!box || box.getAttribute("data-termine") === "1" || !window.fetch) { return; }
   var url = box.getAttribute("data-url");
   var failures = 0;
-  function nb(n) { return Number(n).toLocaleString("fr-FR").replace(/[\u00a0\u202f ]/g, "\u202f"); }
   function set(id, text) {
     var el = document.getElementById(id);
     if (el && el.textContent !== text) { el.textContent = text; }
@@ -23,7 +22,7 @@
       bar.textContent = d.traites + " / " + d.total;
     }
     set("progression-libelle", d.libelle);
-    set("progression-traites", nb(d.traites) + " / " + nb(d.total) + " (" + d.pourcentage + " %)");
+    set("progression-traites", d.traites_texte);
     set("progression-debit", d.debit_texte || "—");
     set("progression-fin", d.fin_estimee ? d.fin_estimee + " (encore " + d.reste_texte + ")" : "après le premier lot de lignes");
     set("progression-refuses", String(d.refuses));
