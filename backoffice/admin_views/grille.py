@@ -294,6 +294,17 @@ class FastGridMixin:
 
     # -- URL arguments ------------------------------------------------------------------------
     def _get_list_extra_args(self):
+        # read once per request and view (the tabs and the saved filters read them again while the list
+        # renders): a refused filter value is flashed once, not on the next page too
+        cache = g.setdefault("bo_list_args", {}) if has_request_context() else None
+        if cache is not None and self.endpoint in cache:
+            return cache[self.endpoint].clone()
+        args = self._read_list_extra_args()
+        if cache is not None:
+            cache[self.endpoint] = args
+        return args.clone()
+
+    def _read_list_extra_args(self):
         args = super()._get_list_extra_args()
         # finding 6 (issue 12): a page past any real one, a page size not offered, a NUL in the search
         if not 0 <= (args.page or 0) <= MAX_PAGE:

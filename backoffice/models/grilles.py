@@ -62,6 +62,11 @@ def _declare_indexes() -> None:
     for table in STATUT_TRI:
         t = Base.metadata.tables[table]
         sa.Index(f"ix_{table}_statut_tri", t.c.statut, t.c.id)
+    # the identifiant i-milo's prefix, OR-ed with the name's trigram in the same search: without a pattern-ops
+    # btree (the database's collation is not C) the OR turns the whole search into a sequential scan
+    t = Base.metadata.tables["beneficiaire"]
+    sa.Index("ix_beneficiaire_imilo_motif", t.c.identifiant_imilo,
+             postgresql_ops={"identifiant_imilo": "varchar_pattern_ops"})
     for table, column in TRGM_NORMALISEES:
         t = Base.metadata.tables[table]
         label = f"{column}_normalise"

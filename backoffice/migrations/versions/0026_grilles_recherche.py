@@ -52,6 +52,9 @@ def upgrade():
     op.add_column("bulk_run", sa.Column("demarre_at", sa.DateTime(), nullable=True))
     for table in STATUT_TRI:
         op.create_index(f"ix_{table}_statut_tri", table, ["statut", "id"])
+    # the i-milo identifier's prefix, OR-ed with the name's trigram: a pattern-ops btree (non-C collation)
+    op.create_index("ix_beneficiaire_imilo_motif", "beneficiaire", ["identifiant_imilo"],
+                    postgresql_ops={"identifiant_imilo": "varchar_pattern_ops"})
     if op.get_bind().dialect.name != "postgresql":
         return
     op.execute("CREATE EXTENSION IF NOT EXISTS pg_trgm")
@@ -72,6 +75,7 @@ def downgrade():
         op.execute("DROP FUNCTION IF EXISTS bo_normalise(text)")
     for table in STATUT_TRI:
         op.drop_index(f"ix_{table}_statut_tri", table_name=table)
+    op.drop_index("ix_beneficiaire_imilo_motif", table_name="beneficiaire")
     with op.batch_alter_table("bulk_run") as batch:
         batch.drop_column("demarre_at")
     op.drop_table("filtre_enregistre")
