@@ -265,3 +265,16 @@ def test_the_search_uses_the_trigram_index(app, db, ref):
                 "EXPLAIN SELECT id FROM etablissement WHERE bo_normalise(raison_sociale) LIKE '%HELENE%'")))
             assert "Bitmap Index Scan on ix_etablissement_raison_sociale_trgm" in plan, plan
             tx.rollback()
+
+
+def test_on_sqlite_the_same_search_runs_with_bo_normalise_as_a_python_function():
+    # the demo runs on SQLite: bo_normalise is registered on every SQLite connection (admin_views/grille.py), so
+    # `bo_normalise(col) LIKE '%TERME%'` finds names without their accents there too, with a plain LIKE
+    import backoffice.admin_views.grille  # noqa: F401  (registers the connect listener)
+    engine = sa.create_engine("sqlite://")
+    with engine.connect() as conn:
+        assert conn.execute(sa.text("SELECT bo_normalise('Duchêne Éloïse')")).scalar() == "DUCHENE ELOISE"
+        conn.execute(sa.text("CREATE TABLE t (nom TEXT)"))
+        conn.execute(sa.text("INSERT INTO t VALUES ('Boulangerie Hélène Crème'), ('Autre')"))
+        assert conn.execute(sa.text("SELECT nom FROM t WHERE bo_normalise(nom) LIKE '%LENE CREM%'")).scalars().all() \
+            == ["Boulangerie Hélène Crème"]
