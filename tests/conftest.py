@@ -156,10 +156,13 @@ def populated_db(db, _demo_snapshot, _tables):
                     copy.write(_demo_snapshot[table])
         cur.execute("SET session_replication_role = DEFAULT")
         cur.execute("""
-            SELECT c.relname, a.attname, pg_get_serial_sequence(quote_ident(c.relname), a.attname)
+            SELECT c.relname, a.attname,
+                   pg_get_serial_sequence(quote_ident(n.nspname) || '.' || quote_ident(c.relname), a.attname)
             FROM pg_attribute a JOIN pg_class c ON c.oid = a.attrelid JOIN pg_namespace n ON n.oid = c.relnamespace
             WHERE n.nspname = 'public' AND c.relkind = 'r' AND a.attnum > 0 AND NOT a.attisdropped
-              AND pg_get_serial_sequence(quote_ident(c.relname), a.attname) IS NOT NULL""")
+              -- schema-qualified: the planner may evaluate this before the schema filter (information_schema)
+              AND pg_get_serial_sequence(quote_ident(n.nspname) || '.' || quote_ident(c.relname), a.attname)
+                  IS NOT NULL""")
         for table, column, seq in cur.fetchall():
             cur.execute(f'SELECT setval(%s, coalesce((SELECT max("{column}") FROM "{table}"), 0) + 1, false)', (seq,))
         raw.commit()

@@ -39,7 +39,7 @@ from .filters import BoFilterConverter
 from .formatters import (csv_cell, export_cell, export_mois, formatters_for, is_money_type, label_for,
                          neutraliser_formule)
 from .formatters import money as money_formatter
-from .grille import INT_MAX, FastGridMixin, parse_id
+from .grille import INT_MAX, FastGridMixin, contains_match, parse_id
 
 # model class -> endpoint of its grid, filled as views are built (relation links in lists)
 ENDPOINT_BY_MODEL: dict[type, str] = {}
@@ -73,6 +73,12 @@ def prefix_match(column, term: str):
     if not isinstance(column.type, (sa.String, sa.Text)):
         return sa.false()
     return sa.or_(*[column.like(f"{_escape_like(v)}%", escape="\\") for v in search_variants(term)])
+
+
+def search_match(field, column, term: str):
+    """The grid's search on one column: anywhere in a name (trigram, issue 18), else by prefix."""
+    match = contains_match(field, column, term)
+    return match if match is not None else prefix_match(column, term)
 
 
 class _Echo:
@@ -386,19 +392,21 @@ class SecureModelView(FastGridMixin, ModelView):
         """Prefix search on the whole typed text ("martin lé" finds "MARTIN LEA"): `LIKE 'X%'` on
         each searchable column, as typed, upper-cased and accent-free, so the btree indexes on
         nom_recherche, numero, identifiant_imilo serve it (Flask-Admin's default casts and ILIKEs
-        '%x%', which no index serves, PERFORMANCE.md)."""
+        '%x%', which no index serves, PERFORMANCE.md). Issue 18: on a name column (nom_recherche, raison
+        sociale, SIRET…) a term of 3 characters or more is found anywhere in it, accents and case ignored
+        (grille.contains_match: `LIKE '%TERME%'` on the normalised column, a trigram index serves it)."""
         term = " ".join((search or "").split())[:80]
         if not term:
             return query, count_query, joins, count_joins
         conditions, count_conditions = [], []
         for field, path in self._search_fields:
             query, joins, alias = self._apply_path_joins(query, joins, path, inner_join=False)
-            conditions.append(prefix_match(field if alias is None else getattr(alias, field.key), term))
+            conditions.append(search_match(field, field if alias is None else getattr(alias, field.key), term))
             if count_query is not None:
                 count_query, count_joins, count_alias = self._apply_path_joins(
                     count_query, count_joins, path, inner_join=False)
-                count_conditions.append(
-                    prefix_match(field if count_alias is None else getattr(count_alias, field.key), term))
+                count_conditions.append(search_match(
+                    field, field if count_alias is None else getattr(count_alias, field.key), term))
         query = query.filter(sa.or_(*conditions))
         if count_query is not None:
             count_query = count_query.filter(sa.or_(*count_conditions))

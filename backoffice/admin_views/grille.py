@@ -13,6 +13,8 @@
   primary key, so the order is total and no row is skipped or shown twice between pages.
 - Exports stream: the query is read in chunks (a server-side cursor on PostgreSQL) and each row is
   written out as soon as it is formatted; memory stays bounded whatever the row count.
+- Issue 18: status tabs with their counts (estimated as the grid's own count is), saved filters per user
+  (models.grilles.FiltreEnregistre), and a name search on any part of the name (trigram, accent-insensitive).
 """
 
 from __future__ import annotations
@@ -26,8 +28,13 @@ from decimal import Decimal, InvalidOperation
 from enum import Enum
 
 import sqlalchemy as sa
-from flask import abort, flash, g, has_request_context, request
+from flask import abort, flash, g, has_request_context, redirect, request
+from flask_admin import expose
+from flask_login import current_user
 from sqlalchemy.orm import joinedload
+
+from ..forms.fields import normaliser_recherche
+from ..models.grilles import TRGM_COLONNES, TRGM_NORMALISEES
 
 EXACT_COUNT_UNDER = 1_000
 EXPORT_CHUNK = 1_000
@@ -128,6 +135,58 @@ def exact_count(session, query, pk, cap: int | None = None) -> int:
     return session.execute(sa.select(sa.func.count()).select_from(sub)).scalar_one()
 
 
+# ---- name search (issue 18) -------------------------------------------------------------------------
+# A term of at least TRIGRAM_MIN characters is looked for anywhere in the name columns (« eloise » finds
+# « MARTIN ÉLOÏSE »): `LIKE '%TERME%'` on the normalised column (upper case, no accents: nom_recherche, or
+# bo_normalise(column), a SQL function), which a GIN pg_trgm index serves on PostgreSQL (migration
+# 0026_grilles_recherche). SQLite (the demo) runs the same LIKE, bo_normalise being a Python function there.
+# A shorter term stays a prefix search (a btree serves it; three letters are the least a trigram can use).
+
+TRIGRAM_MIN = 3
+_TRGM_COLONNES = set(TRGM_COLONNES)
+_TRGM_NORMALISEES = set(TRGM_NORMALISEES)
+
+
+def _escape_like(term: str) -> str:
+    return term.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+
+
+def _table_column(field):
+    """(table name, column name) of a searchable field (a Column or a mapped attribute), else None."""
+    column = field
+    prop = getattr(field, "property", None)
+    if prop is not None and hasattr(prop, "columns"):
+        column = prop.columns[0]
+    table = getattr(column, "table", None)
+    name = getattr(table, "name", None)
+    return (name, column.name) if name and isinstance(column, sa.Column) else None
+
+
+def contains_match(field, column, term: str):
+    """`column` (possibly an alias's) holding `term` anywhere, when `field` is a trigram-indexed name column
+    and the term long enough; None otherwise (the caller keeps the prefix search)."""
+    key = _table_column(field)
+    if key is None or (key not in _TRGM_COLONNES and key not in _TRGM_NORMALISEES):
+        return None
+    norm = normaliser_recherche(term)
+    if key[1] == "siret":
+        norm = norm.replace(" ", "")
+    if len(norm.replace(" ", "")) < TRIGRAM_MIN:
+        return None
+    pattern = f"%{_escape_like(norm)}%"
+    target = column if key in _TRGM_COLONNES else sa.func.bo_normalise(column)
+    return target.like(pattern, escape="\\")
+
+
+@sa.event.listens_for(sa.engine.Engine, "connect")
+def _sqlite_bo_normalise(dbapi_connection, _record):
+    """On SQLite, bo_normalise is the same Python function that fills nom_recherche."""
+    import sqlite3
+    if isinstance(dbapi_connection, sqlite3.Connection):
+        dbapi_connection.create_function("bo_normalise", 1, lambda v: None if v is None else normaliser_recherche(v),
+                                         deterministic=True)
+
+
 # ---- money totals (issue 18) ----------------------------------------------------------------------
 
 def exact_sums(session, query, columns) -> list[Decimal]:
@@ -153,6 +212,18 @@ def estimated_sums(session, query, table, columns, count: int) -> list[Decimal] 
     if n < SAMPLE_MIN_MATCHES:
         return None
     return [Decimal(a or 0) * count for a in avgs]
+
+
+def _count_input_rows(node) -> int | None:
+    """The planner's estimate of the rows a `SELECT count(*) FROM (…)` branch counts: the input of its Aggregate.
+    None for a parallel (partial) aggregate, whose nodes show per-worker figures."""
+    while node.get("Node Type") != "Aggregate":
+        if not node.get("Plans"):
+            return None
+        node = node["Plans"][0]
+    if node.get("Partial Mode", "Simple") != "Simple" or not node.get("Plans"):
+        return None
+    return int(node["Plans"][0]["Plan Rows"])
 
 
 # ---- cursors -----------------------------------------------------------------------------------
@@ -223,6 +294,17 @@ class FastGridMixin:
 
     # -- URL arguments ------------------------------------------------------------------------
     def _get_list_extra_args(self):
+        # read once per request and view (the tabs and the saved filters read them again while the list
+        # renders): a refused filter value is flashed once, not on the next page too
+        cache = g.setdefault("bo_list_args", {}) if has_request_context() else None
+        if cache is not None and self.endpoint in cache:
+            return cache[self.endpoint].clone()
+        args = self._read_list_extra_args()
+        if cache is not None:
+            cache[self.endpoint] = args
+        return args.clone()
+
+    def _read_list_extra_args(self):
         args = super()._get_list_extra_args()
         # finding 6 (issue 12): a page past any real one, a page size not offered, a NUL in the search
         if not 0 <= (args.page or 0) <= MAX_PAGE:
@@ -396,6 +478,222 @@ class FastGridMixin:
                 "pages": max(1, math.ceil(count / page_size)) if count is not None else None,
             }
         return count, rows
+
+    # -- status tabs (issue 18) -------------------------------------------------------------------
+    def _statut_column(self):
+        column = sa.inspect(self.model).columns.get("statut")
+        return column if column is not None and getattr(column.type, "enum_class", None) else None
+
+    def _statut_filter_indexes(self) -> tuple[int | None, set[int]]:
+        """(index of the « statut égal à » filter, indexes of every filter on the statut column)."""
+        column = self._statut_column()
+        if column is None or not self._filters:
+            return None, set()
+        from .filters import EnumEqual
+        equal, every = None, set()
+        for idx, flt in enumerate(self._filters):
+            col = getattr(flt, "column", None)
+            if getattr(col, "key", None) == "statut" and getattr(col, "table", None) is column.table:
+                every.add(idx)
+                if equal is None and type(flt) is EnumEqual:
+                    equal = idx
+        return equal, every
+
+    def status_tabs(self) -> list[dict]:
+        """One tab per status of a workflow grid, « Tous » first, each with its count under the other filters and
+        the search (counted as the grid counts: exact when small, the planner's estimate when huge), its URL (the
+        list's own « statut égal à » filter, so it combines with the others and stays in the URL)."""
+        if not has_request_context() or getattr(self, "workflow", None) is None:
+            return []
+        equal, every = self._statut_filter_indexes()
+        if equal is None:
+            return []
+        flt = self._filters[equal]
+        column = self._statut_column()
+        args = self._get_list_extra_args()
+        filters = list(args.filters or [])
+        others = [f for f in filters if f[0] not in every]
+        on_statut = [f for f in filters if f[0] in every]
+        active = on_statut[0][2] if len(on_statut) == 1 and on_statut[0][0] == equal else None
+        query, _joins = self._filtered_query(args.search, others)
+        from .formatters import enum_choices
+        choices = enum_choices(column.type.enum_class)
+        branches = [query] + [query.filter(column == column.type.enum_class(v)) for v, _l in choices]
+        counts = self._count_branches(query, column, branches, [v for v, _l in choices])
+        tabs = []
+        for (label, value, is_active), (n, estimated) in zip(
+                [("Tous", None, not on_statut)] + [(lbl, v, active == v) for v, lbl in choices], counts):
+            url_filters = others + ([(equal, flt.name, value)] if value is not None else [])
+            tabs.append({"label": label, "value": value, "count": n, "estimated": estimated,
+                         "display": format_count(n, estimated), "active": is_active,
+                         "url": self._get_list_url(args.clone(filters=url_filters or None, page=0))})
+        return tabs
+
+    def _count_branches(self, query, column, branches, values) -> list[tuple[int, bool]]:
+        """(count, estimated) of each query of `branches` (« Tous » then one per status), decided exactly as
+        _count_rows decides the grid's count, in two statements whatever the number of statuses: one EXPLAIN of
+        their UNION ALL (the planner's estimate of each branch, the same figure as its own EXPLAIN), then one
+        UNION ALL of capped counts (at most exact_count_under + 1 index entries each) for the branches it
+        expects small. SQLite, or `?compte=exact`: one exact GROUP BY."""
+        session = self.session
+        pk = self.model.__mapper__.primary_key[0]
+        forced = has_request_context() and request.args.get("compte") == "exact"
+        if forced or session.get_bind().dialect.name != "postgresql":
+            by_value = {getattr(k, "value", k): n for k, n in
+                        query.with_entities(column, sa.func.count(pk)).order_by(None).group_by(column).all()}
+            return [(sum(by_value.values()), False)] + [(by_value.get(v, 0), False) for v in values]
+        cap = self.exact_count_under
+        estimates = self._branch_estimates(branches)
+        small = [i for i, e in enumerate(estimates) if e < cap]
+        capped = {}
+        if small:
+            subs = [sa.select(sa.literal(i).label("branche"), sa.func.count().label("n"))
+                    .select_from(branches[i].with_entities(pk).order_by(None).limit(cap + 1).subquery())
+                    for i in small]
+            capped = dict(session.execute(sa.union_all(*subs)).all())
+        out = []
+        for i, estimate in enumerate(estimates):
+            if i not in capped:
+                out.append((estimate, True))
+            elif capped[i] <= cap:
+                out.append((capped[i], False))
+            else:
+                out.append((max(estimate, capped[i]), True))
+        return out
+
+    def _branch_estimates(self, branches) -> list[int]:
+        """The planner's row estimate of each query (one EXPLAIN of a UNION ALL of their counts)."""
+        bind = self.session.get_bind()
+        stmt = sa.union_all(*[sa.select(sa.func.count()).select_from(b.order_by(None).subquery()) for b in branches])
+        compiled = stmt.compile(dialect=bind.dialect, compile_kwargs={"render_postcompile": True})
+        plan = self.session.connection().exec_driver_sql("EXPLAIN (FORMAT JSON) " + compiled.string,
+                                                         compiled.params).scalar()
+        if isinstance(plan, str):
+            plan = json.loads(plan)
+        top = plan[0]["Plan"]
+        children = top.get("Plans", []) if top.get("Node Type") == "Append" else [top]
+        out = [_count_input_rows(node) for node in children]
+        if len(out) != len(branches) or None in out:
+            # a parallel plan (its nodes show per-worker figures) or another shape: one EXPLAIN per branch
+            return [planner_estimate(self.session, b) or 0 for b in branches]
+        return out
+
+    # -- saved filters (issue 18) -----------------------------------------------------------------
+    @staticmethod
+    def _filter_key(flt) -> str:
+        column = getattr(flt, "column", None)
+        return f"{getattr(column, 'key', None) or flt.name}|{type(flt).__name__}"
+
+    def current_state(self) -> dict:
+        """The list's filters, sort and search, by meaning (column keys, not positions)."""
+        args = self._get_list_extra_args()
+        found = self._get_column_by_idx(args.sort)
+        return {"filtres": [{"filtre": self._filter_key(self._filters[idx]), "libelle": str(name), "valeur": value}
+                            for idx, name, value in (args.filters or [])],
+                "tri": found[0] if found else None, "desc": bool(args.sort_desc),
+                "recherche": args.search or "", "page_size": args.page_size or None}
+
+    def resolve_state(self, etat) -> tuple[str | None, str | None]:
+        """(list URL, None) for a saved state, or (None, the French reason it no longer applies)."""
+        if not isinstance(etat, dict):
+            return None, "Filtre enregistré illisible."
+        by_key = {self._filter_key(flt): idx for idx, flt in enumerate(self._filters or [])}
+        filters = []
+        for entry in etat.get("filtres") or []:
+            idx = by_key.get(entry.get("filtre")) if isinstance(entry, dict) else None
+            if idx is None:
+                libelle = entry.get("libelle") if isinstance(entry, dict) else None
+                return None, f"Le filtre « {libelle or '?'} » n'existe plus sur cette liste."
+            value = entry.get("valeur")
+            flt = self._filters[idx]
+            try:
+                ok = isinstance(value, str) and flt.validate(value) and fits(_filter_type(flt), flt.clean(value)) \
+                    if _filter_type(flt) is not None else isinstance(value, str) and flt.validate(value)
+            except (ValueError, TypeError, ArithmeticError):
+                ok = False
+            if not ok:
+                return None, f"La valeur du filtre « {entry.get('libelle') or '?'} » n'est plus acceptée."
+            filters.append((idx, flt.name, value))
+        sort = None
+        if etat.get("tri"):
+            names = [c for c, _l in self._list_columns]
+            if etat["tri"] not in names or etat["tri"] not in self._sortable_columns:
+                return None, f"La colonne de tri « {etat['tri']} » n'existe plus sur cette liste."
+            sort = names.index(etat["tri"])
+        search = etat.get("recherche") or None
+        if search is not None and (not isinstance(search, str) or not self._search_supported):
+            return None, "La recherche enregistrée ne s'applique plus à cette liste."
+        page_size = etat.get("page_size") if etat.get("page_size") in self.page_size_options else None
+        from flask_admin.model.base import ViewArgs
+        args = ViewArgs(page=0, page_size=page_size, sort=sort, sort_desc=bool(etat.get("desc")), search=search,
+                        filters=filters or None)
+        return self._get_list_url(args), None
+
+    def saved_filters(self) -> list[dict]:
+        """The current user's saved filters of this grid, each with its URL or the reason it is invalid."""
+        if not has_request_context() or not getattr(current_user, "is_authenticated", False):
+            return []
+        from ..models import FiltreEnregistre
+        rows = self.session.execute(
+            sa.select(FiltreEnregistre).where(FiltreEnregistre.compte_id == current_user.id,
+                                              FiltreEnregistre.vue == self.endpoint)
+            .order_by(FiltreEnregistre.nom)).scalars().all()
+        out = []
+        for row in rows:
+            url, erreur = self.resolve_state(row.etat)
+            out.append({"id": row.id, "nom": row.nom, "url": url, "erreur": erreur})
+        return out
+
+    def _own_filter(self, fid):
+        from ..models import FiltreEnregistre
+        pk = parse_id(fid)
+        row = self.session.get(FiltreEnregistre, pk) if pk else None
+        # another user's filter, or another grid's, is a 404: nobody learns that it exists
+        if row is None or row.compte_id != current_user.id or row.vue != self.endpoint:
+            abort(404)
+        return row
+
+    @expose("/filtres/enregistrer", methods=("POST",))
+    def save_filter(self):
+        from ..models import FiltreEnregistre
+        nom = " ".join((request.form.get("nom") or "").replace("\x00", " ").split())
+        back = request.form.get("url") or ""
+        back = back if back.startswith(self.get_url(".index_view")) else self.get_url(".index_view")
+        if not nom or len(nom) > 80:
+            flash("Donnez au filtre un nom de 1 à 80 caractères.", "error")
+            return redirect(back)
+        # the state is read from the list's URL the form was posted from (its query string, forwarded)
+        etat = self.current_state()
+        existing = self.session.execute(sa.select(FiltreEnregistre).where(
+            FiltreEnregistre.compte_id == current_user.id, FiltreEnregistre.vue == self.endpoint,
+            FiltreEnregistre.nom == nom)).scalar_one_or_none()
+        if existing is not None:
+            existing.etat = etat
+            message = f"Filtre « {nom} » mis à jour."
+        else:
+            self.session.add(FiltreEnregistre(compte_id=current_user.id, vue=self.endpoint, nom=nom, etat=etat))
+            message = f"Filtre « {nom} » enregistré."
+        self.session.commit()
+        flash(message, "success")
+        return redirect(back)
+
+    @expose("/filtres/<fid>")
+    def open_filter(self, fid):
+        row = self._own_filter(fid)
+        url, erreur = self.resolve_state(row.etat)
+        if erreur:
+            flash(f"Filtre « {row.nom} » invalide : {erreur} Supprimez-le et enregistrez-en un nouveau.", "error")
+            return redirect(self.get_url(".index_view"))
+        return redirect(url)
+
+    @expose("/filtres/<fid>/supprimer", methods=("POST",))
+    def delete_filter(self, fid):
+        row = self._own_filter(fid)
+        nom = row.nom
+        self.session.delete(row)
+        self.session.commit()
+        flash(f"Filtre « {nom} » supprimé.", "success")
+        return redirect(self.get_url(".index_view"))
 
     # -- money totals (issue 18) -----------------------------------------------------------------
     def total_columns(self) -> list[tuple[str, str]]:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import datetime, timedelta
+
 from flask import url_for
 from flask_login import current_user
 from markupsafe import Markup
@@ -126,3 +128,78 @@ class BulkRunView(ReadOnlyModelView):
     column_export_list = column_list
     column_searchable_list = ["workflow", "transition"]
     column_filters = ["statut", "workflow", "transition", "created_at"]
+
+
+# ---- the progress of a bulk run (issue 18 §6): what the self-updating progress page shows -----------------
+
+ISSUES = {"echec": "Échec", "refus": "Terminé, avec des lignes refusées", "succes": "Terminé", "en_cours": "En cours…",
+          "en_attente": "En attente d'un traitement disponible…"}
+
+
+def _heure(value: datetime | None) -> str | None:
+    from ..i18n import format_date
+    return format_date(value) if value else None
+
+
+def _nombre(n: int) -> str:
+    return f"{n:,}".replace(",", "\u202f")
+
+
+def _duree(secondes: float) -> str:
+    secondes = max(0, int(round(secondes)))
+    if secondes < 60:
+        return f"{secondes} s"
+    minutes, s = divmod(secondes, 60)
+    if minutes < 60:
+        return f"{minutes} min {s:02d} s"
+    heures, minutes = divmod(minutes, 60)
+    return f"{heures} h {minutes:02d} min"
+
+
+def progression(run, now: datetime, outcome: dict | None = None, lot_url=None) -> dict:
+    """A run's progress as the page and its JSON endpoint show it: rows done / total, the rate (rows per second
+    since the job took the run, demarre_at, to its last committed chunk), the estimated end, the refusals so
+    far by reason, and once finished the outcome (lots with their links, amounts per programme)."""
+    from ..i18n import format_montant
+    statut = run.statut.value
+    refus = dict(run.refus or {})
+    refuses = sum(refus.values())
+    termine = statut in ("termine", "echec")
+    if statut == "echec":
+        issue = "echec"
+    elif statut == "termine":
+        issue = "refus" if refuses else "succes"
+    else:
+        issue = "en_attente" if statut == "en_attente" else "en_cours"
+    debit = fin = None
+    last = (run.termine_at if termine else run.updated_at) or now
+    if run.demarre_at is not None and run.traites:
+        elapsed = (last - run.demarre_at).total_seconds()
+        if elapsed > 0:
+            debit = run.traites / elapsed
+            if not termine:
+                fin = last + timedelta(seconds=(run.total - run.traites) / debit)
+    pct = int(100 * run.traites / run.total) if run.total else 100
+    out = {
+        "id": run.id, "statut": statut, "issue": issue, "libelle": ISSUES[issue], "termine": termine,
+        "total": run.total, "traites": run.traites, "modifies": run.modifies, "refuses": refuses,
+        "refus": [{"motif": motif, "nb": n} for motif, n in sorted(refus.items(), key=lambda kv: -kv[1])],
+        "pourcentage": pct,
+        "traites_texte": f"{_nombre(run.traites)} / {_nombre(run.total)} ({pct} %)",
+        "debit": round(debit, 1) if debit is not None else None,
+        "debit_texte": (f"{debit:,.0f}".replace(",", "\u202f") + " lignes/s") if debit is not None else None,
+        "demarre_at": _heure(run.demarre_at), "termine_at": _heure(run.termine_at),
+        "fin_estimee": _heure(fin),
+        "reste_texte": _duree((fin - now).total_seconds()) if fin is not None else None,
+        "erreur": run.erreur if statut == "echec" else None,
+        "lots": [], "programmes": [],
+    }
+    if outcome:
+        out["lots"] = [{"reference": lot["reference"], "url": lot_url(lot["lot_id"]) if lot_url else None,
+                        "cree": bool(lot.get("cree")), "nb": lot["nb"], "montant": str(lot["montant"]),
+                        "montant_texte": format_montant(lot["montant"]),
+                        "date_execution": lot["date_execution"].strftime("%d/%m/%Y") if lot.get("date_execution")
+                        else None} for lot in outcome.get("lots") or []]
+        out["programmes"] = [{"code": p["code"], "libelle": p.get("libelle"), "nb": p["nb"], "montant": str(p["montant"]),
+                              "montant_texte": format_montant(p["montant"])} for p in outcome.get("programmes") or []]
+    return out

@@ -241,15 +241,37 @@ class WorkflowModelView(SecureModelView):
             flash(str(exc), "error")
         return redirect(self.get_url(".workflow_run", run_id=run_row.id, retour=self._retour()))
 
-    @expose("/workflow/progress/<int:run_id>")
-    def workflow_run_progress(self, run_id):
+    def _own_run(self, run_id):
         run_row = db.session.get(BulkRun, run_id)
         if run_row is None or run_row.workflow != self.workflow.name or run_row.actor_id != current_user.id:
             abort(404)
+        return run_row
+
+    @expose("/workflow/progress/<int:run_id>")
+    def workflow_run_progress(self, run_id):
+        run_row = self._own_run(run_id)
         t = self._transition_or_404(run_row.transition)
         outcome = self._outcome(run_row) if run_row.statut == BulkRunStatut.TERMINE else {}
+        from .suivi import progression
         return self.render("admin/workflow_run.html", run=run_row, transition=t, report=None, form=None,
-                           outcome=outcome, format_montant=format_montant, list_url=self._retour())
+                           outcome=outcome, format_montant=format_montant, list_url=self._retour(),
+                           progression=progression(run_row, clock.now(), outcome, self.lot_url),
+                           progression_url=self.get_url(".workflow_run_progress_json", run_id=run_row.id))
+
+    @expose("/workflow/progress/<int:run_id>/etat")
+    def workflow_run_progress_json(self, run_id):
+        """The progress page's small JSON (issue 18 §6), read every 2 s by static/progression.js."""
+        from flask import jsonify
+
+        from .suivi import progression
+        run_row = self._own_run(run_id)
+        self._transition_or_404(run_row.transition)
+        outcome = self._outcome(run_row) if run_row.statut == BulkRunStatut.TERMINE else {}
+        data = progression(run_row, clock.now(), outcome, self.lot_url)
+        data["liste_url"] = self._retour()
+        response = jsonify(data)
+        response.headers["Cache-Control"] = "no-store"
+        return response
 
     @expose("/sepa/<int:lot_id>")
     def sepa_file(self, lot_id):

@@ -11,6 +11,7 @@ from .beneficiaires import ActionParcours, Beneficiaire, CompteBancaire, Disposi
 from .cerfa import Cerfa
 from .echeances import CalendrierPaiement, Echeance
 from .inscriptions import DefiCaptcha, DemandeCreationCompte
+from .grilles import FiltreEnregistre
 from .esat import AgrementEsat, DeclarationEA, DeclarationGarantie, DotationDGF, VersementDGF
 from .comptes import Compte, CompteEtablissement, DemandeHabilitation, JetonCompte
 from .nacre import EtatActiviteNacre, ExpertiseNacre
@@ -38,4 +39,9 @@ __all__ = [
     "Structure", "Compensation", "EcheancierLigne", "RemiseReversement", "ItemAnnuelAfas", "ValeurItemAfas",
     "DeclarationAdulteRelais", "EtatActiviteNacre", "ExpertiseNacre",
     "Departement", "Region",  # issue 16: pilotage's referential
+    "FiltreEnregistre",  # issue 18: saved filters per user
 ]
+
+from .grilles import _declare_indexes  # noqa: E402  (every table registered first)
+
+_declare_indexes()

@@ -95,6 +95,7 @@ class BulkRun(TimestampMixin, Base):
     description: Mapped[Optional[str]] = mapped_column(sa.String(300))
     erreur: Mapped[Optional[str]] = mapped_column(sa.String(2000))  # finding 8: bounded (0009_longueurs)
     termine_at: Mapped[Optional[datetime]]
+    demarre_at: Mapped[Optional[datetime]]  # issue 18: when the job took it, for the rate and the time left
 
     actor: Mapped[Compte] = relationship()
 

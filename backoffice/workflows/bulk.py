@@ -65,6 +65,8 @@ def process(session, run_id: int, *, now_fn, chunk_size: int | None = None) -> B
     actor = session.get(Compte, run.actor_id)
     ids = list(run.ids)
     run.statut = BulkRunStatut.EN_COURS
+    if run.demarre_at is None:  # issue 18: the progress page's rate and time left count from here
+        run.demarre_at = now_fn()
     session.commit()
     while run.traites < run.total:
         run = session.execute(sa.select(BulkRun).where(BulkRun.id == run_id).with_for_update()).scalar_one()

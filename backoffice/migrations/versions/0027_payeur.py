@@ -4,13 +4,13 @@ downwards, an EA declaration whose ≥ 80 % condition fails afterwards; each dec
 correction made (reversement_id). No trigger on these tables: the batch rebuilds on SQLite lose nothing.
 
 Revision ID: 0027_payeur
-Revises: 0019_nacre_ar
+Revises: 0026_grilles_recherche
 """
 import sqlalchemy as sa
 from alembic import op
 
 revision = "0027_payeur"
-down_revision = "0019_nacre_ar"
+down_revision = "0026_grilles_recherche"
 branch_labels = None
 depends_on = None
 

@@ -5,13 +5,13 @@ organisation) and a département in its région. The rows are inserted here, not
 table is the referential. Plain INSERTs guarded by NOT EXISTS so the migration runs on PostgreSQL and SQLite.
 
 Revision ID: 0028_pilotage
-Revises: 0019_nacre_ar
+Revises: 0027_payeur
 """
 import sqlalchemy as sa
 from alembic import op
 
 revision = "0028_pilotage"
-down_revision = "0019_nacre_ar"
+down_revision = "0027_payeur"
 branch_labels = None
 depends_on = None
 
