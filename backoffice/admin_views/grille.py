@@ -207,6 +207,11 @@ def estimated_sums(session, query, table, columns, count: int) -> list[Decimal] 
     pct = min(100.0, 100.0 * SAMPLE_ROWS / max(reltuples, 1.0))
     sample = sa.tablesample(table, sa.func.system(pct), name="echantillon", seed=sa.literal(18))
     stmt = query.with_entities(sa.func.count(), *[sa.func.avg(c) for c in columns]).order_by(None).statement
+    if any(isinstance(f, sa.sql.selectable.Join) for f in stmt.get_final_froms()):
+        # a search or filter through a relation (the youth's name on the allocations): the join's ON clause, built
+        # by the ORM at compile time, escapes the adapter and would join the whole table to the sample (a cartesian
+        # product: wrong and slow, issue 20). Such a result is what a search narrows: summed exactly
+        return None
     stmt = ClauseAdapter(sample).traverse(stmt)
     n, *avgs = session.execute(stmt).one()
     if n < SAMPLE_MIN_MATCHES:

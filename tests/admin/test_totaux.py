@@ -96,3 +96,29 @@ def test_the_lots_grid_totals_its_amounts(db, clients):
     total = db.session.execute(sa.select(sa.func.sum(m.LotPaiement.montant_total))).scalar_one()
     html = clients["comptable"].get("/admin/lot_paiement/?compte=exact").get_data(as_text=True)
     assert _totaux(html, "montant_total")["filtre"] == format_montant(total)
+
+
+
+def test_an_estimate_through_a_relation_is_not_joined_to_the_whole_table(app, db, ref, monkeypatch):
+    """Issue 20: a search through the youth (a join) escaped the sample's adapter, so the estimate joined the whole
+    allocation table to the sample (a cartesian product: 50 s and a wrong figure at 1,000,000 rows, the grids
+    benchmark's name search). Such a result is summed exactly (None: the caller's exact sum), never estimated."""
+    _allocations(db, ref, 30)
+    db.session.execute(sa.text("ANALYZE allocation"))
+    db.session.commit()
+    monkeypatch.setattr(grille, "SAMPLE_MIN_MATCHES", 1)
+    table, cols = m.Allocation.__table__, [m.Allocation.montant]
+    plain = db.session.query(m.Allocation).filter(m.Allocation.montant > 0)
+    assert grille.estimated_sums(db.session, plain, table, cols, 1000) is not None  # the sample still serves
+    joined = (db.session.query(m.Allocation).outerjoin(m.Allocation.beneficiaire)
+              .filter(m.Beneficiaire.nom_recherche.like("%A%")))
+    statements = []
+
+    def capture(conn, cursor, statement, *args):
+        statements.append(statement)
+    sa.event.listen(db.engine, "before_cursor_execute", capture)
+    try:
+        assert grille.estimated_sums(db.session, joined, table, cols, 1000) is None
+    finally:
+        sa.event.remove(db.engine, "before_cursor_execute", capture)
+    assert not any("TABLESAMPLE" in s for s in statements)
