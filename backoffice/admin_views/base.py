@@ -348,6 +348,18 @@ class SecureModelView(FastGridMixin, ModelView):
     def scope_clause(self):
         return policy.row_scope(self.model, current_user)
 
+    def get_sortable_columns(self):
+        """Flask-Admin 2 keys a `("nom", "nom_recherche")` sort of the model's own column by the column's key
+        (`nom_recherche`), so the « Nom » header, listed as `nom`, was not sortable and `?sort=` on it did nothing
+        (issue 18): the sort is keyed by the name the list shows."""
+        result = super().get_sortable_columns()
+        for c in self.column_sortable_list or ():
+            if isinstance(c, tuple) and isinstance(c[1], str) and c[0] not in result:
+                key = c[1].rsplit(".", 1)[-1]
+                if key in result and key not in (self.column_list or ()):
+                    result[c[0]] = result.pop(key)
+        return result
+
     def get_query(self):
         query = super().get_query()
         clause = self.scope_clause()

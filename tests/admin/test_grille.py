@@ -197,3 +197,23 @@ def test_the_bulk_confirmation_counts_exactly_what_an_estimated_list_matches(app
     page = c.get(resp.headers["Location"]).get_data(as_text=True)
     assert f"sélection figée de {len(ids)} ligne(s)" in page
     assert re.search(r'id="apercu-modifiees"><strong>23</strong> ligne\(s\) seront modifiées sur 23', page)
+
+
+@pytest.mark.populated
+def test_the_youths_grid_sorts_by_name_both_ways_and_its_header_offers_it(db, clients):
+    """Issue 18: Flask-Admin 2 keyed the ("nom", "nom_recherche") sort by `nom_recherche`, so the « Nom » header
+    had no link and ?sort= on it kept the default order; the sort now follows the normalised « NOM PRÉNOM »."""
+    import sqlalchemy as sa
+    from backoffice import models as m
+    c = clients["admin"]
+    html = c.get("/admin/beneficiaire/").get_data(as_text=True)
+    idx = ["id", "identifiant_imilo", "nom"].index("nom")
+    assert f"/admin/beneficiaire/?sort={idx}" in html
+    for desc in (False, True):
+        html = c.get(f"/admin/beneficiaire/?sort={idx}" + ("&desc=1" if desc else "")).get_data(as_text=True)
+        shown = [x.strip() for x in re.findall(r'<td class="col-nom">(.*?)</td>', html, re.S)]
+        order = m.Beneficiaire.nom_recherche.desc() if desc else m.Beneficiaire.nom_recherche
+        pk = m.Beneficiaire.id.desc() if desc else m.Beneficiaire.id
+        expected = db.session.execute(sa.select(m.Beneficiaire.nom).order_by(order, pk).limit(len(shown))
+                                      ).scalars().all()
+        assert shown and shown == expected
