@@ -69,16 +69,24 @@ def test_a_conseiller_has_no_payables_grid(login_as, ref):
 
 
 def test_the_batch_page_lists_its_payments_and_links_to_its_sepa_file(app, db, ref, login_as):
-    # payables of a programme whose source the payer does not look up (the Afas ones now need a real declaration
-    # at its step, issue 15): NACRE monthly payments typed straight into the chain
-    ids = _afas(db, ref, ["100.10", "200.20"], source=SE.NACRE_MENSUALITE)
-    run(db.session, ECHEANCE, "mettre_en_lot", Selection.of_ids(ids), ref.comptes["comptable"], now=NOW)
+    # real sources (the payer checks every programme's now, issues 13 and 16): two NACRE conventions whose first
+    # accompaniment contract is signed in September, so their advances (25 % of 400,40 and 800,80: 100,10 and
+    # 200,20, R51) fill a batch of their own
+    from tests.workflows.test_nacre import convention, operateur, signer
+    op, _ = operateur(db.session, "OPLOT")
+    when = datetime(2025, 9, 3, 9, 0)
+    convs = [convention(db.session, op, f"NACRE-LOT-{k}", subvention=x) for k, x in enumerate(["400.40", "800.80"])]
+    for c in convs:
+        assert signer(db.session, ref, c, jour=date(2025, 9, 1), now=when).changed == 1
+    ids = db.session.execute(sa.select(Echeance.id).where(Echeance.source_type == SE.NACRE_AVANCE,
+                                                          Echeance.source_id.in_([c.id for c in convs]))
+                             ).scalars().all()
     lot_id = db.session.execute(sa.select(Paiement.lot_id).where(Paiement.echeance_id == ids[0])).scalar_one()
     db.session.commit()
     client = login_as("comptable")
     html = client.get(f"/admin/lot_paiement/details/?id={lot_id}").get_data(as_text=True)
     assert "Paiements du lot (2)" in html and "Fichier SEPA pas encore émis" in html
-    emettre_lot(db.session, lot_id, now=NOW, actor=ref.comptes["comptable"])
+    emettre_lot(db.session, lot_id, now=when, actor=ref.comptes["comptable"])
     db.session.commit()
     html = client.get(f"/admin/lot_paiement/details/?id={lot_id}").get_data(as_text=True)
     ends = db.session.execute(sa.select(Paiement.end_to_end_id).where(Paiement.lot_id == lot_id)).scalars().all()

@@ -19,7 +19,7 @@ from .test_grille import _compte, _ids, _view
 
 pytestmark = pytest.mark.populated
 
-TAB = re.compile(r'<a class="nav-link[^"]*" href="([^"]+)"\s+data-statut="([^"]*)" data-count="(\d+)"[^>]*>'
+TAB = re.compile(r'<a class="nav-link[^"]*" href="([^"]+)"\s+data-onglet="([^"]*)" data-count="(\d+)"[^>]*>'
                  r'.*?data-compte>([^<]*)<', re.S)
 
 
@@ -34,7 +34,7 @@ def _detail_ids(html, endpoint):
 
 
 def _active_tab(html):
-    m_ = re.search(r'class="nav-link[^"]* active[^"]*" href="[^"]+"\s+data-statut="([^"]*)"', html)
+    m_ = re.search(r'class="nav-link[^"]* active[^"]*" href="[^"]+"\s+data-onglet="([^"]*)"', html)
     return m_[1] if m_ else None
 
 
