@@ -207,16 +207,22 @@ def estimated_sums(session, query, table, columns, count: int) -> list[Decimal] 
     pct = min(100.0, 100.0 * SAMPLE_ROWS / max(reltuples, 1.0))
     sample = sa.tablesample(table, sa.func.system(pct), name="echantillon", seed=sa.literal(18))
     stmt = query.with_entities(sa.func.count(), *[sa.func.avg(c) for c in columns]).order_by(None).statement
-    if any(isinstance(f, sa.sql.selectable.Join) for f in stmt.get_final_froms()):
+    if a_travers_relation(query):
         # a search or filter through a relation (the youth's name on the allocations): the join's ON clause, built
         # by the ORM at compile time, escapes the adapter and would join the whole table to the sample (a cartesian
-        # product: wrong and slow, issue 20). Such a result is what a search narrows: summed exactly
+        # product: wrong and slow, issue 20). Never estimated (the caller sums exactly on request)
         return None
     stmt = ClauseAdapter(sample).traverse(stmt)
     n, *avgs = session.execute(stmt).one()
     if n < SAMPLE_MIN_MATCHES:
         return None
     return [Decimal(a or 0) * count for a in avgs]
+
+
+def a_travers_relation(query) -> bool:
+    """The list's query joins another table (a search or a filter through a relation)."""
+    stmt = query.order_by(None).statement
+    return any(isinstance(f, sa.sql.selectable.Join) for f in stmt.get_final_froms())
 
 
 def _count_input_rows(node) -> int | None:
@@ -731,6 +737,12 @@ class FastGridMixin:
             if estimated and self.session.get_bind().dialect.name == "postgresql":
                 filtre = estimated_sums(self.session, query, self.model.__table__, cols, count)
                 approx = filtre is not None
+                if filtre is None and a_travers_relation(query):
+                    # a large result through a relation (50,000 allocations of the youths named « MARTIN » at
+                    # 1,000,000 rows): no sample serves it and an exact SUM reads them all on every page view, so
+                    # the total is computed on request, like the exact count (issue 20)
+                    return [{"key": k, "label": label, "page": p, "filtre": None, "estime": False, "sur_demande": True}
+                            for (k, label), p in zip(columns, page)]
             if filtre is None:
                 filtre = exact_sums(self.session, query, cols)
         return [{"key": k, "label": label, "page": p, "filtre": f, "estime": approx}

@@ -122,3 +122,21 @@ def test_an_estimate_through_a_relation_is_not_joined_to_the_whole_table(app, db
     finally:
         sa.event.remove(db.engine, "before_cursor_execute", capture)
     assert not any("TABLESAMPLE" in s for s in statements)
+
+
+def test_a_large_result_through_a_relation_is_totalled_on_request_and_then_exactly(app, db, ref, clients,
+                                                                                  monkeypatch):
+    """Issue 20: such a result (every allocation of the youths of one antenne found by name) is neither estimated
+    (no sample serves a join) nor summed on every page view: the bar offers « calculer », which sums it exactly."""
+    _allocations(db, ref, 30)
+    db.session.execute(sa.text("ANALYZE allocation"))
+    db.session.commit()
+    monkeypatch.setattr(_view(app, "allocation"), "exact_count_under", 5)
+    nom = "martin"  # the 30 allocations' youths (MARTIN<n> LEA), more than a page: a « large » result
+    html = clients["siege"].get("/admin/allocation/", query_string={"search": nom}).get_data(as_text=True)
+    assert "son total se calcule sur demande" in html
+    row = re.search(r'<tr data-total="montant">(.*?)</tr>', html, re.S)[1]
+    assert "compte=exact" in row and "calculer" in row
+    exact = _totaux(clients["siege"].get("/admin/allocation/", query_string={"search": nom, "compte": "exact"})
+                    .get_data(as_text=True))
+    assert exact["filtre"] != "" and "calculer" not in exact["filtre"]
