@@ -485,7 +485,27 @@ def history_panel(view, record) -> dict:
     older = (url_for(f"{view.endpoint}.details_view", **args, historique_avant=events[-1].id) + "#historique"
              if more and events else None)
     newest = url_for(f"{view.endpoint}.details_view", **args) + "#historique" if before is not None else None
-    return {"lines": lines, "older": older, "newest": newest}
+    return {"lines": lines, "older": older, "newest": newest, "journal": journal_url(view, record)}
+
+
+def journal_url(view, record) -> str | None:
+    """The audit grid filtered on this record (« tout ce qui est arrivé à … » in the journal: entity and id), for
+    a role that may open the journal; None otherwise."""
+    from flask_login import current_user
+
+    from .. import policy
+    from .filters import filter_args
+    if not policy.allows("audit_event", "view", current_user):
+        return None
+    grid = next((v for v in view.admin._views if getattr(v, "endpoint", None) == "audit_event"), None)
+    if grid is None:
+        return None
+    entite = filter_args(grid, "entity", view.model.__tablename__)
+    ident = filter_args(grid, "entity_id", record.id)
+    if not entite or not ident:
+        return None
+    (k1, v1), (k2, v2) = next(iter(entite.items())), next(iter(ident.items()))
+    return url_for("audit_event.index_view", **{k1: v1, k2.replace("flt0_", "flt1_", 1): v2})
 
 
 def navigation(view, record, return_url: str | None) -> dict:

@@ -150,3 +150,22 @@ def test_detail_pages_load_each_section_in_one_query(db, ref, clients):
         f.make_allocation(db.session, i, cerfa, statut=S.ENREGISTREE, mois=date(2025, month, 1))
     db.session.commit()
     assert count() == before  # more rows, not more queries
+
+
+def test_the_record_page_links_to_everything_that_happened_to_it_in_the_audit_journal(db, ref, clients):
+    """Issue 18 §6: « tout ce qui est arrivé à … » in the audit grid, one click from the record: the journal
+    filtered on this record (entity and id), its events only; offered to the roles that open the journal."""
+    a = db.session.execute(sa.select(m.Allocation).where(m.Allocation.statut == S.VERSEE).limit(1)).scalar_one()
+    events = db.session.execute(sa.select(sa.func.count()).select_from(m.AuditEvent).where(
+        m.AuditEvent.entity == "allocation", m.AuditEvent.entity_id == a.id)).scalar_one()
+    assert events >= 2
+    html = clients["manager"].get(f"/admin/allocation/details/?id={a.id}").get_data(as_text=True)
+    link = re.search(r'id="historique-journal" href="([^"]+)"', html)
+    assert link, "pas de lien vers le journal"
+    journal = clients["manager"].get(unescape(link[1]))
+    assert journal.status_code == 200
+    body = journal.get_data(as_text=True)
+    assert f"Tout le filtre ({events})" in body or re.search(r'id="compte-grille">\s*%d\b' % events, body)
+    # the siège does not open the journal: no link
+    siege = clients["siege"].get(f"/admin/allocation/details/?id={a.id}").get_data(as_text=True)
+    assert 'id="historique-journal"' not in siege
