@@ -19,7 +19,7 @@ from backoffice import clock
 from backoffice.models import (Allocation, Beneficiaire, Cerfa, Compte, CompteBancaire, DemandeHorsDelai,
                                Inscription, LotPaiement, MailOutbox, Paiement)
 from backoffice.models.enums import (AllocationStatut as AS, CerfaType, InscriptionStatut, LotStatut,
-                                     MailStatut, ProtectionJuridique, Role, TrancheFiscale)
+                                     ProtectionJuridique, Role, TrancheFiscale)
 from backoffice.passwords import hash_password
 from backoffice.workflows import Selection
 from backoffice.workflows import run as _run
@@ -426,12 +426,64 @@ def _hors_delai(session, rng, missed, conseiller_of, manager) -> int:
     return len(ids)
 
 
+class _BoitesRefusantes:
+    """aiosmtpd handler for the load: accepts every mail but those to the addresses in `refus` (451 at RCPT, as a
+    full mailbox answers)."""
+
+    def __init__(self, refus: set[str]):
+        self.refus = refus
+
+    async def handle_RCPT(self, server, session, envelope, address, rcpt_options):  # aiosmtpd's hooks
+        if address in self.refus:
+            return "451 4.2.1 Boîte du destinataire indisponible"
+        envelope.rcpt_tos.append(address)
+        return "250 OK"
+
+    async def handle_DATA(self, server, session, envelope):
+        return "250 Message accepted for delivery"
+
+
 def _mails(session, rng) -> None:
-    """Some history in the mail outbox: sent, waiting, failed (the grid's "renvoyer" has work)."""
-    mails = session.execute(sa.select(MailOutbox).order_by(MailOutbox.id)).scalars().all()
-    for k, m in enumerate(mails):
-        if k % 5 == 0:
-            m.statut, m.tentatives, m.derniere_erreur = MailStatut.ECHEC, 5, "SMTP 451 : boîte du destinataire indisponible"
-        elif k % 5 in (1, 2, 3):
-            m.statut, m.tentatives, m.envoye_at = MailStatut.ENVOYE, 1, T0
+    """The mail outbox's history, delivered as the worker delivers it (jobs.mail.send_pending_mail, its retries and
+    back-off) to an SMTP server started for the load on 127.0.0.1, with the clock moved (issue 19: no status written
+    into the table). The mails of the recipients of one mail in five written before the first round are refused by
+    their mailbox: five attempts over an hour and a quarter, then « échec » (the grid's « renvoyer » has work); the
+    mails written after the last round stay « en file »."""
+    import socket
+
+    from aiosmtpd.controller import Controller
+    from flask import current_app
+
+    from backoffice.jobs.mail import BACKOFF, MAX_TENTATIVES, send_pending_mail
+    debut = T0 - timedelta(hours=3)
+    anciens = session.execute(sa.select(MailOutbox.destinataire).where(MailOutbox.created_at <= debut)
+                              .order_by(MailOutbox.id)).scalars().all()
+    refus = {d for k, d in enumerate(anciens) if k % 5 == 0}
+    session.commit()
+    controller = None
+    for _ in range(5):  # a free loopback port (taken between the probe and the bind: another)
+        with socket.socket() as probe:
+            probe.bind(("127.0.0.1", 0))
+            port = probe.getsockname()[1]
+        controller = Controller(_BoitesRefusantes(refus), hostname="127.0.0.1", port=port)
+        try:
+            controller.start()
+            break
+        except (OSError, RuntimeError):
+            controller = None
+    if controller is None:
+        raise RuntimeError("serveur SMTP du chargement de la démo : aucun port libre")
+    cles = ("MAIL_SERVER", "MAIL_PORT", "MAIL_USE_TLS", "MAIL_USERNAME")
+    avant = {k: current_app.config.get(k) for k in cles}
+    current_app.config.update(MAIL_SERVER="127.0.0.1", MAIL_PORT=port, MAIL_USE_TLS=False, MAIL_USERNAME=None)
+    try:
+        moment = debut
+        for pause in [timedelta(0)] + BACKOFF[:MAX_TENTATIVES - 1]:  # each retry once its back-off has passed
+            moment += pause + timedelta(seconds=1)
+            H.a(moment)
+            send_pending_mail(raise_on_failure=False)
+    finally:
+        current_app.config.update(avant)
+        controller.stop()
+        H.a(T0)
     session.commit()

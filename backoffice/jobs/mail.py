@@ -49,7 +49,7 @@ def send_pending_mail(limit: int = 1000, *, raise_on_failure: bool = True, group
         rows = db.session.execute(
             sa.select(MailOutbox.id, MailOutbox.cle, MailOutbox.destinataire, MailOutbox.template, MailOutbox.contexte,
                       MailOutbox.tentatives)
-            .where(MailOutbox.statut == MailStatut.EN_FILE,
+            .where(MailOutbox.statut == MailStatut.EN_FILE, *_ecrits_avant(MailOutbox, now),
                    sa.or_(MailOutbox.prochain_essai_at.is_(None), MailOutbox.prochain_essai_at <= now))
             .order_by(MailOutbox.id).limit(min(group, limit - sent - failed))
             .with_for_update(skip_locked=True)).all()
@@ -73,6 +73,14 @@ def send_pending_mail(limit: int = 1000, *, raise_on_failure: bool = True, group
     if failed and raise_on_failure:
         raise MailNonDistribue(f"{failed} mail(s) non distribué(s) ; nouvel essai programmé")
     return {"envoyes": sent, "echecs": failed}
+
+
+def _ecrits_avant(model, now) -> list:
+    """With the thread's whole clock moved (clock.deplacee: the demo seed writing its history, where created_at and
+    now() read the same moved clock), a mail written after `now` is not due yet; with the real clock (or only
+    now() moved, NOW_OVERRIDE) every queued mail was written before."""
+    from backoffice.models.base import HORLOGE_DEPLACEE
+    return [model.created_at <= now] if HORLOGE_DEPLACEE.get() is not None else []
 
 
 def _deliver(rows) -> tuple[list[tuple[int, str]], list[tuple[int, int, str]]]:

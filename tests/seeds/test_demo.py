@@ -319,3 +319,19 @@ def test_the_worker_logs_one_line_per_job_and_no_traceback_for_an_expected_mail_
     assert "tache_inexistante" in out[out.index("Traceback"):]
     before = out[:out.index("Traceback")].splitlines()
     assert len(before) <= 6, out  # the worker's line, one per job, the broken job's own line
+
+
+@pytest.mark.populated
+def test_the_demo_outbox_was_delivered_by_the_mail_job_to_a_real_smtp_server(populated_db):
+    """Issue 19: the outbox's statuses come from jobs.mail.send_pending_mail talking SMTP during the load (a
+    mailbox refusing with 451 for some recipients), never written into the table: sent mails after their
+    creation, refused ones failed after the job's five attempts with the server's answer, later ones queued."""
+    from backoffice.models.enums import MailStatut
+    rows = populated_db.session.execute(sa.select(m.MailOutbox)).scalars().all()
+    by = {s: [r for r in rows if r.statut == s] for s in MailStatut}
+    assert by[MailStatut.ENVOYE] and by[MailStatut.ECHEC] and by[MailStatut.EN_FILE]
+    assert all(r.envoye_at is not None and r.envoye_at >= r.created_at and r.sujet for r in by[MailStatut.ENVOYE])
+    assert all(r.tentatives == 5 and "451" in (r.derniere_erreur or "") for r in by[MailStatut.ECHEC])
+    # one mailbox refuses every mail to it: no recipient is both delivered and failed among the first-round mails
+    failed = {r.destinataire for r in by[MailStatut.ECHEC]}
+    assert not failed & {r.destinataire for r in by[MailStatut.ENVOYE]}
