@@ -444,7 +444,7 @@ class _BoitesRefusantes:
 
 
 def _mails(session, rng) -> None:
-    """The mail outbox's history, delivered as the worker delivers it (jobs.mail.send_pending_mail, its retries and
+    """The mail outbox's history, delivered as the worker delivers it (workflows.distribution_mail, the mail job's work: its retries and
     back-off) to an SMTP server started for the load on 127.0.0.1, with the clock moved (issue 19: no status written
     into the table). The mails of the recipients of one mail in five written before the first round are refused by
     their mailbox: five attempts over an hour and a quarter, then « échec » (the grid's « renvoyer » has work); the
@@ -454,7 +454,7 @@ def _mails(session, rng) -> None:
     from aiosmtpd.controller import Controller
     from flask import current_app
 
-    from backoffice.jobs.mail import BACKOFF, MAX_TENTATIVES, send_pending_mail
+    from backoffice.workflows.distribution_mail import BACKOFF, MAX_TENTATIVES, distribuer
     debut = T0 - timedelta(hours=3)
     anciens = session.execute(sa.select(MailOutbox.destinataire).where(MailOutbox.created_at <= debut)
                               .order_by(MailOutbox.id)).scalars().all()
@@ -481,7 +481,7 @@ def _mails(session, rng) -> None:
         for pause in [timedelta(0)] + BACKOFF[:MAX_TENTATIVES - 1]:  # each retry once its back-off has passed
             moment += pause + timedelta(seconds=1)
             H.a(moment)
-            send_pending_mail(raise_on_failure=False)
+            distribuer()
     finally:
         current_app.config.update(avant)
         controller.stop()
