@@ -44,6 +44,7 @@ AP_SHARE = 5  # one payable in five is an Activité partielle claim (issue 13: t
 IBAN_AP = "FR1420041010050500013M02606"
 SEND_CHUNK = 5000  # rows per engine chunk in a send job (one transaction per job)
 ROOT = Path(__file__).resolve().parent.parent
+LAST_CPU = (0.0, 0.0)  # (workers, PostgreSQL) CPU seconds of the last end_to_end run
 
 
 def restore(db) -> None:
@@ -126,6 +127,40 @@ def send_job(ids: list[int], when: str, siege_id: int, di_ids: list[int] | None 
     return changed
 
 
+def _cpu(pid: int, children: bool = True) -> float:
+    """CPU seconds of a process (and of its reaped children) read from /proc: robust to the machine's load."""
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            fields = f.read().rsplit(")", 1)[1].split()
+    except OSError:
+        return 0.0
+    ticks = sum(int(x) for x in fields[11:15 if children else 13])  # utime, stime, cutime, cstime
+    return ticks / os.sysconf("SC_CLK_TCK")
+
+
+def cpu_snapshot(db, procs) -> tuple[float, float]:
+    """(workers' CPU, PostgreSQL's CPU) so far: the workers with their reaped work-horses; the server's postmaster
+    with its reaped backends plus the live ones. Local server only (0 for PostgreSQL otherwise)."""
+    workers = sum(_cpu(p.pid) for p in procs)
+    pg = 0.0
+    try:
+        backend = db.session.execute(sa.text("SELECT pg_backend_pid()")).scalar_one()
+        db.session.remove()
+        with open(f"/proc/{backend}/stat") as f:
+            postmaster = int(f.read().rsplit(")", 1)[1].split()[1])
+        pg = _cpu(postmaster)
+        for child in Path("/proc").iterdir():
+            if child.name.isdigit():
+                try:
+                    if int((child / "stat").read_text().rsplit(")", 1)[1].split()[1]) == postmaster:
+                        pg += _cpu(int(child.name), children=False)
+                except (OSError, ValueError, IndexError):
+                    pass
+    except OSError:
+        pass
+    return workers, pg
+
+
 def start_workers(app, workers: int) -> tuple[list, float]:
     """`backoffice worker` processes on the payments and bulk queues, ready (registered) before the clock
     starts, as in production where workers are always running. Returns them and their start-up time."""
@@ -181,6 +216,7 @@ def end_to_end(app, db, siege_id: int, workers: int) -> tuple[float, int, float,
     procs, boot = start_workers(app, workers)
     try:
         bulk, payments = Queue("bulk", connection=conn), Queue("payments", connection=conn)
+        cpu0 = cpu_snapshot(db, procs)
         t0 = time.perf_counter()
         dates = {}
         for k in range(BATCHES):  # the siège sends, over ten payment dates (R41: 2nd and 16th of each month)
@@ -213,8 +249,12 @@ def end_to_end(app, db, siege_id: int, workers: int) -> tuple[float, int, float,
                     raise RuntimeError(f"émission {job.id} en échec : {job.latest_result().exc_string}")
             time.sleep(0.01)
         elapsed = time.perf_counter() - t0
+        cpu1 = cpu_snapshot(db, procs)
     finally:
         stop_workers(procs)
+    global LAST_CPU
+    LAST_CPU = (cpu1[0] - cpu0[0], cpu1[1] - cpu0[1])
+    print(f"  CPU pendant le chrono : workers {LAST_CPU[0]:.2f} s, PostgreSQL {LAST_CPU[1]:.2f} s", flush=True)
     emitted = s.execute(sa.select(sa.func.coalesce(sa.func.sum(LotPaiement.nb_paiements), 0))
                         .where(LotPaiement.statut == "emise")).scalar_one()
     nb_lots = s.execute(sa.select(sa.func.count()).select_from(LotPaiement).where(LotPaiement.statut == "emise")
@@ -337,7 +377,7 @@ def main() -> None:
                   f"(exécutions : {', '.join(f'{x:.2f}' for x in sends)})")
             print(json.dumps({"allocations": args.rows, "send_seconds": round(statistics.median(sends), 3)}))
             return
-        results, sends, boots, unsealed, all_times = {}, {}, {}, {}, {}
+        results, sends, boots, unsealed, all_times, cpus = {}, {}, {}, {}, {}, {}
         floors, floors_direct, floors_sql = [], [], []
         for workers in [int(w) for w in args.workers.split(",")]:
             times, sent, boot = [], [], []
@@ -346,6 +386,7 @@ def main() -> None:
                 elapsed, emitted, send, b, unsealed[workers] = end_to_end(app, db, ids["siege"], workers)
                 assert emitted == args.rows, (emitted, args.rows)
                 times.append(elapsed)
+                cpus.setdefault(workers, []).append([round(x, 2) for x in LAST_CPU])
                 sent.append(send)
                 boot.append(b)
                 # the floors right after each run, on the same payments: a machine whose load changes during the
@@ -370,6 +411,10 @@ def main() -> None:
             print(f"{f'nous : envoi + contrôles + fichiers, {w} worker(s)':<64}{t:>12.2f}{args.rows / t:>14.0f}")
             print(f"{f'  dont dernier envoi validé à':<64}{sends[w]:>12.2f}")
             print(f"{f'  (hors chrono) démarrage des workers':<64}{boots[w]:>12.2f}")
+            med_w = statistics.median(c[0] for c in cpus[w])
+            med_pg = statistics.median(c[1] for c in cpus[w])
+            print(f"{f'  CPU pendant le chrono : workers (Python)':<64}{med_w:>12.2f}")
+            print(f"{f'  CPU pendant le chrono : PostgreSQL':<64}{med_pg:>12.2f}")
             print(f"{f'  événements d’audit non scellés à l’arrêt du chrono':<64}{unsealed[w]:>12d}")
         best = min(results.values())
         last = max(results)
@@ -383,6 +428,7 @@ def main() -> None:
                           "combined_floor_seconds": round(combined, 3), "ratio_combined": round(best / combined, 2),
                           "floor_runs_seconds": [round(x, 3) for x in floors],
                           "combined_floor_runs_seconds": [round(a + b, 3) for a, b in zip(floors_sql, floors_direct)],
+                          "cpu_seconds_workers_postgres": cpus,
                           "programmes": ["CEJ", "PACEA", "AP"], "ap_payables": ap_rows}))
 
 

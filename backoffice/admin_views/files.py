@@ -5,10 +5,9 @@ from __future__ import annotations
 from datetime import datetime, timezone
 
 from flask import abort, current_app, flash, redirect, request, url_for
-from flask_admin import BaseView, expose
-from flask_login import current_user
+from flask_admin import expose
 
-from .. import policy
+from .page import PolicyPageView
 from ..queue import QUEUES, _redis, redis_ping
 
 
@@ -49,16 +48,8 @@ def workers_alive(conn, now) -> list[dict]:
     return out
 
 
-class FilesView(BaseView):
+class FilesView(PolicyPageView):
     policy_endpoint = "files"
-
-    def is_accessible(self):
-        return policy.allows(self.policy_endpoint, "view", current_user)
-
-    def inaccessible_callback(self, name, **kwargs):
-        if current_user.is_authenticated:
-            abort(403)
-        return redirect(url_for("auth.login", next=request.full_path))
 
     @expose("/")
     def index(self):

@@ -14,8 +14,8 @@ from datetime import date, timedelta
 from decimal import Decimal
 
 import sqlalchemy as sa
-from flask import Response, abort, redirect, request, url_for
-from flask_admin import BaseView, expose
+from flask import Response, abort, request, url_for
+from flask_admin import expose
 from flask_login import current_user
 
 from .. import models as m, policy
@@ -26,6 +26,7 @@ from ..rules.pilotage import NIVEAUX, FiltreInvalide, mois_suivant, parse_filtre
 from ..workflows import pilotage as wf
 from .base import CSV_DELIMITER, _Echo
 from .filters import filter_args
+from .page import PolicyPageView
 from .formatters import csv_cell, neutraliser_formule
 
 
@@ -43,16 +44,8 @@ def _intitule(r: wf.Restitution) -> str:
     return f"Pilotage — {r.libelle_niveau} — {f.debut:%m/%Y} à {f.fin:%m/%Y} — {programme}"
 
 
-class PilotageView(BaseView):
+class PilotageView(PolicyPageView):
     policy_endpoint = "pilotage"
-
-    def is_accessible(self):
-        return policy.allows(self.policy_endpoint, "view", current_user)
-
-    def inaccessible_callback(self, name, **kwargs):
-        if current_user.is_authenticated:
-            abort(403)
-        return redirect(url_for("auth.login", next=request.full_path))
 
     # ---- figures --------------------------------------------------------------------------------
 

@@ -9,20 +9,21 @@ import binascii
 import hashlib
 
 import sqlalchemy as sa
-from flask import abort, flash, redirect, request, url_for
-from flask_admin import BaseView, expose
+from flask import flash
+from flask_admin import expose
 from flask_login import current_user
 from flask_wtf import FlaskForm
 from flask_wtf.file import FileField, FileRequired
 from wtforms import HiddenField
 from wtforms.validators import DataRequired
 
-from .. import clock, policy
+from .. import clock
 from .. import models as m
 from ..extensions import db
 from ..i18n import format_montant
 from ..workflows.errors import WorkflowError
 from ..workflows.retours_banque import TAILLE_MAX, importer
+from .page import PolicyPageView
 
 
 class ImportRetourForm(FlaskForm):
@@ -36,16 +37,8 @@ class ConfirmerRetourForm(FlaskForm):
     sha256 = HiddenField(validators=[DataRequired()])
 
 
-class RetourBancaireView(BaseView):
+class RetourBancaireView(PolicyPageView):
     policy_endpoint = "retour_bancaire"
-
-    def is_accessible(self):
-        return policy.allows(self.policy_endpoint, "view", current_user)
-
-    def inaccessible_callback(self, name, **kwargs):
-        if current_user.is_authenticated:
-            abort(403)
-        return redirect(url_for("auth.login", next=request.full_path))
 
     def _page(self, form, **kw):
         historique = db.session.execute(
