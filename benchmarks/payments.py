@@ -44,7 +44,6 @@ AP_SHARE = 5  # one payable in five is an Activité partielle claim (issue 13: t
 IBAN_AP = "FR1420041010050500013M02606"
 SEND_CHUNK = 5000  # rows per engine chunk in a send job (one transaction per job)
 ROOT = Path(__file__).resolve().parent.parent
-LAST_CPU = (0.0, 0.0)  # (workers, PostgreSQL) CPU seconds of the last end_to_end run
 
 
 def restore(db) -> None:
@@ -127,11 +126,16 @@ def send_job(ids: list[int], when: str, siege_id: int, di_ids: list[int] | None 
     return changed
 
 
+def _stat(pid: int) -> list[str]:
+    """/proc/<pid>/stat's fields after the command name (which may hold spaces): state, ppid, …"""
+    with open(f"/proc/{pid}/stat") as f:
+        return f.read().rsplit(")", 1)[1].split()
+
+
 def _cpu(pid: int, children: bool = True) -> float:
     """CPU seconds of a process (and of its reaped children) read from /proc: robust to the machine's load."""
     try:
-        with open(f"/proc/{pid}/stat") as f:
-            fields = f.read().rsplit(")", 1)[1].split()
+        fields = _stat(pid)
     except OSError:
         return 0.0
     ticks = sum(int(x) for x in fields[11:15 if children else 13])  # utime, stime, cutime, cstime
@@ -146,16 +150,14 @@ def cpu_snapshot(db, procs) -> tuple[float, float]:
     try:
         backend = db.session.execute(sa.text("SELECT pg_backend_pid()")).scalar_one()
         db.session.remove()
-        with open(f"/proc/{backend}/stat") as f:
-            postmaster = int(f.read().rsplit(")", 1)[1].split()[1])
+        postmaster = int(_stat(backend)[1])
         pg = _cpu(postmaster)
         for child in Path("/proc").iterdir():
-            if child.name.isdigit():
-                try:
-                    if int((child / "stat").read_text().rsplit(")", 1)[1].split()[1]) == postmaster:
-                        pg += _cpu(int(child.name), children=False)
-                except (OSError, ValueError, IndexError):
-                    pass
+            try:
+                if child.name.isdigit() and int(_stat(int(child.name))[1]) == postmaster:
+                    pg += _cpu(int(child.name), children=False)
+            except (OSError, ValueError, IndexError):
+                pass
     except OSError:
         pass
     return workers, pg
@@ -190,11 +192,12 @@ def stop_workers(procs) -> None:
             p.kill()
 
 
-def end_to_end(app, db, siege_id: int, workers: int) -> tuple[float, int, float, float, int]:
+def end_to_end(app, db, siege_id: int, workers: int) -> tuple[float, int, float, float, int, tuple[float, float]]:
     """Clock: from the siège's sends (ten jobs, one per R41 date) to the last SEPA file emitted. Each date's
     batch is queued for emission as soon as its send is committed, so sends and emissions overlap on the
     workers. Returns (seconds, payments emitted, seconds until the last send committed, worker start-up,
-    audit events the workers had left unsealed when the clock stopped); checks the audit journal."""
+    audit events the workers had left unsealed when the clock stopped, (workers', PostgreSQL's) CPU seconds while
+    the clock ran); checks the audit journal."""
     from redis import Redis
     from rq import Queue
     from rq.job import Job, JobStatus
@@ -252,9 +255,7 @@ def end_to_end(app, db, siege_id: int, workers: int) -> tuple[float, int, float,
         cpu1 = cpu_snapshot(db, procs)
     finally:
         stop_workers(procs)
-    global LAST_CPU
-    LAST_CPU = (cpu1[0] - cpu0[0], cpu1[1] - cpu0[1])
-    print(f"  CPU pendant le chrono : workers {LAST_CPU[0]:.2f} s, PostgreSQL {LAST_CPU[1]:.2f} s", flush=True)
+    cpu = (cpu1[0] - cpu0[0], cpu1[1] - cpu0[1])
     emitted = s.execute(sa.select(sa.func.coalesce(sa.func.sum(LotPaiement.nb_paiements), 0))
                         .where(LotPaiement.statut == "emise")).scalar_one()
     nb_lots = s.execute(sa.select(sa.func.count()).select_from(LotPaiement).where(LotPaiement.statut == "emise")
@@ -278,7 +279,7 @@ def end_to_end(app, db, siege_id: int, workers: int) -> tuple[float, int, float,
     s.remove()
     # two events per payable (allocations: transmettre, accepter_payeur; AP claims: creer, mettre_en_lot), one per batch
     assert check.ok and check.nb_evenements == 2 * emitted + nb_lots, (check, emitted, nb_lots)
-    return elapsed, emitted, sent_at, boot, unsealed
+    return elapsed, emitted, sent_at, boot, unsealed, cpu
 
 
 def send_inline(db, siege_id: int) -> tuple[float, int]:
@@ -383,10 +384,10 @@ def main() -> None:
             times, sent, boot = [], [], []
             for _ in range(args.repeat):
                 restore(db)
-                elapsed, emitted, send, b, unsealed[workers] = end_to_end(app, db, ids["siege"], workers)
+                elapsed, emitted, send, b, unsealed[workers], cpu = end_to_end(app, db, ids["siege"], workers)
                 assert emitted == args.rows, (emitted, args.rows)
                 times.append(elapsed)
-                cpus.setdefault(workers, []).append([round(x, 2) for x in LAST_CPU])
+                cpus.setdefault(workers, []).append([round(x, 2) for x in cpu])
                 sent.append(send)
                 boot.append(b)
                 # the floors right after each run, on the same payments: a machine whose load changes during the
@@ -409,13 +410,13 @@ def main() -> None:
         print(f"{'plancher combiné : SQL + écriture directe + lxml':<64}{combined:>12.2f}{args.rows / combined:>14.0f}")
         for w, t in results.items():
             print(f"{f'nous : envoi + contrôles + fichiers, {w} worker(s)':<64}{t:>12.2f}{args.rows / t:>14.0f}")
-            print(f"{f'  dont dernier envoi validé à':<64}{sends[w]:>12.2f}")
-            print(f"{f'  (hors chrono) démarrage des workers':<64}{boots[w]:>12.2f}")
+            print(f"{'  dont dernier envoi validé à':<64}{sends[w]:>12.2f}")
+            print(f"{'  (hors chrono) démarrage des workers':<64}{boots[w]:>12.2f}")
             med_w = statistics.median(c[0] for c in cpus[w])
             med_pg = statistics.median(c[1] for c in cpus[w])
-            print(f"{f'  CPU pendant le chrono : workers (Python)':<64}{med_w:>12.2f}")
-            print(f"{f'  CPU pendant le chrono : PostgreSQL':<64}{med_pg:>12.2f}")
-            print(f"{f'  événements d’audit non scellés à l’arrêt du chrono':<64}{unsealed[w]:>12d}")
+            print(f"{'  CPU pendant le chrono : workers (Python)':<64}{med_w:>12.2f}")
+            print(f"{'  CPU pendant le chrono : PostgreSQL':<64}{med_pg:>12.2f}")
+            print(f"{'  événements d’audit non scellés à l’arrêt du chrono':<64}{unsealed[w]:>12d}")
         best = min(results.values())
         last = max(results)
         print(json.dumps({"payments": args.rows, "seconds": round(best, 3),

@@ -1,4 +1,4 @@
-"""Pages that are not a model's grid (queues, bank returns, pilotage, demo mailbox): one access rule for all.
+"""Pages that are not a model's grid (queues, bank returns, pilotage): one access rule for all.
 
 A page names its `policy_endpoint`; `policy.allows(endpoint, "view", user)` decides. A logged-in user without the
 right gets a 403, an anonymous visitor goes to the login page and comes back (same rule as the grids' views)."""

@@ -26,8 +26,8 @@ from ..rules.pilotage import NIVEAUX, FiltreInvalide, mois_suivant, parse_filtre
 from ..workflows import pilotage as wf
 from .base import CSV_DELIMITER, _Echo
 from .filters import filter_args
-from .page import PolicyPageView
 from .formatters import csv_cell, neutraliser_formule
+from .page import PolicyPageView
 
 
 def _defaut_fin(session) -> date:
