@@ -29,7 +29,7 @@ def emit_due_batches() -> list[int]:
     from backoffice.models.enums import LotStatut
     from backoffice.workflows.outbox import enqueue_after_commit
     due = db.session.execute(sa.select(LotPaiement.id).where(
-        LotPaiement.statut == LotStatut.PREPAREE,
+        LotPaiement.statut == LotStatut.PREPAREE, LotPaiement.nb_paiements > 0,  # an empty open batch: nothing to emit
         LotPaiement.date_execution <= clock.now().date() + timedelta(days=2))).scalars().all()
     for lot_id in due:
         enqueue_after_commit(db.session, fonction="backoffice.jobs.paiements.emit_batch", arguments=[lot_id],

@@ -4,7 +4,8 @@ A payable is what one source owes one payee for one period: an allocation versio
 partielle claim, an Afas acompte or balance, a NACRE advance or monthly payment, an Adultes-relais month, a
 Service civique month. The exactly-once guarantee lives here: UNIQUE (source_type, source_id, periode) — a
 source is owed at most once per period — and at most one live payment per payable (partial unique index on
-paiement.echeance_id, WHERE statut <> 'rejete'): a payable is paid again only after its payment was rejected.
+paiement.echeance_id, WHERE motif_rejet IS NULL: not rejected): a payable is paid again only after its payment was
+rejected.
 """
 
 from __future__ import annotations

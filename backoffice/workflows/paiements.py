@@ -2,10 +2,10 @@
 R41 for CEJ/PACEA) → SEPA file. Validated allocations are one source: « Envoyer en paiement » writes their payables.
 
 Exactly once by construction (issue 13): one payable per source and period (UNIQUE (source_type, source_id,
-periode), ON CONFLICT DO NOTHING), one live payment per payable (partial unique index WHERE statut <> 'rejete'), one
-open batch per programme and date (partial unique index), a batch emitted by a conditional UPDATE preparee → emise
-in the same transaction as its file: a retried job, a double click or a worker killed mid-way either finds the
-batch emitted with its file, or finds it open.
+periode), ON CONFLICT DO NOTHING), one live payment per payable (partial unique index WHERE motif_rejet IS NULL:
+not rejected), one open batch per programme and date (partial unique index), a batch emitted by a conditional
+UPDATE preparee → emise in the same transaction as its file: a retried job, a double click or a worker killed
+mid-way either finds the batch emitted with its file, or finds it open.
 """
 
 from __future__ import annotations
@@ -14,10 +14,12 @@ from datetime import datetime
 from decimal import Decimal
 
 import sqlalchemy as sa
+from sqlalchemy.orm import Session
 
 from ..models import (Allocation, Cerfa, CompteBancaire, Dispositif, Echeance, Inscription, LotPaiement, Paiement)
 from ..models.enums import (AllocationStatut as AS, CerfaStatut, EcheanceStatut as ES, LotStatut as S,
                             PaiementStatut as PS, Role as R, SourceEcheance as SE, TypeBeneficiairePaiement as TB)
+from ..models.paiements import VIVANT
 from .engine import T, Workflow, id_in
 from .guards import iban_invalides
 
@@ -45,6 +47,12 @@ def _lot_ouvert(session, dispositif_id: int, code: str, execution, actor_id, now
     An emission locks its batch FOR UPDATE: a send that meets it waits, then finds the batch emitted
     (no longer `preparee`) and opens the next one, so no payment ever lands in an emitted batch.
     Concurrent sends share the key-share lock (and meet on the partial unique index: one open batch).
+
+    On PostgreSQL the batch is opened in a short transaction of its own, committed at once (_ouvrir_a_part): a
+    second send for the same programme and date finds it instead of waiting, on the unique index, for the whole
+    first send to commit; the batch's totals are added at commit (_totaux_au_commit), so the two sends fill it side
+    by side. A send that fails afterwards leaves the batch open and empty: the next send fills it, the scheduler
+    does not emit it (jobs.paiements.emit_due_batches), emitting it by hand is refused (« aucun paiement accepté »).
     """
     open_lot = (sa.select(LotPaiement.id)
                 .where(LotPaiement.dispositif_id == dispositif_id, LotPaiement.date_execution == execution,
@@ -57,13 +65,34 @@ def _lot_ouvert(session, dispositif_id: int, code: str, execution, actor_id, now
         # the batch's rank for its dispositif and date keeps references (the file's MsgId) unique
         rank = session.execute(sa.select(sa.func.count()).select_from(LotPaiement).where(
             LotPaiement.dispositif_id == dispositif_id, LotPaiement.date_execution == execution)).scalar_one() + 1
-        _insert_ignore(session, LotPaiement.__table__,
-                       {"reference": f"LOT-{code}-{execution:%Y%m%d}-{rank:02d}-{now:%H%M%S%f}"[:35],
-                        "dispositif_id": dispositif_id, "date_execution": execution, "statut": S.PREPAREE.value,
-                        "nb_paiements": 0, "montant_total": Decimal("0.00"), "cree_par_id": actor_id, "version": 1,
-                        "created_at": now, "updated_at": now},
-                       ["dispositif_id", "date_execution"], where=sa.text("statut = 'preparee'"))
+        values = {"reference": f"LOT-{code}-{execution:%Y%m%d}-{rank:02d}-{now:%H%M%S%f}"[:35],
+                  "dispositif_id": dispositif_id, "date_execution": execution, "statut": S.PREPAREE.value,
+                  "nb_paiements": 0, "montant_total": Decimal("0.00"), "cree_par_id": actor_id, "version": 1,
+                  "created_at": now, "updated_at": now}
+        if not _ouvrir_a_part(session, values):
+            _insert_ignore(session, LotPaiement.__table__, values, ["dispositif_id", "date_execution"],
+                           where=sa.text("statut = 'preparee'"))
     raise RuntimeError(f"Lot {code} du {execution:%d/%m/%Y} : ouverture impossible, réessayez.")
+
+
+def _ouvrir_a_part(session, values: dict) -> bool:
+    """PostgreSQL: INSERT … ON CONFLICT DO NOTHING of the open batch on a connection of its own, committed at once.
+    False (the caller opens it in its own transaction, as on SQLite) when that cannot be: the programme or the actor
+    is not committed yet (one transaction created them, as a test or the seed does: the foreign key fails), or an
+    uncommitted batch of the same key, or a lock on the programme's row, makes it wait (lock_timeout)."""
+    bind = session.get_bind()
+    if bind.dialect.name != "postgresql":
+        return False
+    from sqlalchemy.dialects.postgresql import insert
+    try:
+        with getattr(bind, "engine", bind).connect() as conn:
+            conn.execute(sa.text("SET LOCAL lock_timeout = '500ms'"))
+            conn.execute(insert(LotPaiement.__table__).values(**values).on_conflict_do_nothing(
+                index_elements=["dispositif_id", "date_execution"], index_where=sa.text("statut = 'preparee'")))
+            conn.commit()
+    except sa.exc.SQLAlchemyError:
+        return False
+    return True
 
 
 def creer_paiements(session, allocation_ids: list[int], *, actor_id: int | None, now: datetime) -> dict:
@@ -173,19 +202,47 @@ def _inserer_paiements(session, lot_id, select, now, pg) -> int:
     index), and the batch's totals: on PostgreSQL in the same statement (RETURNING → UPDATE)."""
     # SQLite reads « INSERT … SELECT … FROM src ON CONFLICT » as a join's ON unless the SELECT has a WHERE
     ins = (_insert(session)(Paiement.__table__).from_select(PAIEMENT_COLS, select.where(sa.true()))
-           .on_conflict_do_nothing(index_elements=["echeance_id"], index_where=sa.text("statut <> 'rejete'")))
+           .on_conflict_do_nothing(index_elements=["echeance_id"], index_where=VIVANT))
     if pg:
         ins = ins.returning(Paiement.montant).cte("ins")
-        n = sa.select(sa.func.count()).select_from(ins).scalar_subquery()
-        total = sa.select(sa.func.coalesce(sa.func.sum(ins.c.montant), 0)).scalar_subquery()
-        return session.execute(
-            sa.update(LotPaiement).where(LotPaiement.id == lot_id)
-            .values(nb_paiements=LotPaiement.nb_paiements + n, montant_total=LotPaiement.montant_total + total,
-                    updated_at=now)
-            .returning(n)).scalar_one()
+        n, total = session.execute(sa.select(sa.func.count(), sa.func.coalesce(sa.func.sum(ins.c.montant), 0))
+                                   .select_from(ins)).one()
+        if n:
+            _totaux_au_commit(session, lot_id, n, total, now)
+        return n
     created = session.execute(ins).rowcount or 0
     _totaux(session, [lot_id], now)
     return created
+
+
+_TOTAUX = "backoffice.totaux_lots"
+
+
+def _totaux_au_commit(session, lot_id: int, n: int, total, now: datetime) -> None:
+    """PostgreSQL: what a send adds to its batch's running totals (payments, amount) is written when its transaction
+    commits, not when the payments are inserted: the UPDATE of the batch's row locks it until commit, so a second
+    send into the same batch (two sends paid on the same date, as the PACEA's 1st of the month, R41) waited for the
+    whole first send. Added, never recounted: two sends committing one after the other each add their own share."""
+    pending = session.info.setdefault(_TOTAUX, {})
+    n0, total0, _ = pending.get(lot_id, (0, Decimal("0.00"), now))
+    pending[lot_id] = (n0 + n, total0 + Decimal(total), now)
+
+
+@sa.event.listens_for(Session, "before_commit")
+def _reporter_totaux(session) -> None:
+    """The running totals of the batches this transaction filled (_totaux_au_commit), a few rows, just before
+    commit. A batch emitted meanwhile in the same transaction keeps the totals of its file."""
+    pending = session.info.pop(_TOTAUX, None)
+    for lot_id, (n, total, now) in sorted((pending or {}).items()):
+        session.execute(sa.update(LotPaiement).where(LotPaiement.id == lot_id, LotPaiement.statut == S.PREPAREE)
+                        .values(nb_paiements=LotPaiement.nb_paiements + n,
+                                montant_total=LotPaiement.montant_total + total, updated_at=now)
+                        .execution_options(synchronize_session=False))
+
+
+@sa.event.listens_for(Session, "after_rollback")
+def _oublier_totaux(session) -> None:
+    session.info.pop(_TOTAUX, None)
 
 
 def paiements_echeances(session, echeance_ids: list[int], *, actor_id: int | None, now: datetime) -> dict:
@@ -327,7 +384,6 @@ def generer_fichiers(session, lot_ids: list[int], ctx) -> None:
     from ..sepa import Virement, construire
     debiteur = {"name": current_app.config["SEPA_DEBTOR_NAME"], "IBAN": current_app.config["SEPA_DEBTOR_IBAN"],
                 "BIC": current_app.config["SEPA_DEBTOR_BIC"]}
-    pg = session.get_bind().dialect.name == "postgresql"
     lots = session.execute(sa.select(LotPaiement.id, LotPaiement.reference, LotPaiement.date_execution)
                            .where(LotPaiement.id.in_(lot_ids)).order_by(LotPaiement.id)).all()
     for lot_id, reference, execution in lots:
@@ -354,16 +410,14 @@ def generer_fichiers(session, lot_ids: list[int], ctx) -> None:
         xml, sha = construire(msg_id=reference, debiteur=debiteur, execution=execution, now=ctx.now,
                               virements=virements)
         ids = [r[0] for r in ok]
-        if pg:
-            v = _ids_array(session, ids)
-            emitted = session.execute(sa.update(Paiement).where(Paiement.id == v.c.id, Paiement.statut == PS.EN_ATTENTE)
-                                      .values(statut=PS.EMIS, updated_at=ctx.now)
-                                      .execution_options(synchronize_session=False)).rowcount
-        else:
-            emitted = session.execute(sa.update(Paiement).where(id_in(session, Paiement.id, ids),
-                                                                Paiement.statut == PS.EN_ATTENTE)
-                                      .values(statut=PS.EMIS, updated_at=ctx.now)
-                                      .execution_options(synchronize_session=False)).rowcount
+        # `id = ANY(:ids)`, not a join with unnest(:ids): no index reads the status any more (migration 0032), and
+        # statistics taken while the batch's payments were all emitted estimate « en_attente » at one row, which made
+        # the join a nested loop over the whole table (quadratic: 10 s for 4,000 payments, seen in the benchmark).
+        # The array's membership is tested by primary key or hashed: linear whatever the statistics.
+        emitted = session.execute(sa.update(Paiement).where(id_in(session, Paiement.id, ids),
+                                                            Paiement.statut == PS.EN_ATTENTE)
+                                  .values(statut=PS.EMIS, updated_at=ctx.now)
+                                  .execution_options(synchronize_session=False)).rowcount
         if emitted != len(ids):  # the batch is locked: nothing else may touch its payments meanwhile
             raise RuntimeError(f"Lot {reference} : {emitted} paiements émis au lieu de {len(ids)}, émission annulée.")
         _deplacer_allocations(session, [r[1] for r in ok if r[1] is not None], AS.ACCEPTEE, "accepter_payeur", ctx,

@@ -88,6 +88,70 @@ def test_the_same_send_to_payment_posted_twice_concurrently_yields_one_batch_and
     assert not errors
 
 
+def test_two_sends_paid_on_the_same_date_fill_one_batch_side_by_side_without_waiting_issue13(app, db, ref):
+    """Two siège agents send different allocations paid on the same date: the second send does not wait for the
+    first one's transaction (the batch is opened in a transaction of its own, its totals are added at commit);
+    both land in one batch whose totals are exact. Before, the second waited on the open batch's unique index
+    until the first committed (the PACEA's sends of one month, R41, ran one after the other)."""
+    first = validated(db, ref, [("Martin", "Léa"), ("Dupont", "Hugo")])
+    second = validated(db, ref, [("Bernard", "Chloé")])
+    from backoffice.extensions import db as _db
+    siege_id = ref.comptes["siege"].id
+    Compte = type(ref.comptes["siege"])
+    inside, release, done, errors = threading.Event(), threading.Event(), threading.Event(), []
+
+    def send_in_thread(ids, hold):
+        with app.app_context():
+            try:
+                run(_db.session, ALLOCATION, "transmettre", Selection.of_ids(ids), _db.session.get(Compte, siege_id),
+                    now=NOW)
+                if hold:
+                    inside.set()
+                    release.wait(30)
+                _db.session.commit()
+                done.set() if not hold else None
+            except Exception as exc:  # noqa: BLE001 - reported below
+                errors.append(exc)
+                _db.session.rollback()
+                inside.set()
+            finally:
+                _db.session.remove()
+    t1 = threading.Thread(target=send_in_thread, args=(first, True))
+    t1.start()
+    assert inside.wait(30)
+    t2 = threading.Thread(target=send_in_thread, args=(second, False))
+    t2.start()
+    while_first_open = done.wait(10)
+    release.set()
+    t1.join()
+    t2.join()
+    assert not errors
+    assert while_first_open, "le second envoi a attendu la fin du premier"
+    lot = db.session.execute(sa.select(LotPaiement).where(lots_of(first + second))).scalar_one()
+    paid = db.session.execute(sa.select(sa.func.count(), sa.func.sum(Paiement.montant))
+                              .where(Paiement.lot_id == lot.id)).one()
+    assert (lot.statut, lot.nb_paiements, lot.montant_total) == (LotStatut.PREPAREE, 3, paid[1])
+    assert paid[0] == 3
+
+
+def test_a_send_rolled_back_leaves_an_empty_open_batch_that_the_next_send_fills_and_the_scheduler_skips(db, ref):
+    """The batch opened apart outlives a send that fails afterwards: it stays open and empty, is never emitted by
+    the scheduler while empty, and the next send for that programme and date fills it (one batch, exact totals)."""
+    from backoffice.jobs.paiements import emit_due_batches
+    ids = validated(db, ref, [("Martin", "Léa"), ("Dupont", "Hugo")])
+    run(db.session, ALLOCATION, "transmettre", Selection.of_ids(ids), ref.comptes["siege"], now=NOW)
+    lot_id = db.session.execute(sa.select(Paiement.lot_id).where(Paiement.allocation_id == ids[0])).scalar_one()
+    db.session.rollback()  # the send fails after its batch was opened
+    lot = db.session.get(LotPaiement, lot_id)
+    assert (lot.statut, lot.nb_paiements, lot.montant_total) == (LotStatut.PREPAREE, 0, Decimal("0.00"))
+    assert lot_id not in emit_due_batches()
+    assert send(db, ref, ids).changed == 2
+    db.session.expire_all()
+    lot = db.session.get(LotPaiement, lot_id)
+    assert (lot.nb_paiements, lot.montant_total) == (2, Decimal("829.12"))
+    assert lot_id in emit_due_batches()
+
+
 def test_batch_emission_writes_an_xsd_valid_pain001_with_exact_totals_even_with_accents_R77(db, ref):
     ids = validated(db, ref, [("Ñúñez-O'Brien & Co", "Zoë"), ("Żółć", "Łukasz"), ("Lefèvre", "Anaïs")])
     send(db, ref, ids)
@@ -105,6 +169,43 @@ def test_batch_emission_writes_an_xsd_valid_pain001_with_exact_totals_even_with_
     # a second emission (retried job, double click) changes nothing
     again = emettre_lot(db.session, lot_id, now=NOW, actor=ref.comptes["comptable"])
     assert again.changed == 0 and db.session.get(LotPaiement, lot_id).fichier_sha256 == lot.fichier_sha256
+
+
+def test_the_emission_rewrites_no_index_entry_of_the_payments_it_emits_issue13(db, ref):
+    """Migration 0032: no index reads a payment's status (the exactly-once index reads `motif_rejet IS NULL`), and the
+    table leaves room on its pages, so en_attente → emis is a heap-only (HOT) update: PostgreSQL counts them in the
+    transaction's statistics. Before, each emitted payment wrote nine index entries (the benchmark's largest write
+    after the allocations')."""
+    ids = validated(db, ref, [("Martin", "Léa"), ("Dupont", "Hugo"), ("Bernard", "Chloé"), ("Petit", "Inès")])
+    send(db, ref, ids)
+    lot_id = db.session.execute(sa.select(LotPaiement.id).where(lots_of(ids))).scalar_one()
+    assert emettre_lot(db.session, lot_id, now=NOW, actor=ref.comptes["comptable"]).changed == 1
+    updated, hot = db.session.execute(sa.text(
+        "SELECT n_tup_upd, n_tup_hot_upd FROM pg_stat_xact_user_tables WHERE relname = 'paiement'")).one()
+    db.session.commit()
+    assert db.session.execute(sa.select(sa.func.count()).select_from(Paiement).where(
+        Paiement.lot_id == lot_id, Paiement.statut == PaiementStatut.EMIS)).scalar_one() == 4
+    assert (updated, hot) == (4, 4)
+
+
+def test_a_live_payment_never_carries_a_rejection_reason_so_the_exactly_once_index_stays_exact_issue13(db, ref):
+    """`uq_paiement_echeance_vivant` holds the payments whose `motif_rejet` is empty: the database refuses a reason on
+    a payment that is not rejected (check motif_si_rejete), and a rejected one without a reason (rejet_motive), so
+    « no reason » is exactly « not rejected »: a second live payment of the same payable is refused."""
+    ids = validated(db, ref, [("Martin", "Léa")])
+    send(db, ref, ids)
+    p = db.session.execute(sa.select(Paiement).where(Paiement.allocation_id == ids[0])).scalar_one()
+    with pytest.raises(sa.exc.IntegrityError, match="motif_si_rejete"):
+        db.session.execute(sa.update(Paiement).where(Paiement.id == p.id).values(motif_rejet="AC04 – Compte clôturé"))
+    db.session.rollback()
+    with pytest.raises(sa.exc.IntegrityError, match="uq_paiement_echeance_vivant"):
+        db.session.execute(sa.insert(Paiement).values(
+            lot_id=p.lot_id, echeance_id=p.echeance_id, allocation_id=p.allocation_id, end_to_end_id="ALLOC-DOUBLE",
+            montant=p.montant, titulaire=p.titulaire, iban=p.iban, libelle=p.libelle, statut=PaiementStatut.EN_ATTENTE,
+            created_at=NOW, updated_at=NOW))
+    db.session.rollback()
+    assert db.session.execute(sa.select(sa.func.count()).select_from(Paiement)
+                              .where(Paiement.echeance_id == p.echeance_id)).scalar_one() == 1
 
 
 def test_a_wrong_rib_key_is_refused_by_the_payer_and_never_paid_R76(db, ref):

@@ -30,6 +30,11 @@ REFUSE_MARKUP = {"beneficiaire.activite_micro", "remboursement.mode", "job_outbo
                  "reversement.debiteur_type", "reversement.origine"}  # closed lists (CHECK)
 
 
+# Columns that only hold text together with another value (a CHECK ties them): a rejection reason is only on a
+# rejected payment (ck_paiement_motif_si_rejete, migration 0032).
+COMPANIONS = {"paiement.motif_rejet": {"statut": "rejete"}}
+
+
 def payload_for(length: int | None) -> str | None:
     if length is None or length >= len(LONG):
         return LONG
@@ -57,7 +62,8 @@ def _poison_row(conn, table: sa.Table, ident: int, skipped: list[str]) -> int:
             continue
         try:
             with conn.begin_nested():
-                conn.execute(table.update().where(table.c.id == ident).values({col.name: value}))
+                conn.execute(table.update().where(table.c.id == ident)
+                             .values({col.name: value, **COMPANIONS.get(f"{table.name}.{col.name}", {})}))
             done += 1
         except sa.exc.DBAPIError as exc:
             skipped.append(f"{table.name}.{col.name}: {str(exc.orig).splitlines()[0]}")
