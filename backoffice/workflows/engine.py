@@ -426,11 +426,15 @@ def _apply_chunk_pg(session, wf: Workflow, t: Transition, ids: list[int], ctx: C
                   sa.literal(getattr(t.target, "value", t.target)),
                   sa.literal(params, AuditEvent.__table__.c.params.type) if params else sa.null(),
                   sa.literal(ctx.bulk_run_id, sa.Integer))).cte("audited")
-    rows = session.execute(sa.select(*moved_cte.c).add_cte(audit_cte)).all()
-    moved = sorted(r[0] for r in rows)
+    # one row back, not one per moved row: the ids as one array and the amount summed by PostgreSQL (issue 20:
+    # building 10,000 result rows per chunk cost ≈ 55 ms of Python, an eighth of the bulk job at 100,000 rows)
+    cols = list(moved_cte.c)
+    totals = [sa.func.array_agg(cols[0])] + ([sa.func.sum(cols[1])] if wf.amount_column else [])
+    row = session.execute(sa.select(*totals).add_cte(audit_cte)).one()
+    moved = sorted(row[0] or [])
     report.total += len(ids)
-    if wf.amount_column and report.amount is not None:
-        report.amount += sum((r[1] for r in rows if r[1] is not None), Decimal("0"))
+    if wf.amount_column and report.amount is not None and row[1] is not None:
+        report.amount += Decimal(row[1])
     rest = sorted(set(ids) - set(moved))
     if rest:  # why the others did not move: state, scope, version or the first failing guard
         reasons, _ = _guard_rows(session, wf, t, rest, ctx, actor, versions, lock=False)

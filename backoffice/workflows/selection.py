@@ -29,7 +29,13 @@ class Selection:
 
     def freeze(self, session) -> list[int]:
         if self.ids is None:
-            self.ids = sorted(session.execute(self.query).scalars().all())
+            if session.get_bind().dialect.name == "postgresql":
+                # one row back: the ids as one array (issue 20: 100,000 result rows cost ≈ 0.3 s of Python in the
+                # bulk benchmark, the array ≈ 20 ms)
+                first = list(self.query.subquery().c)[0]
+                self.ids = sorted(session.execute(sa.select(sa.func.array_agg(first))).scalar() or [])
+            else:
+                self.ids = sorted(session.execute(self.query).scalars().all())
             self.query = None
         return self.ids
 
