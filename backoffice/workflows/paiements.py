@@ -27,8 +27,10 @@ CERFA_OK = (CerfaStatut.VALIDE_SIEGE, CerfaStatut.TRANSMIS, CerfaStatut.ACCEPTE)
 
 
 def _insert(session):
-    """INSERT with ON CONFLICT DO NOTHING: PostgreSQL and SQLite both speak it."""
-    if session.get_bind().dialect.name == "postgresql":
+    """INSERT with ON CONFLICT DO NOTHING: PostgreSQL and SQLite both speak it (`session`: a Session or a
+    Connection)."""
+    dialect = getattr(session, "dialect", None) or session.get_bind().dialect
+    if dialect.name == "postgresql":
         from sqlalchemy.dialects.postgresql import insert
     else:
         from sqlalchemy.dialects.sqlite import insert
@@ -39,6 +41,10 @@ def _insert_ignore(session, table, values: dict, conflict_cols: list[str], where
     stmt = _insert(session)(table).values(**values).on_conflict_do_nothing(index_elements=conflict_cols,
                                                                            index_where=where)
     session.execute(stmt)
+
+
+# the open batch's key (the partial unique index uq_lot_paiement_ouvert)
+LOT_OUVERT_CLE, LOT_OUVERT = ["dispositif_id", "date_execution"], sa.text("statut = 'preparee'")
 
 
 def _lot_ouvert(session, dispositif_id: int, code: str, execution, actor_id, now) -> int:
@@ -70,8 +76,7 @@ def _lot_ouvert(session, dispositif_id: int, code: str, execution, actor_id, now
                   "nb_paiements": 0, "montant_total": Decimal("0.00"), "cree_par_id": actor_id, "version": 1,
                   "created_at": now, "updated_at": now}
         if not _ouvrir_a_part(session, values):
-            _insert_ignore(session, LotPaiement.__table__, values, ["dispositif_id", "date_execution"],
-                           where=sa.text("statut = 'preparee'"))
+            _insert_ignore(session, LotPaiement.__table__, values, LOT_OUVERT_CLE, where=LOT_OUVERT)
     raise RuntimeError(f"Lot {code} du {execution:%d/%m/%Y} : ouverture impossible, réessayez.")
 
 
@@ -83,12 +88,10 @@ def _ouvrir_a_part(session, values: dict) -> bool:
     bind = session.get_bind()
     if bind.dialect.name != "postgresql":
         return False
-    from sqlalchemy.dialects.postgresql import insert
     try:
         with getattr(bind, "engine", bind).connect() as conn:
             conn.execute(sa.text("SET LOCAL lock_timeout = '500ms'"))
-            conn.execute(insert(LotPaiement.__table__).values(**values).on_conflict_do_nothing(
-                index_elements=["dispositif_id", "date_execution"], index_where=sa.text("statut = 'preparee'")))
+            _insert_ignore(conn, LotPaiement.__table__, values, LOT_OUVERT_CLE, where=LOT_OUVERT)
             conn.commit()
     except sa.exc.SQLAlchemyError:
         return False
@@ -199,7 +202,8 @@ PAIEMENT_COLS = ["lot_id", "echeance_id", "allocation_id", "beneficiaire_id", "a
 
 def _inserer_paiements(session, lot_id, select, now, pg) -> int:
     """INSERT INTO paiement … SELECT (one live payment per payable: ON CONFLICT DO NOTHING on the partial unique
-    index), and the batch's totals: on PostgreSQL in the same statement (RETURNING → UPDATE)."""
+    index), and the batch's totals: on PostgreSQL counted from the INSERT's RETURNING and added at commit
+    (_totaux_au_commit), elsewhere recounted at once."""
     # SQLite reads « INSERT … SELECT … FROM src ON CONFLICT » as a join's ON unless the SELECT has a WHERE
     ins = (_insert(session)(Paiement.__table__).from_select(PAIEMENT_COLS, select.where(sa.true()))
            .on_conflict_do_nothing(index_elements=["echeance_id"], index_where=VIVANT))
