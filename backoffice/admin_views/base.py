@@ -376,21 +376,31 @@ class SecureModelView(FastGridMixin, ModelView):
         pk = parse_id(id)  # finding 6: « 2⁶³ », « -1 », « abc » are a missing row, never a 500
         if pk is None:
             return None
-        query = self.get_query().filter(self.model.id == pk)
-        query = query.options(*[sa.orm.joinedload(r) for r in self._detail_joins])
         if has_request_context() and request.endpoint == f"{self.endpoint}.details_view":
-            # the record page's previous / next, read with the record (issue 18 §3, issue 20: one round trip)
+            # the record page's previous / next, read with the record (issue 18 §3, issue 20: one round trip),
+            # by a statement built once per list URL and user, the id bound at execution (fiche.view_statement)
             from flask_admin.helpers import get_redirect_target
 
             from . import fiche
-            subs = fiche.neighbour_subqueries(self, pk, get_redirect_target())
-            if subs is not None:
-                row = query.add_columns(*subs.values()).one_or_none()
-                if row is None:
-                    return None
-                g.bo_voisins = {"id": pk, **dict(zip(subs, row[1:]))}
-                return row[0]
-        return query.one_or_none()
+            target = get_redirect_target()
+
+            def build():
+                ident = sa.bindparam("fiche_pk", type_=self.model.id.type)
+                query = self.get_query().filter(self.model.id == ident)
+                query = query.options(*[sa.orm.joinedload(r) for r in self._detail_joins])
+                subs = fiche.neighbour_subqueries(self, ident, target)
+                if subs is None:
+                    return query.statement, ()
+                return query.add_columns(*subs.values()).statement, tuple(subs)
+            statement, names = fiche.view_statement(self, ("fiche", target), build)
+            row = self.session.execute(statement, {"fiche_pk": pk}).one_or_none()
+            if row is None:
+                return None
+            if names:
+                g.bo_voisins = {"id": pk, **dict(zip(names, row[1:]))}
+            return row[0]
+        query = self.get_query().filter(self.model.id == pk)
+        return query.options(*[sa.orm.joinedload(r) for r in self._detail_joins]).one_or_none()
 
     def _detail_relations(self):
         """The many-to-one relations the detail page shows (computed once, with the view)."""

@@ -99,14 +99,8 @@ def load_related(view, record, active: str | None = None) -> list[dict]:
         columns = [c for c in spec.columns if c not in hidden]
         own = sa.inspect(spec.model).columns
         money = {c for c in columns if c in own and is_money_type(own[c].type)}
-        query = sa.select(spec.model).where(spec.where(record))
-        clause = policy.row_scope(spec.model, current_user)
-        if clause is not None:
-            query = query.where(clause)
-        order = spec.order() if spec.order else spec.model.id.desc()
-        order = order if isinstance(order, tuple) else (order,)
-        query = query.options(*spec.options()).order_by(*order).limit(spec.limit + 1)
-        rows = view.session.execute(query).unique().scalars().all()
+        query, params = record_statement(view, record, ("onglet", spec.key), lambda rec, spec=spec: _section(spec, rec))
+        rows = view.session.execute(query, params).unique().scalars().all()
         more = len(rows) > spec.limit
         rows = rows[:spec.limit]
         lines = []
@@ -131,6 +125,84 @@ def load_related(view, record, active: str | None = None) -> list[dict]:
         out.append({"key": spec.key, "title": spec.title, "url": url, "active": True,
                     "columns": [label_for(c) for c in columns], "rows": lines, "more": more, "more_url": more_url})
     return out
+
+
+def _section(spec: Related, rec):
+    """The statement of one related section: its condition on the record, the user's row scope, its order, one
+    more row than shown (« voir tout »)."""
+    query = sa.select(spec.model).where(spec.where(rec))
+    clause = policy.row_scope(spec.model, current_user)
+    if clause is not None:
+        query = query.where(clause)
+    order = spec.order() if spec.order else spec.model.id.desc()
+    order = order if isinstance(order, tuple) else (order,)
+    return query.options(*spec.options()).order_by(*order).limit(spec.limit + 1)
+
+
+# ---- one statement per view and user, the record bound at execution (issue 20) -------------------------------
+
+class _NotBindable(Exception):
+    pass
+
+
+class RecordParams:
+    """A stand-in for the record in a section's or a history link's condition (`lambda b: X.beneficiaire_id ==
+    b.id`): each column read becomes a bound parameter `fiche_<key>` typed as the column, so that the statement
+    built once serves every record of the view. Anything else (a relation, Python logic on a value) is refused:
+    the statement is then built with the record itself, as before."""
+
+    def __init__(self, model):
+        self._columns = sa.inspect(model).column_attrs
+        self.used: set[str] = set()
+
+    def __getattr__(self, name):
+        if name.startswith("_") or name not in self._columns:
+            raise _NotBindable(name)
+        self.used.add(name)
+        return sa.bindparam(f"fiche_{name}", type_=self._columns[name].columns[0].type)
+
+    def __bool__(self):
+        raise _NotBindable("bool")
+
+
+STATEMENTS_PER_VIEW = 128  # users × kinds (tabs, history pages, list URLs) kept per view; then started afresh
+
+
+def view_statement(view, kind: tuple, build: Callable[[], Any]):
+    """What `build()` returns (a statement whose record values are bound parameters), built once per view, `kind`
+    and user, then reused (issue 20: building and hashing a statement of six scoped subqueries cost more than
+    running it).
+
+    The key holds everything such a statement depends on besides the record: `kind` (the section, the history
+    page, the list URL of previous / next), the role (policy.allows: which grids' events and sections are shown;
+    policy.row_scope's rule), the account and its structure (the values row_scope binds: antenne,
+    establishments, région). Two users never share a statement, so a scope cannot leak from one to the other; a
+    role or structure change makes a new key."""
+    key = (kind, getattr(current_user, "role", None), getattr(current_user, "id", None),
+           getattr(current_user, "structure_id", None))
+    cache = view.__dict__.setdefault("_bo_fiche_statements", {})
+    hit = cache.get(key)
+    if hit is None:
+        hit = build()
+        if len(cache) >= STATEMENTS_PER_VIEW:
+            cache.clear()
+        cache[key] = hit
+    return hit
+
+
+def record_statement(view, record, kind: tuple, build: Callable[[Any], Any]) -> tuple[Any, dict]:
+    """(statement, params) for `build(record)`: the statement built once (view_statement) with a RecordParams in
+    place of the record, the record's values as its parameters."""
+    def template():
+        rec = RecordParams(type(record))
+        try:
+            return build(rec), tuple(sorted(rec.used))
+        except _NotBindable:
+            return None, ()
+    statement, used = view_statement(view, kind, template)
+    if statement is None:  # a condition that needs the record's Python values: built for this record
+        return build(record), {}
+    return statement, {f"fiche_{name}": getattr(record, name) for name in used}
 
 
 # ---- the header ---------------------------------------------------------------------------------
@@ -359,7 +431,9 @@ def neighbour_subqueries(view, ident: int, return_url: str | None) -> dict | Non
     pk = view.model.__mapper__.primary_key[0]
     mapper = sa.inspect(view.model)
     own = sa.orm.aliased(view.model)
-    values = [sa.literal(ident, type_=c.type) if c is pk else
+    if not isinstance(ident, sa.sql.ClauseElement):
+        ident = sa.literal(ident, type_=pk.type)
+    values = [ident if c is pk else
               sa.select(getattr(own, mapper.get_property_by_column(c).key))
               .where(getattr(own, pk.key) == ident).scalar_subquery() for c, _d in keys]
     row, key = sa.tuple_(*[c for c, _d in keys]), sa.tuple_(*values)
@@ -452,23 +526,56 @@ def history_links(view) -> tuple:
 def history_events(view, record, before: int | None = None, limit: int = HISTORY_PAGE):
     """(events, more): the audit events of the record and of its related records the user may see, newest first,
     `limit` a page from `before` (an event id, keyset), in ONE query: `(entity, entity_id)` pairs OR-ed, each an
-    `IN (SELECT id … within the user's scope)`, every branch served by ix_audit_event_entity."""
-    from ..models import AuditEvent as AE
-    conds = [sa.and_(AE.entity == view.model.__tablename__, AE.entity_id == record.id)]
-    for lie in history_links(view):
-        if not policy.allows(lie.endpoint, "view", current_user):
-            continue  # a grid the role may not open: its events are not shown either
-        ids = sa.select(lie.model.id).where(lie.where(record))
-        scope = policy.row_scope(lie.model, current_user)
-        if scope is not None:
-            ids = ids.where(scope)
-        conds.append(sa.and_(AE.entity == lie.model.__tablename__, AE.entity_id.in_(ids)))
-    query = sa.select(AE).where(sa.or_(*conds))
-    if before is not None:
-        query = query.where(AE.id < before)
-    rows = view.session.execute(query.options(sa.orm.joinedload(AE.actor)).order_by(AE.id.desc())
-                                .limit(limit + 1)).scalars().all()
+    `IN (SELECT id … within the user's scope)`, every branch served by ix_audit_event_entity. The statement is
+    built once per view, user and page kind (issue 20), the record's values bound at execution."""
+    from ..models import AuditEvent as AE, Compte
+
+    def build(rec):
+        conds = [sa.and_(AE.entity == view.model.__tablename__, AE.entity_id == rec.id)]
+        for lie in history_links(view):
+            if not policy.allows(lie.endpoint, "view", current_user):
+                continue  # a grid the role may not open: its events are not shown either
+            ids = sa.select(lie.model.id).where(lie.where(rec))
+            scope = policy.row_scope(lie.model, current_user)
+            if scope is not None:
+                ids = ids.where(scope)
+            conds.append(sa.and_(AE.entity == lie.model.__tablename__, AE.entity_id.in_(ids)))
+        # the events as tuples with their author's name (an outer join), no ORM object per event
+        query = sa.select(*HistoryEvent.COLUMNS(AE, Compte)).select_from(AE) \
+            .outerjoin(Compte, Compte.id == AE.actor_id).where(sa.or_(*conds))
+        if before is not None:
+            query = query.where(AE.id < sa.bindparam("historique_avant", type_=AE.id.type))
+        return query.order_by(AE.id.desc()).limit(sa.bindparam("historique_n", type_=sa.Integer))
+
+    query, params = record_statement(view, record, ("historique", before is not None), build)
+    params.update(historique_n=limit + 1, **({"historique_avant": before} if before is not None else {}))
+    rows = [HistoryEvent(*row) for row in view.session.execute(query, params)]
     return rows[:limit], len(rows) > limit
+
+
+@dataclass(frozen=True)
+class Author:
+    login: str
+    prenom: str | None
+    nom: str | None
+
+
+class HistoryEvent:
+    """An audit event as the history panel reads it (history_lines, the template): its columns and its author."""
+    __slots__ = ("id", "at", "entity", "entity_id", "action", "from_status", "to_status", "params", "diff",
+                 "bulk_run_id", "actor")
+
+    @staticmethod
+    def COLUMNS(AE, Compte):
+        return (AE.id, AE.at, AE.entity, AE.entity_id, AE.action, AE.from_status, AE.to_status, AE.params, AE.diff,
+                AE.bulk_run_id, Compte.login, Compte.prenom, Compte.nom)
+
+    def __init__(self, id, at, entity, entity_id, action, from_status, to_status, params, diff, bulk_run_id,
+                 login, prenom, nom):
+        self.id, self.at, self.entity, self.entity_id, self.action = id, at, entity, entity_id, action
+        self.from_status, self.to_status, self.params, self.diff = from_status, to_status, params, diff
+        self.bulk_run_id = bulk_run_id
+        self.actor = Author(login, prenom, nom) if login is not None else None
 
 
 def history_panel(view, record) -> dict:

@@ -201,3 +201,60 @@ def test_history_is_one_query_whatever_the_related_records(db, ref, clients, cou
         html = c.get(url).get_data(as_text=True)
         after = n()
     assert after == before and html.count('data-entite="allocation"') >= 3
+
+
+# ---- issue 20: a record page's statements are built once per view and user, the record bound at execution ------
+
+def _youth_in(db, ref, antenne, allocation_antennes):
+    """A youth of `antenne` with one allocation filed in each of `allocation_antennes`, each with an audit event."""
+    b, _cb, i, c = f.make_parcours_cej(db.session, antenne, ref.dispositifs)
+    ids = []
+    for k, where in enumerate(allocation_antennes):
+        a = f.make_allocation(db.session, i, c, statut=S.ENREGISTREE, mois=date(2025, 3 + k, 1), antenne_id=where.id,
+                              montant=Decimal("100.00"))
+        audit.record(db.session, entity="allocation", entity_id=a.id, action="modifier", actor_id=None,
+                     diff={"motif_blocage": [None, f"cache {a.id}"]})
+        ids.append(a.id)
+    db.session.commit()
+    return b.id, ids
+
+
+def test_two_conseillers_of_different_antennes_never_share_a_record_pages_scope_issue20(db, ref, clients):
+    """The history and the sections are built once per view and user: the north conseiller's statement (its
+    antenne bound in the scope) must never serve the south conseiller, who opens a page of the same grid next."""
+    north_youth, (north_alloc,) = _youth_in(db, ref, ref.nord, [ref.nord])
+    south_youth, (south_own, south_filed_north) = _youth_in(db, ref, ref.sud, [ref.sud, ref.nord])
+    url = "/admin/beneficiaire/details/?id={}"
+    html = clients["conseiller"].get(url.format(north_youth)).get_data(as_text=True)
+    assert f"Allocation n° {north_alloc}" in _history(html)
+    html = clients["conseiller2"].get(url.format(south_youth)).get_data(as_text=True)
+    history = _history(html)
+    assert f"Allocation n° {south_own}" in history  # their antenne's allocation
+    assert f"Allocation n° {south_filed_north}" not in history  # filed in the north: another antenne's
+    tab = clients["conseiller2"].get(url.format(south_youth) + "&onglet=allocations").get_data(as_text=True)
+    assert f"/admin/allocation/details/?id={south_own}" in tab
+    assert f"/admin/allocation/details/?id={south_filed_north}" not in tab
+    # and back to the north conseiller: their own scope still, not the south one's
+    html = clients["conseiller"].get(url.format(north_youth)).get_data(as_text=True)
+    assert f"Allocation n° {north_alloc}" in _history(html)
+    assert clients["conseiller"].get(url.format(south_youth)).status_code in (302, 404)  # out of scope: no page
+
+
+def test_one_users_record_pages_in_turn_each_show_their_own_records_events_issue20(db, ref, clients):
+    """The record's id is a parameter of the reused statement: the second page shows its events, not the first's."""
+    first, (a_first,) = _youth_in(db, ref, ref.nord, [ref.nord])
+    second, (a_second,) = _youth_in(db, ref, ref.nord, [ref.nord])
+    c = clients["siege"]
+    for youth, mine, other in ((first, a_first, a_second), (second, a_second, a_first), (first, a_first, a_second)):
+        html = c.get(f"/admin/beneficiaire/details/?id={youth}").get_data(as_text=True)
+        history = _history(html)
+        assert f"Allocation n° {mine}" in history and f"Allocation n° {other}" not in history
+        tab = c.get(f"/admin/beneficiaire/details/?id={youth}&onglet=allocations").get_data(as_text=True)
+        assert f"/admin/allocation/details/?id={mine}" in tab and f"/admin/allocation/details/?id={other}" not in tab
+        # the record itself is read by a reused statement too (its id bound): the page is this youth's
+        imilo = {y: db.session.get(m.Beneficiaire, y).identifiant_imilo for y in (first, second)}
+        assert imilo[youth] in html and imilo[first if youth == second else second] not in html
+    a_page = c.get(f"/admin/allocation/details/?id={a_first}").get_data(as_text=True)
+    b_page = c.get(f"/admin/allocation/details/?id={a_second}").get_data(as_text=True)
+    assert f"cache {a_first}" in _history(a_page) and f"cache {a_second}" not in _history(a_page)
+    assert f"cache {a_second}" in _history(b_page) and f"cache {a_first}" not in _history(b_page)
