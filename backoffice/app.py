@@ -43,6 +43,8 @@ def create_app(config: dict[str, Any] | type | None = None, **overrides: Any):
     _postgres_options(app)
 
     db.init_app(app)
+    from . import lecture_seule
+    lecture_seule.install(app, db)  # a request that only read commits: psycopg keeps its prepared statements
     migrate.init_app(app, db, directory=_migrations_dir(), render_as_batch=True, compare_type=True)
     csrf.init_app(app)
     babel.init_app(app, locale_selector=lambda: "fr", timezone_selector=lambda: "Europe/Paris")
