@@ -26,7 +26,9 @@ def _debut(conn) -> None:
 
 
 def _requete(conn, cursor, statement, parameters, context, executemany) -> None:
-    if not _LECTURE.match(statement) or " FOR UPDATE" in statement.upper()[-60:]:
+    # a SELECT that sets a setting (set_config: undone by a ROLLBACK, kept by a COMMIT) or takes row locks
+    # counts as a write too
+    if not _LECTURE.match(statement) or "set_config" in statement or " FOR UPDATE" in statement.upper()[-60:]:
         conn.info[ECRIT] = True
 
 
@@ -40,8 +42,8 @@ def lecture_seule(session) -> bool:
 
 
 def install(app, db) -> None:
-    """After db.init_app. A request's teardown runs before its application context's, where Flask-SQLAlchemy
-    removes the session (and rolls back what is left)."""
+    """Right after db.init_app: Flask runs the application context's teardown functions last registered first,
+    so this one runs just before Flask-SQLAlchemy's removal of the session (which rolls back what is left)."""
     with app.app_context():
         engines = set(db.engines.values())
     for engine in engines:
@@ -49,7 +51,7 @@ def install(app, db) -> None:
             sa.event.listen(engine, "begin", _debut)
             sa.event.listen(engine, "before_cursor_execute", _requete)
 
-    @app.teardown_request
+    @app.teardown_appcontext
     def _clore_en_lecture(exc):
         if exc is not None or not db.session.registry.has():
             return

@@ -388,16 +388,21 @@ class SecureModelView(FastGridMixin, ModelView):
                 ident = sa.bindparam("fiche_pk", type_=self.model.id.type)
                 query = self.get_query().filter(self.model.id == ident)
                 query = query.options(*[sa.orm.joinedload(r) for r in self._detail_joins])
-                subs = fiche.neighbour_subqueries(self, ident, target)
-                if subs is None:
-                    return query.statement, ()
+                subs = fiche.neighbour_subqueries(self, ident, target) or {}
+                history = fiche.history_column(self, ident)  # the history's first page too (PostgreSQL)
+                if history is not None:
+                    subs["historique"] = history
                 return query.add_columns(*subs.values()).statement, tuple(subs)
             statement, names = fiche.view_statement(self, ("fiche", target), build)
-            row = self.session.execute(statement, {"fiche_pk": pk}).one_or_none()
+            row = self.session.execute(statement, {"fiche_pk": pk, "historique_n": fiche.HISTORY_PAGE + 1}) \
+                .one_or_none()
             if row is None:
                 return None
-            if names:
-                g.bo_voisins = {"id": pk, **dict(zip(names, row[1:]))}
+            found = dict(zip(names, row[1:]))
+            if "historique" in found:
+                g.bo_historique = {"vue": self.endpoint, "id": pk, "rows": found.pop("historique") or []}
+            if found:
+                g.bo_voisins = {"id": pk, **found}
             return row[0]
         query = self.get_query().filter(self.model.id == pk)
         return query.options(*[sa.orm.joinedload(r) for r in self._detail_joins]).one_or_none()

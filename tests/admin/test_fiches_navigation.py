@@ -166,12 +166,18 @@ def test_history_lines_of_records_out_of_scope_are_not_shown(db, ref, clients):
     assert f"Paiement n° {rec['p']}" not in mine  # a grid the conseiller may not open: not shown
 
 
-def test_history_is_paginated_newest_first(db, ref, clients):
+def _youth_with_phone_changes(db, ref, count: int, prefix: str) -> dict:
+    """_youth_with_everything, whose phone number was changed `count` times (« <prefix>00 », « <prefix>01 » …)."""
     rec = _youth_with_everything(db, ref)
-    for k in range(25):
+    for k in range(count):
         audit.record(db.session, entity="beneficiaire", entity_id=rec["b"], action="modifier", actor_id=None,
-                     diff={"telephone": [None, f"06000000{k:02d}"]})
+                     diff={"telephone": [None, f"{prefix}{k:02d}"]})
     db.session.commit()
+    return rec
+
+
+def test_history_is_paginated_newest_first(db, ref, clients):
+    rec = _youth_with_phone_changes(db, ref, 25, "06000000")
     c = clients["siege"]
     html = c.get(f"/admin/beneficiaire/details/?id={rec['b']}").get_data(as_text=True)
     first = _history(html)
@@ -258,3 +264,30 @@ def test_one_users_record_pages_in_turn_each_show_their_own_records_events_issue
     b_page = c.get(f"/admin/allocation/details/?id={a_second}").get_data(as_text=True)
     assert f"cache {a_first}" in _history(a_page) and f"cache {a_second}" not in _history(a_page)
     assert f"cache {a_second}" in _history(b_page) and f"cache {a_first}" not in _history(b_page)
+
+
+def test_the_first_history_page_comes_with_the_record_in_the_same_statement_issue20(db, ref, clients):
+    """PostgreSQL: the record, its previous / next and the first page of its history are one round trip; the older
+    pages (« historique_avant ») are a query of their own."""
+    rec = _youth_with_phone_changes(db, ref, 22, "06111111")
+    c = clients["siege"]
+    url = f"/admin/beneficiaire/details/?id={rec['b']}"
+
+    def statements(target):
+        seen = []
+        listener = lambda conn, cursor, statement, *a: seen.append(statement)  # noqa: E731
+        sa.event.listen(db.engine, "before_cursor_execute", listener)
+        try:
+            html = c.get(target).get_data(as_text=True)
+        finally:
+            sa.event.remove(db.engine, "before_cursor_execute", listener)
+        return html, [s for s in seen if "audit_event" in s]
+
+    html, audit_reads = statements(url)
+    assert len(audit_reads) == 1 and "FROM beneficiaire" in audit_reads[0]  # read with the record itself
+    first = _history(html)
+    assert "0611111121" in first and "0611111101" not in first and first.index("0611111121") < first.index("0611111120")
+    older = unescape(re.search(r'id="historique-anciens" href="([^"]+)"', html)[1])
+    html, audit_reads = statements(older)
+    assert len(audit_reads) == 2  # the record's statement, then the older page's own query
+    assert "0611111101" in _history(html) and "0611111121" not in _history(html)
