@@ -386,8 +386,7 @@ class SecureModelView(FastGridMixin, ModelView):
 
             def build():
                 ident = sa.bindparam("fiche_pk", type_=self.model.id.type)
-                query = self.get_query().filter(self.model.id == ident)
-                query = query.options(*[sa.orm.joinedload(r) for r in self._detail_joins])
+                query = self._record_query(ident)
                 subs = fiche.neighbour_subqueries(self, ident, target) or {}
                 history = fiche.history_column(self, ident)  # the history's first page too (PostgreSQL)
                 if history is not None:
@@ -404,8 +403,12 @@ class SecureModelView(FastGridMixin, ModelView):
             if found:
                 g.bo_voisins = {"id": pk, **found}
             return row[0]
-        query = self.get_query().filter(self.model.id == pk)
-        return query.options(*[sa.orm.joinedload(r) for r in self._detail_joins]).one_or_none()
+        return self._record_query(pk).one_or_none()
+
+    def _record_query(self, ident):
+        """The row `ident` (a value or a bound parameter) within the role's scope, its shown relations joined."""
+        return self.get_query().filter(self.model.id == ident) \
+            .options(*[sa.orm.joinedload(r) for r in self._detail_joins])
 
     def _detail_relations(self):
         """The many-to-one relations the detail page shows (computed once, with the view)."""

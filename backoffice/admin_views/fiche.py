@@ -171,7 +171,7 @@ class RecordColumns(RecordParams):
 
     def __init__(self, model, ident):
         super().__init__(model)
-        self._model, self._ident = model, ident
+        self._ident = ident
         self._own = sa.orm.aliased(model, name="fiche")
 
     def __getattr__(self, name):
