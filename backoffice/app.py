@@ -19,6 +19,10 @@ def _postgres_options(app) -> None:
     connect_args = dict(options.get("connect_args") or {})
     if "jit" not in connect_args.get("options", ""):
         connect_args["options"] = (connect_args.get("options", "") + " -c jit=off").strip()
+    # a client gone in the middle of a query (a worker killed, a request's process stopped) is noticed by the server
+    # within 2 s and its query cancelled, instead of running to its end with its locks held
+    if "client_connection_check_interval" not in connect_args["options"]:
+        connect_args["options"] += " -c client_connection_check_interval=2000"
     options["connect_args"] = connect_args
     app.config["SQLALCHEMY_ENGINE_OPTIONS"] = options
 

@@ -255,8 +255,14 @@ def seed(seed_value: int, scale: int) -> None:
 @click.option("--burst", is_flag=True, help="S'arrête quand les files sont vides.")
 @click.option("--interval", default=15, show_default=True, type=int, help="Période des tâches périodiques (s).")
 @click.option("--parent", type=int, hidden=True, help="S'arrête quand ce processus (la démo) disparaît.")
+@click.option("--fork/--sans-fork", default=False, show_default=True,
+              help="Un processus forké par job (work-horse de RQ) ; par défaut chaque job tourne dans le worker, "
+                   "dans son propre contexte d'application.")
+@click.option("--max-jobs", type=int, default=None,
+              help="S'arrête après ce nombre de jobs (le superviseur relance un worker neuf).")
 @with_appcontext
-def worker(queues: str, with_scheduler: bool, burst: bool, interval: int, parent: int | None) -> None:
+def worker(queues: str, with_scheduler: bool, burst: bool, interval: int, parent: int | None, fork: bool,
+           max_jobs: int | None) -> None:
     """Lance un worker RQ sur les files choisies (paiements d'abord)."""
     from flask import current_app
     from sqlalchemy.orm import configure_mappers
@@ -268,18 +274,18 @@ def worker(queues: str, with_scheduler: bool, burst: bool, interval: int, parent
     app = current_app._get_current_object()
     app.config["JOBS_MODE"] = "rq"
     conn = _redis(app.config["REDIS_URL"])
-    # The app context pushed by with_appcontext is inherited by RQ's forked work-horses; each
-    # work-horse must not reuse the parent's pooled connections.
+    # With --fork the app context pushed by with_appcontext is inherited by RQ's forked work-horses; each
+    # work-horse must not reuse the parent's pooled connections. Without fork (the default) each job pushes
+    # an application context of its own (queue.worker_class) and the pool is the worker's.
     from .extensions import db
     db.engine.dispose(close=False)
     # Everything loaded so far (the app, Flask-Admin, the models) leaves the garbage collector's generations:
-    # a forked work-horse's collections no longer touch those objects, so their memory pages stay shared
-    # with the worker instead of being copied on write, job after job (measured: -0.8 s of 9 s on the
-    # payments benchmark, 2 workers).
+    # its collections no longer walk those objects, job after job (and a forked work-horse's memory pages stay
+    # shared with the worker instead of being copied on write: -0.8 s of 9 s on the payments benchmark).
     import gc
     gc.collect()
     gc.freeze()
-    w = worker_class()(names, connection=conn)
+    w = worker_class(fork)(names, connection=conn)
     if with_scheduler and not burst:
         _start_periodic(app, interval)
     if parent:
@@ -287,7 +293,7 @@ def worker(queues: str, with_scheduler: bool, burst: bool, interval: int, parent
     setup_worker_log()
     click.echo(f"Worker RQ sur {', '.join(names)} ({app.config['REDIS_URL']})")
     # RQ's own lines (five a job) at WARNING: the worker class writes one line per job (issue 19)
-    w.work(with_scheduler=with_scheduler, burst=burst, logging_level="WARNING")
+    w.work(with_scheduler=with_scheduler, burst=burst, logging_level="WARNING", max_jobs=max_jobs)
     click.echo("Worker RQ arrêté.")
 
 
