@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import os
 
+# the test jobs' long query, as pg_stat_activity shows it while it runs
+REQUETES_PG_SLEEP = "SELECT count(*) FROM pg_stat_activity WHERE state = 'active' AND query LIKE 'SELECT pg\\_sleep%'"
+
 
 def modifier_puis_echouer(dispositif_id: int, libelle: str) -> None:
     """Changes a programme's label in its session (flushed, not committed), marks `g`, then fails."""
@@ -25,8 +28,7 @@ def lire(dispositif_id: int) -> dict:
 
     from backoffice.extensions import db
     from backoffice.models import Dispositif
-    actives = db.session.execute(sa.text("SELECT count(*) FROM pg_stat_activity WHERE state = 'active' "
-                                         "AND query LIKE 'SELECT pg\\_sleep%'")).scalar_one()
+    actives = db.session.execute(sa.text(REQUETES_PG_SLEEP)).scalar_one()
     return {"libelle": db.session.get(Dispositif, dispositif_id).libelle,
             "marque": hasattr(g, "marque_du_job_precedent"), "pid": os.getpid(), "requetes_en_cours": actives}
 

@@ -16,6 +16,7 @@ from rq.registry import FailedJobRegistry
 
 from backoffice.models import Dispositif
 from tests.jobs.conftest import BIN, worker_env
+from tests.jobs.taches import REQUETES_PG_SLEEP
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -78,7 +79,7 @@ def test_a_worker_killed_in_the_middle_of_a_query_leaves_no_query_running_on_the
     worker = subprocess.Popen([str(BIN), "worker", "-q", "default", "--without-scheduler"],
                               env=worker_env(jobs_app, PYTHONPATH=str(ROOT)), start_new_session=True,
                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    actives = sa.text("SELECT count(*) FROM pg_stat_activity WHERE state = 'active' AND query LIKE 'SELECT pg\\_sleep%'")
+    actives = sa.text(REQUETES_PG_SLEEP)
     try:
         deadline = time.monotonic() + 60
         while db.session.execute(actives).scalar_one() == 0:
