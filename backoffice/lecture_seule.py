@@ -58,6 +58,14 @@ def install(app, db) -> None:
         session = db.session()
         try:
             if lecture_seule(session):
-                session.commit()
+                # without expiring what was loaded: the removal that follows detaches it, as a rollback's removal
+                # did, and what a streamed response reads after the teardown (the CSV export: the logged-in
+                # account's role and scope) must still be there; expired, it could no longer be loaded
+                # (DetachedInstanceError in the middle of the stream, tests/admin/test_export_serveur.py)
+                expire, session.expire_on_commit = session.expire_on_commit, False
+                try:
+                    session.commit()
+                finally:
+                    session.expire_on_commit = expire
         except Exception:  # noqa: BLE001 - the removal that follows rolls back, as it always did
             session.rollback()

@@ -218,3 +218,20 @@ def count_queries(db):
         finally:
             sa.event.remove(db.engine, "before_cursor_execute", before)
     return _count
+
+
+@pytest.fixture
+def live_server(app, db):
+    """A real server (werkzeug, in a thread, on the PostgreSQL test database): each request its own application
+    context, torn down as in production, which the test client (reusing the test's context) does not do."""
+    import threading
+
+    from werkzeug.serving import make_server
+    server = make_server("127.0.0.1", 0, app, threaded=True)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_port}"
+    finally:
+        server.shutdown()
+        thread.join(timeout=5)

@@ -1,28 +1,14 @@
-"""A live server (werkzeug, in a thread, on the PostgreSQL test database) and headless Chromium."""
+"""Headless Chromium (the live server, `live_server`, is in tests/conftest.py)."""
 
 from __future__ import annotations
 
 import shutil
-import threading
 
 import pytest
 
 from tests.conftest import service_unavailable
 
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
-
-
-@pytest.fixture
-def live_server(app, db):
-    from werkzeug.serving import make_server
-    server = make_server("127.0.0.1", 0, app, threaded=True)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{server.server_port}"
-    finally:
-        server.shutdown()
-        thread.join(timeout=5)
 
 
 @pytest.fixture
