@@ -15,7 +15,6 @@ from typing import Any, Callable
 
 import sqlalchemy as sa
 from flask import url_for
-from flask_admin.contrib.sqla import filters as sqla_filters
 from flask_login import current_user
 
 from .. import models as m, policy

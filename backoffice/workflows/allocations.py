@@ -6,7 +6,6 @@ its differential is a complementary payment or a trop-perçu that becomes an ord
 
 from __future__ import annotations
 
-from decimal import Decimal
 
 import sqlalchemy as sa
 from sqlalchemy.orm import aliased

@@ -14,7 +14,7 @@ other path that would overlap is refused by PostgreSQL or SQLite.
 
 from __future__ import annotations
 
-from datetime import date, datetime, timedelta
+from datetime import date, datetime
 
 import sqlalchemy as sa
 from sqlalchemy.ext.compiler import compiles

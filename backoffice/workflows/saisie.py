@@ -14,7 +14,7 @@ import sqlalchemy as sa
 from sqlalchemy.orm import aliased
 
 from ..models import Allocation, Beneficiaire, Cerfa, Dispositif, Inscription, Ressource
-from ..models.enums import AllocationNature as N, AllocationStatut as S, CerfaStatut, CerfaType
+from ..models.enums import AllocationNature as N, AllocationStatut as S, CerfaType
 from ..rules import params as regles
 from ..rules.calendrier import age_revolu, derniere_date_envoi, est_hors_delai
 from ..rules.montants import (ResultatAllocation, TypeRessource, age_eligible_cej, calculer_allocation,
