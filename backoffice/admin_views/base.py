@@ -36,7 +36,7 @@ from ..forms.fields import normaliser_recherche
 from ..models.base import MONEY_MAX
 from .converters import BoModelConverter
 from .filters import BoFilterConverter
-from .formatters import (csv_cell, export_cell, export_mois, formatters_for, is_money_type, label_for,
+from .formatters import (csv_cell, export_cell, export_mois, formatters_for, is_money_type, label_for, lien_fiche,
                          neutraliser_formule)
 from .formatters import money as money_formatter
 from .grille import INT_MAX, FastGridMixin, contains_match, parse_id
@@ -97,7 +97,7 @@ def relation_link(view, context, model, name):
     endpoint = ENDPOINT_BY_MODEL.get(type(obj))
     if endpoint and policy.allows(endpoint, "view", current_user):
         return Markup('<a href="{}" class="bo-lien">{}</a>').format(
-            url_for(f"{endpoint}.details_view", id=obj.id), str(obj))
+            lien_fiche(endpoint, obj.id), str(obj))
     return str(obj)
 
 
@@ -383,6 +383,8 @@ class SecureModelView(FastGridMixin, ModelView):
 
             from . import fiche
             target = get_redirect_target()
+            specs, visible = fiche.visible_sections(self, request.args.get("onglet"))
+            spec = next((s for s in specs if s.key == visible), None)
 
             def build():
                 ident = sa.bindparam("fiche_pk", type_=self.model.id.type)
@@ -391,15 +393,20 @@ class SecureModelView(FastGridMixin, ModelView):
                 history = fiche.history_column(self, ident)  # the history's first page too (PostgreSQL)
                 if history is not None:
                     subs["historique"] = history
+                tab = fiche.section_column(self, ident, spec) if spec is not None else None
+                if tab is not None:  # and the visible tab's rows (PostgreSQL)
+                    subs["onglet"] = tab
                 return query.add_columns(*subs.values()).statement, tuple(subs)
-            statement, names = fiche.view_statement(self, ("fiche", target), build)
-            row = self.session.execute(statement, {"fiche_pk": pk, "historique_n": fiche.HISTORY_PAGE + 1}) \
+            statement, names = fiche.view_statement(self, ("fiche", target, visible), build)
+            row = self.session.execute(statement, {"fiche_pk": pk}) \
                 .one_or_none()
             if row is None:
                 return None
             found = dict(zip(names, row[1:]))
             if "historique" in found:
                 g.bo_historique = {"vue": self.endpoint, "id": pk, "rows": found.pop("historique") or []}
+            if "onglet" in found:
+                g.bo_onglet = {"vue": self.endpoint, "id": pk, "onglet": visible, "rows": found.pop("onglet")}
             if found:
                 g.bo_voisins = {"id": pk, **found}
             return row[0]
