@@ -814,15 +814,17 @@ def journal_url(view, record) -> str | None:
     from .filters import filter_args
     if not policy.allows("audit_event", "view", current_user):
         return None
-    grid = next((v for v in view.admin._views if getattr(v, "endpoint", None) == "audit_event"), None)
-    if grid is None:
+    keys = view.__dict__.get("_bo_journal")
+    if keys is None:  # the journal's filter arguments for entity and id, found once per view
+        grid = next((v for v in view.admin._views if getattr(v, "endpoint", None) == "audit_event"), None)
+        entite = filter_args(grid, "entity", view.model.__tablename__) if grid is not None else {}
+        ident = filter_args(grid, "entity_id", 0) if grid is not None else {}
+        keys = view.__dict__["_bo_journal"] = (next(iter(entite.items())), next(iter(ident))) \
+            if entite and ident else ()
+    if not keys:
         return None
-    entite = filter_args(grid, "entity", view.model.__tablename__)
-    ident = filter_args(grid, "entity_id", record.id)
-    if not entite or not ident:
-        return None
-    (k1, v1), (k2, v2) = next(iter(entite.items())), next(iter(ident.items()))
-    return url_for("audit_event.index_view", **{k1: v1, k2.replace("flt0_", "flt1_", 1): v2})
+    (k1, v1), k2 = keys
+    return url_for("audit_event.index_view", **{k1: v1, k2.replace("flt0_", "flt1_", 1): str(record.id)})
 
 
 def navigation(view, record, return_url: str | None) -> dict:
