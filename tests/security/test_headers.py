@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.browser.conftest import browser, live_server, login, page  # noqa: F401  (fixtures)
+from tests.browser.conftest import browser, login, page  # noqa: F401  (fixtures; live_server: tests/conftest.py)
 from tests.security.conftest import RoleClient
 
 

@@ -17,7 +17,7 @@ import sqlalchemy as sa
 from backoffice import models as m
 from backoffice.policy import POLICY
 from tests.admin.data import make_everything
-from tests.browser.conftest import browser, live_server, login, page  # noqa: F401  (fixtures)
+from tests.browser.conftest import browser, login, page  # noqa: F401  (fixtures; live_server: tests/conftest.py)
 
 LONG = "\"'><img src=x onerror=window.__xss=1><script>window.__xss=1</script><svg onload=alert(1)>"
 MEDIUM = "\"><svg/onload=__xss=1>"  # 22 characters
