@@ -262,18 +262,15 @@ def section_column(view, ident, spec: Related):
         cond = spec.where(RecordColumns(view.model, ident))
     except _NotBindable:
         return None
-    order = spec.order() if spec.order else spec.model.id.desc()
-    order = order if isinstance(order, tuple) else (order,)
-    query = sa.select(*[c.label(f"c{i}") for i, c in enumerate(own.sql(table))],
-                      sa.func.row_number().over(order_by=order).label("rang")).select_from(table).where(cond)
-    clause = policy.row_scope(spec.model, current_user)
-    if clause is not None:
-        query = query.where(clause)
+    order = _order_of(spec)
+    query = _scoped(spec, sa.select(*[c.label(f"c{i}") for i, c in enumerate(own.sql(table))],
+                                    sa.func.row_number().over(order_by=order).label("rang"))
+                    .select_from(table).where(cond))
     rows = query.order_by(*order).limit(fixe(spec.limit + 1)).subquery("onglet")
     values = [rows.c[f"c{i}"] for i in range(len(own.columns))]
+    by_name = {c.name: i for i, (_k, c, _r) in enumerate(own.columns)}
     for n, (_key, target, pairs) in enumerate(rels):
         other = target.mapper.local_table.alias(f"lie_{n}")  # an alias: never correlated to the page's own table
-        by_name = {c.name: i for i, (_k, c, _r) in enumerate(own.columns)}
         match = [other.c[remote.name] == rows.c[f"c{by_name[local.name]}"] for local, remote in pairs]
         values.append(sa.select(sa.func.json_build_array(*target.sql(other))).where(*match).scalar_subquery())
     return sa.select(sa.func.json_agg(aggregate_order_by(sa.func.json_build_array(*values), rows.c.rang))) \
@@ -291,13 +288,20 @@ def section_rows(spec: Related, items: list) -> list:
 def _section(spec: Related, rec):
     """The statement of one related section: its condition on the record, the user's row scope, its order, one
     more row than shown (« voir tout »)."""
-    query = sa.select(spec.model).where(spec.where(rec))
-    clause = policy.row_scope(spec.model, current_user)
-    if clause is not None:
-        query = query.where(clause)
+    query = _scoped(spec, sa.select(spec.model).where(spec.where(rec)))
+    return query.options(*spec.options()).order_by(*_order_of(spec)).limit(fixe(spec.limit + 1))
+
+
+def _order_of(spec: Related) -> tuple:
+    """A section's order (its own, else newest first), as a tuple."""
     order = spec.order() if spec.order else spec.model.id.desc()
-    order = order if isinstance(order, tuple) else (order,)
-    return query.options(*spec.options()).order_by(*order).limit(fixe(spec.limit + 1))
+    return order if isinstance(order, tuple) else (order,)
+
+
+def _scoped(spec: Related, query):
+    """`query` within the user's row scope on the section's model (policy.row_scope)."""
+    clause = policy.row_scope(spec.model, current_user)
+    return query.where(clause) if clause is not None else query
 
 
 # ---- one statement per view and user, the record bound at execution (issue 20) -------------------------------
@@ -704,7 +708,8 @@ def history_links(view) -> tuple:
 def history_statement(view, rec, before: bool, limit: int | None = None):
     """The history page's statement: `(entity, entity_id)` pairs OR-ed, each an `IN (SELECT id … within the
     user's scope)`, every branch served by ix_audit_event_entity; `rec` stands for the record (RecordParams,
-    RecordColumns); the page size (`historique_n`) and the keyset (`historique_avant`) are parameters."""
+    RecordColumns); the keyset (`historique_avant`) is a parameter, the page size too (`historique_n`) unless
+    `limit` writes it in (the record's own statement: fixe)."""
     from ..models import AuditEvent as AE, Compte
     conds = [sa.and_(AE.entity == view.model.__tablename__, AE.entity_id == rec.id)]
     for lie in history_links(view):
