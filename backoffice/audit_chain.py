@@ -10,7 +10,8 @@ Design (migration 0007; it replaced a per-row chain whose sealing UPDATE rewrote
   borne_max the xmin of the sealer's snapshot. Every transaction below it has ended, so no event of
   that range can appear later, and contiguous ranges put each event in exactly one block, in one
   statement, whatever order transactions commit in. On SQLite (the demo: one writer at a time) the
-  ranges are on the id.
+  ranges are on the id, and the block's INSERT is conditional on the head it read (two processes seal there
+  too: the web and its RQ worker), so a sealer that lost the race writes nothing.
 - A block stores, in id order, the SHA-256 digest of each event's canonical row (32 bytes each), its
   count, and hash = SHA-256(prev_hash ‖ SHA-256(digests) ‖ count ‖ bounds), prev_hash = the previous
   block's hash (the first one after GENESIS). The database computes the digests set-based.
@@ -148,11 +149,21 @@ def sceller(conn, *, attendre: bool = True) -> int:
         hi = (pairs[-1][0] + 1) if pairs else lo
     if not n:
         return 0
-    conn.execute(sa.text(
+    # The block goes in only if the head read above is still the head. On PostgreSQL the advisory lock
+    # makes that certain; on SQLite (the demo: the web process and its RQ worker both seal after their
+    # commits) there is no lock to take, and a sealer that read the same head as another one would have
+    # written a second block n° seq+1 (a UNIQUE error, logged as a traceback). The condition is evaluated
+    # by the INSERT itself, under the database's write lock: the loser writes nothing and returns 0; the
+    # events it saw are in the winner's block or wait for the next sealing.
+    inserted = conn.execute(sa.text(
         "INSERT INTO audit_sceau (id, borne_min, borne_max, nb, empreintes, prev_hash, hash, scelle_at) "
-        "VALUES (:seq, :lo, :hi, :n, :d, :prev, :h, CURRENT_TIMESTAMP)"),
+        "SELECT :seq, :lo, :hi, :n, :d, :prev, :h, CURRENT_TIMESTAMP "
+        "WHERE NOT EXISTS (SELECT 1 FROM audit_sceau WHERE id >= :seq)"),
         {"seq": seq + 1, "lo": lo, "hi": hi, "n": n, "d": digests, "prev": prev,
-         "h": block_hash(prev, digests, n, lo, hi)})
+         "h": block_hash(prev, digests, n, lo, hi)}).rowcount
+    if not inserted:
+        log.info("scellement du journal d'audit : un autre scelleur a écrit le bloc n° %s", seq + 1)
+        return 0
     return n
 
 

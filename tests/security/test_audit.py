@@ -309,6 +309,46 @@ def test_sealing_and_verifying_work_on_sqlite_too(tmp_path):
     engine.dispose()
 
 
+def test_two_processes_sealing_the_same_head_on_sqlite_write_one_block_and_no_error(tmp_path):
+    """The demo seals from two processes (the web after its commits, the RQ worker after its jobs) and SQLite has
+    no advisory lock: both could read the same head. Replayed here deterministically: while sealer A is about to
+    write its block, sealer B (another connection, as another process would) seals and commits first. A must then
+    write nothing and raise nothing (CI saw `UNIQUE constraint failed: audit_sceau.id` in the demo's output), and
+    every event ends up in exactly one block of an intact chain."""
+    from backoffice.models.base import Base
+    url = f"sqlite:///{tmp_path / 'demo.sqlite3'}"
+    engine_a, engine_b = sa.create_engine(url), sa.create_engine(url)
+    Base.metadata.create_all(engine_a)
+    with engine_a.begin() as conn:
+        for i in range(3):
+            conn.execute(sa.insert(AuditEvent).values(entity="allocation", entity_id=i, action="t", actor_id=None))
+    raced = []
+
+    def b_seals_first(conn, cursor, statement, parameters, context, executemany):
+        if "INSERT INTO audit_sceau" in statement and not raced:
+            raced.append(True)
+            with engine_b.begin() as other:
+                other.execute(sa.insert(AuditEvent).values(entity="allocation", entity_id=9, action="t",
+                                                           actor_id=None))
+            with engine_b.begin() as other:
+                raced.append(audit_chain.sceller(other))
+
+    sa.event.listen(engine_a, "before_cursor_execute", b_seals_first)
+    try:
+        with engine_a.begin() as conn:
+            assert audit_chain.sceller(conn) == 0  # A lost the race: nothing written, no error
+    finally:
+        sa.event.remove(engine_a, "before_cursor_execute", b_seals_first)
+    assert raced == [True, 4]  # B sealed the 3 events A had read, and its own
+    with engine_a.begin() as conn:
+        assert audit_chain.sceller(conn) == 0  # nothing left
+        assert conn.execute(sa.text("SELECT count(*), sum(nb) FROM audit_sceau")).one() == (1, 4)
+        result = audit_chain.verifier(conn)
+        assert result.ok and result.nb_evenements == 4 and result.tete_seq == 1
+    engine_a.dispose()
+    engine_b.dispose()
+
+
 def test_logins_failures_locks_unlocks_and_refusals_are_audited(app, db, ref):
     c = app.test_client()
     for minute in range(3):
