@@ -10,6 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 import sqlalchemy as sa
+from werkzeug.local import LocalProxy
 
 from .models.enums import Role
 
@@ -167,6 +168,8 @@ def policy_for(endpoint: str) -> ViewPolicy:
 
 
 def allows(endpoint: str, what: str, user) -> bool:
+    if isinstance(user, LocalProxy):  # current_user: resolved once, not at each attribute (issue 20: a record
+        user = user._get_current_object()  # page asks 19 times, menus and tabs included)
     if user is None or not getattr(user, "is_authenticated", False):
         return False
     return user.role in getattr(policy_for(endpoint), what)

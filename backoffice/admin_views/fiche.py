@@ -92,11 +92,17 @@ _SENTINELLE_ONGLET = "onglet0sentinelle0"
 
 def visible_sections(view, requested: str | None) -> tuple[list[Related], str | None]:
     """The related sections the user may see (a role that may open their grid) and the key of the visible one:
-    `requested` (?onglet=) when it is one of them, else the first."""
-    specs = [s for s in getattr(view, "related_sections", ()) if policy.allows(s.endpoint, "view", current_user)]
-    if requested not in {s.key for s in specs}:
-        requested = specs[0].key if specs else None
-    return specs, requested
+    `requested` (?onglet=) when it is one of them, else the first. Worked out once per request (get_one asks,
+    then the page)."""
+    from flask import g
+    memo = g.setdefault("bo_sections", {})
+    key = (view.endpoint, requested)
+    if key not in memo:
+        user = current_user._get_current_object()
+        specs = [s for s in getattr(view, "related_sections", ()) if policy.allows(s.endpoint, "view", user)]
+        visible = requested if requested in {s.key for s in specs} else (specs[0].key if specs else None)
+        memo[key] = (specs, visible)
+    return memo[key]
 
 
 def load_related(view, record, active: str | None = None) -> list[dict]:
@@ -108,7 +114,8 @@ def load_related(view, record, active: str | None = None) -> list[dict]:
 
     from .base import ENDPOINT_BY_MODEL
     out = []
-    role = getattr(current_user, "role", None)
+    user = current_user._get_current_object()
+    role = getattr(user, "role", None)
     specs, active = visible_sections(view, active)
     args = {k: v for k, v in request.args.items() if k not in ("onglet", "historique_avant")}
     # one URL built, each tab's key put in (keys are identifiers: nothing to quote)
@@ -138,7 +145,7 @@ def load_related(view, record, active: str | None = None) -> list[dict]:
             for c in columns:
                 v = _value(row, c)
                 endpoint = ENDPOINT_BY_MODEL.get(type(v)) if v is not None and hasattr(v, "__table__") else None
-                if endpoint and policy.allows(endpoint, "view", current_user):
+                if endpoint and policy.allows(endpoint, "view", user):
                     cells.append(Markup('<a href="{}">{}</a>').format(lien_fiche(endpoint, v.id), _label(v)))
                 else:
                     cells.append(_cell(c, v, c in money))
@@ -360,8 +367,8 @@ def view_statement(view, kind: tuple, build: Callable[[], Any]):
     policy.row_scope's rule), the account and its structure (the values row_scope binds: antenne,
     establishments, région). Two users never share a statement, so a scope cannot leak from one to the other; a
     role or structure change makes a new key."""
-    key = (kind, getattr(current_user, "role", None), getattr(current_user, "id", None),
-           getattr(current_user, "structure_id", None))
+    user = current_user._get_current_object()
+    key = (kind, getattr(user, "role", None), getattr(user, "id", None), getattr(user, "structure_id", None))
     cache = view.__dict__.setdefault("_bo_fiche_statements", {})
     hit = cache.get(key)
     if hit is None:
