@@ -5,6 +5,8 @@ from __future__ import annotations
 from datetime import date
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from backoffice.rules.identifiants import (
     IdentifiantInvalide,
@@ -235,6 +237,17 @@ def test_sepa_text_only_uses_the_sepa_character_set():
     """R77."""
     autorises = set("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789/-?:().,'+ ")
     assert set(texte_sepa("Zoë @ l'hôtel #3 — 50 % ½ €!*", 140)) <= autorises
+
+
+@settings(max_examples=500, deadline=None)
+@given(texte=st.one_of(st.none(), st.text(alphabet=st.sampled_from(
+           "aZ09/-?:().,'+ " "  \t\néÜœ&_;\"!°@#€"), max_size=30), st.text(max_size=30)),
+       max_len=st.integers(min_value=1, max_value=35))
+def test_sepa_text_shortcut_returns_what_the_full_cleaning_returns_R77(texte, max_len):
+    """R77: a text already in the SEPA set is returned as is (the shortcut of texte_sepa); for any text, mostly
+    SEPA characters with spaces, accents and substituted signs mixed in, the result is the full cleaning's."""
+    from backoffice.rules.identifiants import _texte_sepa_complet
+    assert texte_sepa(texte, max_len) == _texte_sepa_complet(texte, max_len)
 
 
 def test_end_to_end_id_joins_its_parts():
