@@ -217,7 +217,7 @@ MOTIF = Param("motif_refus", "Motif du refus", kind="textarea")
 
 def _effect_creer_paiements(session, ids, ctx):
     from .paiements import creer_paiements
-    creer_paiements(session, ids, actor_id=ctx.actor_id, now=ctx.now)
+    creer_paiements(session, ids, actor_id=ctx.actor_id, now=ctx.now, dispositifs=ctx.groupes)
 
 
 def _effect_rien_a_payer(session, ids, ctx):
@@ -262,7 +262,8 @@ ALLOCATION = Workflow("allocation", Allocation, [
       style="danger"),
     T("transmettre", "Envoyer en paiement", {S.VALIDEE_SIEGE}, S.TRANSMISE, {R.SIEGE},
       guards=[CERFA_VALIDE_G, RIB_VALIDE, RIB_CHANGE, COMPLEMENT],
-      values=lambda ctx: {"transmise_at": ctx.now}, effects=[_effect_creer_paiements, _effect_rien_a_payer]),
+      values=lambda ctx: {"transmise_at": ctx.now}, effects=[_effect_creer_paiements, _effect_rien_a_payer],
+      groups="dispositif_id"),
     # R25/R46: applied by `transmettre` to what has nothing to pay; terminal (correctable, R46)
     T("clore_rien_a_payer", "Clore : rien à payer", {S.TRANSMISE}, S.RIEN_A_PAYER, {R.SIEGE},
       guards=[MONTANT], system=True, style="secondary"),

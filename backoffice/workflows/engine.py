@@ -42,6 +42,9 @@ class Context:
     # the transition whose effect runs this one ("hors_delai.approuver"): written into every audit event
     # of the rows an effect creates or moves, with the actor and time of that transition (issue 11)
     cause: str | None = None
+    # the distinct values of the transition's `groups` column among the rows it moved, given to its effects
+    # (None when not asked for): read by the UPDATE itself, so an effect need not read the rows again
+    groupes: tuple | None = None
 
 
 @dataclass(frozen=True)
@@ -103,6 +106,9 @@ class Transition:
     row_button: bool = True
     system: bool = False  # run by the system (jobs, other transitions), never offered in the UI
     reauth: bool = False  # the screens ask for the password again if entered over 15 minutes ago
+    # a column whose distinct values among the moved rows the effects need (the allocations' programme: one
+    # batch each): returned by the UPDATE, handed over as ctx.groupes (issue 13: one query less per chunk)
+    groups: str | None = None
 
 
 def T(name, label, source, target, roles, **kw) -> Transition:
@@ -344,9 +350,11 @@ def apply_chunk(session, wf: Workflow, t: Transition, ids: list[int], ctx: Conte
     stmt = (sa.update(model)
             .where(id_in(session, model.id, eligible), wf.status.in_(list(t.source)), *clauses)
             .values(**_values(model, t, ctx))
-            .returning(model.id)
+            .returning(model.id, *([getattr(model, t.groups)] if t.groups else []))
             .execution_options(synchronize_session=False))
-    moved = sorted(session.execute(stmt).scalars().all())
+    result = session.execute(stmt).all()
+    moved = sorted(r[0] for r in result)
+    groupes = tuple(sorted({r[1] for r in result})) if t.groups else None
     lost = len(eligible) - len(moved)
     if lost:  # changed between the SELECT and the UPDATE: reported, not touched
         report.refused["modifiée entre-temps par une autre action"] += lost
@@ -354,7 +362,7 @@ def apply_chunk(session, wf: Workflow, t: Transition, ids: list[int], ctx: Conte
         return []
     _expire(session, model, moved)
     _audit(session, wf, t, moved, before, ctx)
-    return _after_move(session, t, moved, ctx, report, wf)
+    return _after_move(session, t, moved, ctx, report, wf, groupes)
 
 
 def _resolve_guards(session, t: Transition, ids: list[int], ctx: Context) -> Transition:
@@ -381,11 +389,12 @@ def _values(model, t: Transition, ctx: Context) -> dict:
     return values
 
 
-def _after_move(session, t: Transition, moved: list[int], ctx: Context, report: Report, wf=None) -> list[int]:
+def _after_move(session, t: Transition, moved: list[int], ctx: Context, report: Report, wf=None,
+                groupes: tuple | None = None) -> list[int]:
     if t.effects:
         # issue 11: what an effect creates or moves is audited as done by this transition's actor, at its
         # time, caused by it (never by the author of an earlier step)
-        effect_ctx = replace(ctx, cause=f"{wf.name}.{t.name}" if wf is not None else t.name)
+        effect_ctx = replace(ctx, cause=f"{wf.name}.{t.name}" if wf is not None else t.name, groupes=groupes)
         for effect in t.effects:
             effect(session, moved, effect_ctx)
     report.changed += len(moved)
@@ -411,7 +420,8 @@ def _apply_chunk_pg(session, wf: Workflow, t: Transition, ids: list[int], ctx: C
     if versions and hasattr(model, "version"):
         checks.append(sa.case(*[(model.id == i, model.version == v) for i, v in versions.items()], else_=sa.true()))
     checks += [g.predicate(ctx) for g in t.guards]
-    returning = [model.id] + ([getattr(model, wf.amount_column)] if wf.amount_column else [])
+    returning = ([model.id] + ([getattr(model, wf.amount_column)] if wf.amount_column else [])
+                 + ([getattr(model, t.groups)] if t.groups else []))
     moved_cte = (sa.update(model)
                  .where(id_in(session, model.id, ids), wf.status == source,
                         *[sa.func.coalesce(c, sa.false()) for c in checks])
@@ -430,8 +440,11 @@ def _apply_chunk_pg(session, wf: Workflow, t: Transition, ids: list[int], ctx: C
     # building 10,000 result rows per chunk cost ≈ 55 ms of Python, an eighth of the bulk job at 100,000 rows)
     cols = list(moved_cte.c)
     totals = [sa.func.array_agg(cols[0])] + ([sa.func.sum(cols[1])] if wf.amount_column else [])
+    if t.groups:  # the distinct values the effects need, read by the UPDATE (issue 13)
+        totals.append(sa.func.array_agg(sa.distinct(cols[-1])))
     row = session.execute(sa.select(*totals).add_cte(audit_cte)).one()
     moved = sorted(row[0] or [])
+    groupes = tuple(sorted(row[-1] or [])) if t.groups else None
     report.total += len(ids)
     if wf.amount_column and report.amount is not None and row[1] is not None:
         report.amount += Decimal(row[1])
@@ -451,7 +464,7 @@ def _apply_chunk_pg(session, wf: Workflow, t: Transition, ids: list[int], ctx: C
     if not moved:
         return []
     _expire(session, model, moved)
-    return _after_move(session, t, moved, ctx, report, wf)
+    return _after_move(session, t, moved, ctx, report, wf, groupes)
 
 
 def audit_params(ctx: Context) -> dict | None:

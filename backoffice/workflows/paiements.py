@@ -98,19 +98,27 @@ def _ouvrir_a_part(session, values: dict) -> bool:
     return True
 
 
-def creer_paiements(session, allocation_ids: list[int], *, actor_id: int | None, now: datetime) -> dict:
+def creer_paiements(session, allocation_ids: list[int], *, actor_id: int | None, now: datetime,
+                    dispositifs: tuple[int, ...] | None = None) -> dict:
     """Effect of the allocations' `transmettre`: each allocation version becomes its payable (source allocation,
     period its month, payee the youth, account the cerfa's RIB) and that payable's payment, in the open batch of
     its dispositif and date (R41, the calendar as data).
 
     Per dispositif, on PostgreSQL one statement: INSERT INTO echeance … SELECT … ON CONFLICT DO NOTHING (the
     exactly-once key) RETURNING feeds INSERT INTO paiement, whose RETURNING feeds the batch's running totals
-    (exact: only what was inserted is added)."""
+    (exact: only what was inserted is added).
+
+    `dispositifs`: the programmes of these allocations when the caller knows them (the `transmettre` UPDATE returns
+    them, ctx.groupes): then only the programmes' codes are read, not the allocations again (issue 13)."""
     from .allocations import a_payer_expr
     from .echeances import date_de_lot
 
-    groups = session.execute(sa.select(Allocation.dispositif_id, Dispositif.code).join(Dispositif)
-                             .where(id_in(session, Allocation.id, allocation_ids)).distinct()).all()
+    if dispositifs is not None:
+        groups = session.execute(sa.select(Dispositif.id, Dispositif.code).where(Dispositif.id.in_(dispositifs))
+                                 .order_by(Dispositif.id)).all()
+    else:
+        groups = session.execute(sa.select(Allocation.dispositif_id, Dispositif.code).join(Dispositif)
+                                 .where(id_in(session, Allocation.id, allocation_ids)).distinct()).all()
     pg = session.get_bind().dialect.name == "postgresql"
     created = 0
     for dispositif_id, code in groups:
