@@ -15,12 +15,29 @@ NBSP = "\u202f"  # narrow no-break space, the French thousands separator
 LOCALE = "fr_FR"
 
 
+CENT = Decimal("0.01")
+# Python's « 1,234.56 » written the French way: narrow no-break space between thousands, decimal comma
+_A_LA_FRANCAISE = str.maketrans({",": NBSP, ".": ","})
+
+
 def format_montant(value: Decimal | int | None, *, symbol: bool = True) -> str:
-    """1 234,56 € by Babel (fr_FR: narrow no-break space between thousands, no-break space before €), rounded
-    half up to the cent first (Babel rounds half to even)."""
+    """1 234,56 € (fr_FR: narrow no-break space between thousands, no-break space before €), rounded half up to
+    the cent first (Babel rounds half to even).
+
+    Written by Python's own number formatting rather than Babel's `format_currency` (≈ 16 µs a call, a tenth of
+    a list page with its amounts and totals, issue 20): `format_montant_babel` is the reference, and a property
+    test checks that both give the same text for every amount."""
     if value is None:
         return ""
-    q = Decimal(value).quantize(Decimal("0.01"), rounding=ROUND_HALF_UP)
+    texte = format(Decimal(value).quantize(CENT, rounding=ROUND_HALF_UP), ",.2f").translate(_A_LA_FRANCAISE)
+    return texte + "\u00a0€" if symbol else texte
+
+
+def format_montant_babel(value: Decimal | int | None, *, symbol: bool = True) -> str:
+    """The reference of format_montant: Babel's fr_FR currency (or #,##0.00) format of the amount rounded half up."""
+    if value is None:
+        return ""
+    q = Decimal(value).quantize(CENT, rounding=ROUND_HALF_UP)
     if symbol:
         return format_currency(q, "EUR", locale=LOCALE)
     return format_decimal(q, format="#,##0.00", locale=LOCALE)
