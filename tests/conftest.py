@@ -205,7 +205,7 @@ def login_as(app, ref):
 
 @pytest.fixture
 def count_queries(db):
-    """with count_queries() as n: ...; n() -> number of SQL statements run (A6)."""
+    """with count_queries() as n: ...; n() -> number of SQL statements run (A6), n.statements -> their text."""
     @contextmanager
     def _count():
         statements = []
@@ -213,8 +213,10 @@ def count_queries(db):
         def before(conn, cursor, statement, *args):
             statements.append(statement)
         sa.event.listen(db.engine, "before_cursor_execute", before)
+        n = lambda: len(statements)  # noqa: E731
+        n.statements = statements
         try:
-            yield lambda: len(statements)
+            yield n
         finally:
             sa.event.remove(db.engine, "before_cursor_execute", before)
     return _count

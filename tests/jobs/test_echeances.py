@@ -116,7 +116,7 @@ def test_two_programmes_payables_for_the_same_payee_go_into_their_own_batches(db
 
 
 def test_one_send_of_cej_and_pacea_allocations_fills_each_programmes_batch_from_what_its_update_returned_R41(
-        db, ref):
+        db, ref, count_queries):
     """Issue 13: « Envoyer en paiement » on CEJ and PACEA allocations together puts each in its programme's batch
     (R41: CEJ on the 15th, PACEA on the 1st of next month), and the programmes are those the UPDATE returned: the
     send does not read the allocations again to group them (one query less per chunk of the payment chain)."""
@@ -128,25 +128,16 @@ def test_one_send_of_cej_and_pacea_allocations_fills_each_programmes_batch_from_
     pacea = f.make_allocation(db.session, i, c, statut="validee_siege", mois=date(2025, 4, 1),
                               montant=Decimal("300.00"))
     db.session.commit()
-    statements = []
-
-    def listen(conn, cursor, statement, *args):
-        statements.append(statement)
-
-    engine = db.session.get_bind()
-    sa.event.listen(engine, "before_cursor_execute", listen)
-    try:
+    with count_queries() as n:
         report = run(db.session, ALLOCATION, "transmettre", Selection.of_ids([cej.id, pacea.id]),
                      ref.comptes["siege"], now=NOW)
-    finally:
-        sa.event.remove(engine, "before_cursor_execute", listen)
     db.session.commit()
     assert report.changed == 2
     lots = {p.allocation_id: db.session.get(LotPaiement, p.lot_id) for p in db.session.execute(
         sa.select(Paiement).where(Paiement.allocation_id.in_([cej.id, pacea.id]))).scalars()}
     assert {a: (l.dispositif.code, l.date_execution) for a, l in lots.items()} == {
         cej.id: ("CEJ", date(2025, 5, 15)), pacea.id: ("PACEA", date(2025, 6, 1))}
-    regroupements = [s for s in statements if "DISTINCT allocation.dispositif_id" in s]
+    regroupements = [s for s in n.statements if "DISTINCT allocation.dispositif_id" in s]
     assert regroupements == []
 
 
